@@ -1,0 +1,205 @@
+"""The command line: parse options into checked settings, run one command, report errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import CardsiteError, ValidationError
+from .settings import Settings, load_settings
+
+log = logging.getLogger("cardsite")
+
+
+def _project_options(parser: argparse.ArgumentParser) -> None:
+    _log_options(parser)
+    parser.add_argument(
+        "--contacts",
+        type=Path,
+        default=Path("contacts"),
+        metavar="DIR",
+        help="folder of contact YAML files (default: contacts)",
+    )
+    parser.add_argument(
+        "--site",
+        type=Path,
+        metavar="FILE",
+        help="site settings (default: site.yaml next to the contacts folder)",
+    )
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        metavar="DIR",
+        help="templates folder (default: templates/ next to the contacts folder)",
+    )
+    parser.add_argument("--base-url", metavar="URL", help="override base_url from site.yaml")
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Validate everything, then build the site."""
+    from .site import build
+
+    report = build(_settings(args), args.out)
+    log.info(
+        "Built %d cards into %s: %d files written, %d removed",
+        len(report.cards),
+        args.out,
+        len(report.written),
+        len(report.removed),
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate every card and report all problems at once."""
+    from .site import check
+
+    sources = check(_settings(args))
+    log.info("%d cards OK", len(sources))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Build into a temporary folder and serve it with live reload."""
+    from .serve import serve
+
+    return serve(_settings(args), host=args.host, port=args.port)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Upload the built site to S3 and invalidate what changed in CloudFront."""
+    from .publish import publish_command
+
+    return publish_command(args)
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """E-mail the print shop and the card owners about changed cards."""
+    from .notify import notify_command
+
+    return notify_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every command and its options."""
+    parser = argparse.ArgumentParser(
+        prog="build.py",
+        description="Build contact YAML into vCards, landing pages and print-ready QR codes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("build", help="validate, then build contacts/ into public/ (the default)")
+    _project_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("public"),
+        metavar="DIR",
+        help="output folder (default: public)",
+    )
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("check", help="validate only; report every problem with file and line")
+    _project_options(p)
+    p.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="'github' prints GitHub annotations for pull requests",
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("serve", help="preview the site with live reload")
+    _project_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("publish", help="sync the built site to S3 and invalidate CloudFront")
+    _log_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("public"),
+        metavar="DIR",
+        help="built site (default: public)",
+    )
+    p.add_argument(
+        "--bucket",
+        default=os.environ.get("CARDSITE_BUCKET"),
+        help="S3 bucket (default: $CARDSITE_BUCKET)",
+    )
+    p.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    p.add_argument(
+        "--distribution-id",
+        default=os.environ.get("CARDSITE_DISTRIBUTION_ID"),
+        help="CloudFront distribution (default: $CARDSITE_DISTRIBUTION_ID)",
+    )
+    p.add_argument("--endpoint-url", help="S3/CloudFront endpoint (for a local test server)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--allow-deletes", type=int, metavar="N", help="allow up to N deletions")
+    p.add_argument("--result", type=Path, metavar="FILE", help="write the result as JSON")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("notify", help="e-mail the print shop and card owners about changed cards")
+    _project_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("public"),
+        metavar="DIR",
+        help="built site (default: public)",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="keep the announced state in FILE, not the bucket",
+    )
+    p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
+    p.set_defaults(func=cmd_notify)
+    return parser
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "build")  # `build.py` alone, or with build's options, means build
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        style = getattr(args, "format", "text")
+        print(exc.format(style), file=sys.stdout if style == "github" else sys.stderr)
+        print(f"Error: {len(exc.problems)} problem(s) found; nothing was written.", file=sys.stderr)
+        return 1
+    except CardsiteError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

@@ -1,0 +1,126 @@
+"""Read YAML files into plain data, remembering the line of every value."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem, display_path
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+#: Card ids that would collide with the site's own folders.
+RESERVED_IDS = frozenset({"assets"})
+CONTACT_SUFFIXES = (".yaml", ".yml")
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A parsed YAML file with the line of every value in it."""
+
+    path: Path
+    name: str
+    data: Any
+    digest: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: PathKey) -> int:
+        """Return the line of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def problem(self, path: PathKey, message: str) -> Problem:
+        """Make a Problem pointing at `path` in this file."""
+        return Problem(self.name, self.line_of(path), format_path(path), message)
+
+
+def format_path(path: PathKey) -> str:
+    """Format ('phones', 1, 'value') as 'phones[1].value'."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, list[Problem]]:
+    """Parse one YAML file; return the document or the problems that stop it."""
+    name = display_path(path)
+    if data is None:
+        data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [Problem(name, line, "", "file is not UTF-8 text; save it as UTF-8")]
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        return None, [Problem(name, 1, "", "file is empty")]
+    loader = Loader(text)
+    try:
+        node = loader.get_single_node()
+        doc = Document(path, name, None, digest)
+        problems: list[Problem] = []
+        doc.data = _construct(loader, node, (), doc, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        reason = exc.problem or str(exc)
+        if exc.context:
+            reason = f"{exc.context}, {reason}"
+        return None, [Problem(name, line, "", f"invalid YAML: {reason}")]
+    except yaml.YAMLError as exc:
+        return None, [Problem(name, 1, "", f"invalid YAML: {exc}")]
+    finally:
+        loader.dispose()
+    if problems:
+        return None, problems
+    return doc, []
+
+
+def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem]) -> Any:
+    doc.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                # PyYAML keeps the last of two equal keys; silently losing one is worse.
+                line = key_node.start_mark.line + 1
+                problems.append(Problem(doc.name, line, format_path((*path, key)), "duplicate key"))
+                continue
+            result[key] = _construct(loader, value_node, (*path, key), doc, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(loader, item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def contact_files(contacts_dir: Path) -> Iterator[Path]:
+    """Yield the card files of `contacts_dir`, sorted by name."""
+    entries = sorted(p for p in contacts_dir.iterdir() if p.suffix in CONTACT_SUFFIXES and p.is_file())
+    yield from entries
+
+
+def check_id(card_id: str) -> str | None:
+    """Return why `card_id` is not a usable card id, or None when it is."""
+    if card_id in RESERVED_IDS:
+        return f"the id '{card_id}' is reserved for the site's own files; rename the file"
+    if not ID_PATTERN.match(card_id):
+        return (
+            f"'{card_id}' is not a valid card id: use 1 to 40 lowercase letters a-z, digits and '-',"
+            " starting and ending with a letter or digit (rename the file)"
+        )
+    return None

@@ -1,0 +1,133 @@
+"""Render landing pages and the 404 page from the Jinja templates."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from .errors import Problem, ValidationError, display_path
+from .model import Card, host_of
+from .settings import Settings
+
+#: Files under templates/assets/ are published as assets/<stem>.<hash><suffix>.
+ASSETS_DIR = "assets"
+LOCALE_DIR = "locale"
+
+
+@dataclass(frozen=True)
+class Asset:
+    source: Path
+    path: str
+    data: bytes
+
+
+@dataclass
+class Pages:
+    """The template environment, string catalogs and hashed assets of one build."""
+
+    settings: Settings
+    env: jinja2.Environment = field(init=False)
+    catalogs: dict[str, dict[str, str]] = field(init=False)
+    assets: dict[str, Asset] = field(init=False)
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        root = self.settings.templates_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(root),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["host"] = host_of
+        self.catalogs = load_catalogs(root / LOCALE_DIR)
+        self.assets = {}
+        for source in sorted((root / ASSETS_DIR).glob("*")):
+            data = source.read_bytes()
+            tag = hashlib.sha256(data).hexdigest()[:10]
+            path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
+            self.assets[source.name] = Asset(source, path, data)
+        self.digest = templates_digest(root)
+
+    def _context(self, lang: str, depth: int) -> dict[str, Any]:
+        if lang not in self.catalogs:
+            where = display_path(self.settings.templates_dir / LOCALE_DIR / f"{lang}.yaml")
+            raise ValidationError([Problem(where, 1, "", f"no string catalog for language '{lang}'")])
+        strings = self.catalogs[lang]
+        prefix = "../" * depth
+        return {
+            "site": self.settings,
+            "company": self.settings.company,
+            "lang": lang,
+            "t": strings,
+            "asset": lambda name: prefix + self.assets[name].path,
+        }
+
+    def render(self, name: str, **context: Any) -> bytes:
+        """Render template `name`; report template mistakes by file and line."""
+        try:
+            return self.env.get_template(name).render(**context).encode("utf-8")
+        except jinja2.TemplateSyntaxError as exc:
+            where = display_path(Path(exc.filename)) if exc.filename else name
+            raise ValidationError([Problem(where, exc.lineno, "", exc.message or str(exc))]) from None
+        except jinja2.TemplateError as exc:
+            where, line = _template_frame(exc, self.settings.templates_dir, name)
+            raise ValidationError([Problem(where, line, "", str(exc))]) from None
+
+    def render_card(self, card: Card) -> bytes:
+        """Return the landing page of `card`."""
+        return self.render("card.html", card=card, **self._context(card.lang, depth=1))
+
+    def render_404(self) -> bytes:
+        """Return the site's 404 page, served for every unknown path."""
+        ctx = self._context(self.settings.default_language, depth=0)
+        # The 404 page is served at any depth, so its links must not be relative.
+        ctx["asset"] = lambda name: f"{self.settings.base_url}/{self.assets[name].path}"
+        return self.render("404.html", **ctx)
+
+
+def load_catalogs(folder: Path) -> dict[str, dict[str, str]]:
+    """Read one string catalog per language from `folder`/<lang>.yaml."""
+    catalogs: dict[str, dict[str, str]] = {}
+    problems: list[Problem] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(Problem(display_path(path), 1, "", f"cannot read catalog: {exc}"))
+            continue
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            problems.append(Problem(display_path(path), 1, "", "a catalog maps keys to text"))
+            continue
+        catalogs[path.stem] = data
+    if problems:
+        raise ValidationError(problems)
+    return catalogs
+
+
+def templates_digest(root: Path) -> str:
+    """Hash every file under templates/, names included."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _template_frame(exc: BaseException, root: Path, fallback: str) -> tuple[str, int]:
+    """Find the template file and line a render error came from in its traceback."""
+    where, line = fallback, 1
+    tb = exc.__traceback__
+    root = root.resolve()
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".css", ".txt")) and Path(filename).resolve().is_relative_to(root):
+            where, line = display_path(Path(filename)), tb.tb_lineno
+        tb = tb.tb_next
+    return where, line

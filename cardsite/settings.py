@@ -1,0 +1,127 @@
+"""Load and check site.yaml, the organisation-wide settings merged under every card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import Problem, ValidationError, display_path
+from .load import Document, read_yaml
+from .validate import email_problem, phone_problem, schema_problems, url_problem
+
+#: Templates that ship with cardsite, used when the project has no templates/ folder.
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked site settings plus the folders a command works on."""
+
+    base_url: str
+    company: dict[str, Any]
+    brand_color: str
+    default_language: str
+    phone_region: str
+    noindex: bool
+    qr_error_correction: str
+    contacts_dir: Path
+    templates_dir: Path
+    site_file: Path
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def digest(self) -> str:
+        """Hash everything in the settings that can change an output."""
+        blob = json.dumps([self.raw, self.base_url], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def card_url(self, card_id: str) -> str:
+        """Return the public URL of a card's landing page."""
+        return f"{self.base_url}/{card_id}/"
+
+
+def default_paths(contacts_dir: Path) -> tuple[Path, Path]:
+    """Return (site.yaml, templates/) of the project that holds `contacts_dir`."""
+    root = contacts_dir.resolve().parent
+    templates = root / "templates"
+    return root / "site.yaml", templates if templates.is_dir() else BUILTIN_TEMPLATES
+
+
+def base_url_problem(url: str) -> str | None:
+    """Return why `url` cannot be the site's base URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"base URL '{url}' must start with https:// (or http://) and name a host"
+    if parts.query or parts.fragment or parts.username:
+        return f"base URL '{url}' must not have a query, fragment or user name"
+    return None
+
+
+def load_settings(
+    contacts_dir: Path,
+    *,
+    site_file: Path | None = None,
+    templates_dir: Path | None = None,
+    base_url: str | None = None,
+) -> Settings:
+    """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem."""
+    default_site, default_templates = default_paths(contacts_dir)
+    site_file = site_file or default_site
+    templates_dir = templates_dir or default_templates
+    name = display_path(site_file)
+    if not contacts_dir.is_dir():
+        raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
+    if not site_file.is_file():
+        raise ValidationError([Problem(name, 1, "", "site settings file not found (see README: site.yaml)")])
+    if not templates_dir.is_dir():
+        raise ValidationError([Problem(display_path(templates_dir), 1, "", "templates folder not found")])
+    doc, problems = read_yaml(site_file)
+    if doc is None:
+        raise ValidationError(problems)
+    problems = schema_problems(doc, "site")
+    if problems:
+        raise ValidationError(problems)
+    data: dict[str, Any] = doc.data
+    problems = company_problems(doc, data.get("phone_region", "CH"))
+    if problems:
+        raise ValidationError(problems)
+    url = (base_url or data["base_url"]).rstrip("/")
+    reason = base_url_problem(url)
+    if reason:
+        line = doc.line_of(("base_url",)) if base_url is None else 1
+        where = name if base_url is None else "--base-url"
+        raise ValidationError([Problem(where, line, "base_url" if base_url is None else "", reason)])
+    return Settings(
+        base_url=url,
+        company=data["company"],
+        brand_color=data.get("brand_color", "#0b5cad"),
+        default_language=data.get("default_language", "en"),
+        phone_region=data.get("phone_region", "CH"),
+        noindex=data.get("noindex", True),
+        qr_error_correction=data.get("qr_error_correction", "M"),
+        contacts_dir=contacts_dir,
+        templates_dir=templates_dir,
+        site_file=site_file,
+        raw=data,
+    )
+
+
+def company_problems(doc: Document, region: str) -> list[Problem]:
+    """Check the company's contact fields the way card fields are checked."""
+    company = doc.data["company"]
+    checks = {
+        "website": url_problem,
+        "email": email_problem,
+        "phone": lambda v: phone_problem(v, region),
+    }
+    problems = []
+    for key, check in checks.items():
+        if key in company:
+            reason = check(company[key])
+            if reason:
+                problems.append(doc.problem(("company", key), reason))
+    return problems

@@ -1,0 +1,376 @@
+"""Build the site: gather and check every card, then write only what changed.
+
+Which outputs depend on which inputs is spelled out once, in RULES: a template
+change re-renders every page, a card change re-renders that card only, and the
+QR code, which depends on the URL alone, is re-encoded only when the URL moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from . import qr
+from .errors import Abort, Problem, ValidationError, display_path
+from .load import contact_files, read_yaml
+from .model import Card, make_card
+from .pages import Pages
+from .settings import Settings
+from .vcard import render_vcard
+
+log = logging.getLogger(__name__)
+
+#: Build state lives inside the output folder, so it can never describe another folder.
+STATE_DIR = ".cardsite"
+STATE_FILE = f"{STATE_DIR}/build.json"
+#: Below this many cards to render, a process pool costs more than it saves.
+PARALLEL_MIN = 200
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One output of every card, the inputs it depends on, and how to make it."""
+
+    path: str
+    depends: tuple[str, ...]
+    render: Callable[[Pages, Card], bytes]
+
+
+RULES = (
+    Rule("{id}/{id}.vcf", ("card",), lambda pages, card: render_vcard(card)),
+    Rule(
+        "{id}/qr.svg",
+        ("url", "qr"),
+        lambda pages, card: qr.render_svg(card.url, pages.settings.qr_error_correction),
+    ),
+    Rule(
+        "{id}/index.html",
+        ("card", "site", "templates"),
+        lambda pages, card: pages.render_card(card),
+    ),
+)
+
+
+@cache
+def code_digest() -> str:
+    """Hash cardsite's own code and schemas, so an upgrade invalidates the build cache."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), *root.glob("schema/*.json")]):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class Source:
+    """One contact file: its id, bytes digest and, once loaded, its Card."""
+
+    id: str
+    path: Path
+    key: str
+    card: Card | None = None
+    card_hash: str = ""
+    name: str = ""
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI, the preview and the benchmark."""
+
+    cards: dict[str, str] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rendered: int = 0
+
+
+# --------------------------------------------------------------------------- gather
+
+
+def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Source]:
+    """Read and check every contact file; raise ValidationError listing every problem.
+
+    A file whose bytes, settings and cardsite code all match the last build's
+    state was valid then and is valid now, so it is not parsed again.
+    """
+    cached = (state or {}).get("cards", {})
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    seen: dict[str, Path] = {}
+    to_load: list[Source] = []
+    for path in contact_files(settings.contacts_dir):
+        card_id = path.stem
+        if card_id in seen:
+            problems.append(
+                Problem(
+                    display_path(path),
+                    1,
+                    "",
+                    f"card id '{card_id}' is also defined by {display_path(seen[card_id])}",
+                )
+            )
+            continue
+        seen[card_id] = path
+        key = _hash(hashlib.sha256(path.read_bytes()).hexdigest(), settings.digest, code_digest())
+        source = Source(card_id, path, key)
+        entry = cached.get(card_id)
+        if entry and entry["key"] == key:
+            source.card_hash, source.name = entry["card"], entry["name"]
+        else:
+            to_load.append(source)
+        sources.append(source)
+    for source, (card, found) in zip(to_load, _map(_load_one, settings, to_load), strict=True):
+        problems.extend(found)
+        if card:
+            _attach(source, card)
+    if problems:
+        raise ValidationError(problems)
+    return sources
+
+
+def _attach(source: Source, card: Card) -> None:
+    source.card = card
+    source.card_hash = hashlib.sha256(json.dumps(card.to_dict(), sort_keys=True).encode()).hexdigest()
+    source.name = card.name.full
+
+
+def _load_one(settings: Settings, source: Source) -> tuple[Card | None, list[Problem]]:
+    doc, problems = read_yaml(source.path)
+    if doc is None:
+        return None, problems
+    return make_card(source.id, doc, settings)
+
+
+def check(settings: Settings) -> list[Source]:
+    """Validate every card without writing anything."""
+    return gather(settings)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(settings: Settings, out_dir: Path) -> BuildReport:
+    """Build the site into `out_dir`, writing only files whose bytes changed."""
+    guard_out_dir(out_dir)
+    state = read_state(out_dir)
+    sources = gather(settings, state)
+    pages = Pages(settings)
+    inputs = {
+        "site": settings.digest,
+        "templates": pages.digest,
+        "qr": settings.qr_error_correction,
+    }
+
+    old_outputs: dict[str, str] = state.get("outputs", {})
+    outputs: dict[str, str] = {}
+    todo: dict[str, list[Rule]] = {}
+    for source in sources:
+        card_inputs = {**inputs, "card": source.card_hash, "url": settings.card_url(source.id)}
+        for rule in RULES:
+            rel = rule.path.format(id=source.id)
+            outputs[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
+            if old_outputs.get(rel) != outputs[rel] or not (out_dir / rel).is_file():
+                todo.setdefault(source.id, []).append(rule)
+
+    files = site_files(pages)
+    trial_render(pages, sources, todo)
+
+    report = BuildReport(cards={s.id: s.name for s in sources})
+    by_id = {s.id: s for s in sources}
+    jobs = [(by_id[i], [r.path for r in rules]) for i, rules in todo.items()]
+    for written in _map(_render_one, (pages, out_dir), jobs):
+        report.written.extend(written)
+    report.rendered = len(jobs)
+
+    for rel, data in files.items():
+        outputs[rel] = hashlib.sha256(data).hexdigest()
+        if old_outputs.get(rel) != outputs[rel] and write_if_changed(out_dir / rel, data):
+            report.written.append(rel)
+
+    for rel in sorted(set(old_outputs) - set(outputs)):
+        if remove_output(out_dir, rel):
+            report.removed.append(rel)
+
+    cards_state = {s.id: {"key": s.key, "card": s.card_hash, "name": s.name} for s in sources}
+    write_if_changed(
+        out_dir / STATE_FILE,
+        json.dumps({"code": code_digest(), "cards": cards_state, "outputs": outputs}, sort_keys=True).encode(),
+    )
+    return report
+
+
+def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[Rule]]) -> None:
+    """Render one page per language before writing, so a template error writes nothing."""
+    langs: set[str] = set()
+    for source in sources:
+        if source.id in todo and source.card is not None and source.card.lang not in langs:
+            langs.add(source.card.lang)
+            pages.render_card(source.card)
+
+
+def site_files(pages: Pages) -> dict[str, bytes]:
+    """Return the site-wide outputs: the 404 page and the hashed assets."""
+    files = {"404.html": pages.render_404()}
+    files.update({asset.path: asset.data for asset in pages.assets.values()})
+    return files
+
+
+def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> list[str]:
+    source, rule_paths = job
+    card = source.card
+    if card is None:
+        # Unchanged source whose page must be redone (e.g. a template edit): it
+        # was valid when cached under the same key, so it loads cleanly.
+        card, problems = _load_one(pages.settings, source)
+        if card is None:
+            raise ValidationError(problems)
+    written = []
+    for rule in RULES:
+        if rule.path in rule_paths:
+            rel = rule.path.format(id=source.id)
+            if write_if_changed(out_dir / rel, rule.render(pages, card)):
+                written.append(rel)
+    return written
+
+
+_shared: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def _map(func: Callable[..., Any], context: Any, items: list[Any]) -> Iterable[Any]:
+    """Apply func(*context, item) to items in order, on every core when it pays."""
+    global _shared
+    args = context if isinstance(context, tuple) else (context,)
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_MIN or workers < 2:
+        return [func(*args, item) for item in items]
+    # Forked workers inherit the template environment instead of unpickling it per task.
+    _shared = (func, args)
+    try:
+        chunk = max(1, len(items) // (workers * 8))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_call, items, chunksize=chunk))
+    finally:
+        _shared = None
+
+
+def _call(item: Any) -> Any:
+    assert _shared is not None
+    func, args = _shared
+    return func(*args, item)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_state(out_dir: Path) -> dict[str, Any]:
+    """Return the last build's state, or an empty one when it is missing or stale."""
+    try:
+        state = json.loads((out_dir / STATE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return state if state.get("code") == code_digest() else {"outputs": state.get("outputs", {})}
+
+
+def guard_out_dir(out_dir: Path) -> None:
+    """Refuse to build into a non-empty folder that cardsite did not make."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise Abort(f"{display_path(out_dir)} is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / STATE_DIR).is_dir():
+        raise Abort(
+            f"{display_path(out_dir)} is not empty and was not built by cardsite; "
+            "choose another --out folder or empty it first"
+        )
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` atomically unless the file already holds exactly these bytes."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def remove_output(out_dir: Path, rel: str) -> bool:
+    """Remove one output file and any folder it leaves empty."""
+    path = out_dir / rel
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    parent = path.parent
+    while parent != out_dir and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+    return True
+
+
+def clean(out_dir: Path) -> None:
+    """Remove a folder built by cardsite."""
+    guard_out_dir(out_dir)
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- serving
+
+
+CACHE_SHORT = "public, max-age=300"
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".vcf": "text/vcard; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def object_headers(rel: str, card_names: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the HTTP headers a built file is served with, in preview and on S3 alike."""
+    suffix = Path(rel).suffix.lower()
+    headers = {
+        "Content-Type": _TYPES.get(suffix, "application/octet-stream"),
+        "Cache-Control": CACHE_IMMUTABLE if rel.startswith("assets/") else CACHE_SHORT,
+    }
+    if suffix == ".vcf":
+        headers["Content-Disposition"] = vcf_disposition(Path(rel).stem, (card_names or {}).get(Path(rel).stem))
+    return headers
+
+
+def vcf_disposition(card_id: str, full_name: str | None) -> str:
+    """Return an RFC 6266 attachment header naming the file after the person."""
+    ascii_name = f"{card_id}.vcf"
+    if not full_name:
+        return f'attachment; filename="{ascii_name}"'
+    pretty = "-".join(full_name.split()) + ".vcf"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(pretty)}"

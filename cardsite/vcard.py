@@ -1,0 +1,89 @@
+"""Write a Card as a vCard 3.0, the version iOS, Android and Outlook all import."""
+
+from __future__ import annotations
+
+import uuid
+
+import vobject
+
+from .model import Card
+
+MAX_LINE_OCTETS = 75
+
+_TEL_TYPES = {
+    "work": ["WORK", "VOICE"],
+    "cell": ["CELL", "VOICE"],
+    "home": ["HOME", "VOICE"],
+    "fax": ["WORK", "FAX"],
+}
+
+
+def card_uid(card: Card) -> str:
+    """Return a UID that stays the same for a card URL across builds and machines."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, card.url)}"
+
+
+def render_vcard(card: Card) -> bytes:
+    """Return the card as vCard 3.0 bytes: UTF-8, CRLF, folded at 75 octets."""
+    v = vobject.vCard()
+    n = card.name
+    v.add("n").value = vobject.vcard.Name(
+        family=n.family, given=n.given, additional=n.additional, prefix=n.prefix, suffix=n.suffix
+    )
+    v.add("fn").value = n.full
+    v.add("org").value = [card.org, card.department] if card.department else [card.org]
+    if card.title:
+        v.add("title").value = card.title
+    for i, phone in enumerate(card.phones):
+        tel = v.add("tel")
+        tel.value = phone.e164
+        tel.type_param = _TEL_TYPES[phone.type] + (["PREF"] if i == 0 else [])
+    for i, email in enumerate(card.emails):
+        line = v.add("email")
+        line.value = email.value
+        line.type_param = ["INTERNET", email.type.upper()] + (["PREF"] if i == 0 else [])
+    for address in card.addresses:
+        adr = v.add("adr")
+        adr.value = vobject.vcard.Address(
+            street=address.street,
+            city=address.locality,
+            region=address.region,
+            code=address.postal_code,
+            country=address.country,
+        )
+        adr.type_param = [address.type.upper()]
+    for website in card.websites:
+        v.add("url").value = website
+    for profile in card.social:
+        # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
+        social = v.add("x-socialprofile")
+        social.value = profile.url
+        social.type_param = profile.network
+        v.add("url").value = profile.url
+    if card.note:
+        v.add("note").value = card.note
+    v.add("uid").value = card_uid(card)
+    return refold(v.serialize()).encode("utf-8")
+
+
+def refold(text: str) -> str:
+    """Fold every content line at 75 octets without splitting a UTF-8 character.
+
+    vobject decides whether to fold by counting characters, so a short line of
+    umlauts can leave it longer than 75 octets; unfold and fold again by bytes.
+    """
+    logical = text.replace("\r\n ", "").split("\r\n")
+    out = []
+    for line in logical:
+        if not line:
+            continue
+        chunk, size = [], 0
+        for ch in line:
+            width = len(ch.encode("utf-8"))
+            if size + width > MAX_LINE_OCTETS:
+                out.append("".join(chunk))
+                chunk, size = [" "], 1
+            chunk.append(ch)
+            size += width
+        out.append("".join(chunk))
+    return "\r\n".join(out) + "\r\n"

@@ -1,0 +1,14 @@
+output "deploy_role_arn" {
+  description = "ARN of the role the publish and notify jobs assume (GitHub variable AWS_DEPLOY_ROLE_ARN)."
+  value       = aws_iam_role.deploy.arn
+}
+
+output "terraform_role_arn" {
+  description = "ARN of the role the infrastructure workflow assumes for plan and apply (GitHub variable AWS_TERRAFORM_ROLE_ARN)."
+  value       = aws_iam_role.terraform.arn
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the GitHub Actions OIDC identity provider in this account."
+  value       = aws_iam_openid_connect_provider.github.arn
+}

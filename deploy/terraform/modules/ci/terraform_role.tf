@@ -1,0 +1,106 @@
+# ---------------------------------------------------------------------------
+# Terraform role: assumed by the infrastructure workflow's plan/apply job on
+# main (or in one named environment). Pull requests get fmt and validate,
+# which need no AWS access, so no pull-request subject can reach a role that
+# manages IAM.
+# ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "terraform_trust" {
+  statement {
+    sid     = "GitHubActionsMainOnly"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values = [
+        var.terraform_environment == null
+        ? "repo:${var.github_repository}:ref:refs/heads/main"
+        : "repo:${var.github_repository}:environment:${var.terraform_environment}"
+      ]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "terraform" {
+  statement {
+    sid       = "StateList"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${var.terraform_state_bucket}"]
+  }
+
+  # The S3 backend's native lock is a <key>.tflock object next to the state.
+  statement {
+    sid     = "StateReadWriteLock"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [
+      "arn:${local.partition}:s3:::${var.terraform_state_bucket}/${var.terraform_state_key}",
+      "arn:${local.partition}:s3:::${var.terraform_state_bucket}/${var.terraform_state_key}.tflock",
+    ]
+  }
+
+  statement {
+    sid       = "ManagedBuckets"
+    actions   = ["s3:*"]
+    resources = concat(var.managed_bucket_arns, [for arn in var.managed_bucket_arns : "${arn}/*"])
+  }
+
+  # Only this configuration's roles and the GitHub OIDC provider.
+  statement {
+    sid     = "ManagedIam"
+    actions = ["iam:*"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*",
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.oidc_host}",
+    ]
+  }
+
+  statement {
+    sid       = "ManagedSnsTopics"
+    actions   = ["sns:*"]
+    resources = ["arn:${local.partition}:sns:*:${local.account_id}:${var.name}-*"]
+  }
+
+  statement {
+    sid     = "Route53Records"
+    actions = ["route53:ChangeResourceRecordSets", "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource", "route53:GetChange"]
+    resources = [
+      "arn:${local.partition}:route53:::hostedzone/*",
+      "arn:${local.partition}:route53:::change/*",
+    ]
+  }
+
+  # CloudFront IDs, ACM certificate ARNs and SES resources are generated on
+  # creation, the managed cache policy belongs to AWS, and several of these
+  # create/list actions have no resource type, so these services cannot be
+  # pinned to ARNs in advance.
+  statement {
+    sid       = "ServicesWithGeneratedIds"
+    actions   = ["cloudfront:*", "acm:*", "ses:*", "cloudwatch:*"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role" "terraform" {
+  name                 = "${var.name}-terraform"
+  description          = "Plans and applies deploy/terraform from ${var.github_repository}."
+  assume_role_policy   = data.aws_iam_policy_document.terraform_trust.json
+  max_session_duration = 3600
+}
+
+resource "aws_iam_role_policy" "terraform" {
+  name   = "manage-cardsite"
+  role   = aws_iam_role.terraform.id
+  policy = data.aws_iam_policy_document.terraform.json
+}

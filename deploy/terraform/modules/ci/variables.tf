@@ -1,0 +1,62 @@
+variable "name" {
+  description = "Name prefix for the two roles (<name>-deploy, <name>-terraform); the Terraform role may manage IAM roles with this prefix only."
+  type        = string
+}
+
+variable "github_repository" {
+  description = "The only GitHub repository whose workflows may assume the roles, as owner/name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
+}
+
+variable "deploy_environment" {
+  description = "GitHub environment the publish job runs in. When set, only jobs in that environment may assume the deploy role; when null, only jobs on the main branch."
+  type        = string
+  default     = null
+}
+
+variable "terraform_environment" {
+  description = "GitHub environment the infrastructure workflow's plan/apply job runs in. When set, only jobs in that environment may assume the Terraform role; when null, only jobs on the main branch."
+  type        = string
+  default     = null
+}
+
+variable "site_bucket_arn" {
+  description = "ARN of the site bucket that the deploy role publishes to."
+  type        = string
+}
+
+variable "distribution_arn" {
+  description = "ARN of the CloudFront distribution that the deploy role invalidates."
+  type        = string
+}
+
+variable "ses_identity_arn" {
+  description = "ARN of the SES identity that the deploy role sends notifications from."
+  type        = string
+}
+
+variable "ses_configuration_set_arn" {
+  description = "ARN of the SES configuration set that the deploy role sends with."
+  type        = string
+}
+
+variable "terraform_state_bucket" {
+  description = "Name of the Terraform state bucket (from deploy/bootstrap) that the Terraform role reads and locks."
+  type        = string
+}
+
+variable "terraform_state_key" {
+  description = "Key of the state object in the state bucket; the lock file sits next to it."
+  type        = string
+  default     = "cardsite/terraform.tfstate"
+}
+
+variable "managed_bucket_arns" {
+  description = "ARNs of the S3 buckets this configuration creates (site and logs); the Terraform role may manage those buckets only."
+  type        = list(string)
+}

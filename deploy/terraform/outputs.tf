@@ -1,0 +1,37 @@
+# Exactly what the publish and notify commands and the workflows consume; see
+# README.md for the GitHub variable each one goes into.
+
+output "site_bucket_name" {
+  description = "S3 bucket that `build.py publish` uploads public/ to (GitHub variable CARDSITE_BUCKET)."
+  value       = module.site.bucket_id
+}
+
+output "cdn_distribution_id" {
+  description = "CloudFront distribution that publish invalidates (GitHub variable CARDSITE_DISTRIBUTION_ID)."
+  value       = module.cdn.distribution_id
+}
+
+output "cdn_domain_name" {
+  description = "Public host name of the site: the custom domain if set, else the *.cloudfront.net name; the base of card URLs and QR codes."
+  value       = module.cdn.domain_name
+}
+
+output "ci_deploy_role_arn" {
+  description = "Role the publish and notify jobs assume through GitHub OIDC (GitHub variable AWS_DEPLOY_ROLE_ARN)."
+  value       = module.ci.deploy_role_arn
+}
+
+output "ci_terraform_role_arn" {
+  description = "Role the infrastructure workflow assumes for plan and apply (GitHub variable AWS_TERRAFORM_ROLE_ARN)."
+  value       = module.ci.terraform_role_arn
+}
+
+output "mail_identity" {
+  description = "SES domain identity that `build.py notify` sends from (GitHub variable CARDSITE_SES_IDENTITY)."
+  value       = module.mail.identity
+}
+
+output "mail_configuration_set" {
+  description = "SES configuration set that `build.py notify` sends with (GitHub variable CARDSITE_SES_CONFIGURATION_SET)."
+  value       = module.mail.configuration_set_name
+}

@@ -1,0 +1,82 @@
+variable "aws_region" {
+  description = "Region for the site bucket, the log bucket and SES. CloudFront certificates and metrics are in us-east-1 regardless."
+  type        = string
+  default     = "eu-central-1"
+}
+
+variable "name" {
+  description = "Name prefix for every resource (buckets get the account ID appended to stay globally unique)."
+  type        = string
+  default     = "cardsite"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,22}$", var.name))
+    error_message = "name must be 2-23 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) whose workflows may assume the deploy and Terraform roles."
+  type        = string
+}
+
+variable "deploy_environment" {
+  description = "GitHub environment of the publish/notify jobs; null trusts the main branch instead."
+  type        = string
+  default     = null
+}
+
+variable "terraform_environment" {
+  description = "GitHub environment of the infrastructure workflow's plan/apply job; null trusts the main branch instead."
+  type        = string
+  default     = null
+}
+
+variable "terraform_state_bucket" {
+  description = "Name of the state bucket created by deploy/bootstrap (the same value as -backend-config bucket=...)."
+  type        = string
+}
+
+variable "custom_domain" {
+  description = "Optional host name for the site (e.g. cards.example.com) and the Route 53 zone it lives in; null serves on *.cloudfront.net."
+  type = object({
+    name            = string
+    route53_zone_id = string
+  })
+  default = null
+}
+
+variable "mail_domain" {
+  description = "Domain that notification e-mails are sent from (SES domain identity)."
+  type        = string
+}
+
+variable "mail_route53_zone_id" {
+  description = "Route 53 zone of mail_domain for the DKIM records; null means you create them by hand."
+  type        = string
+  default     = null
+}
+
+variable "price_class" {
+  description = "CloudFront price class (PriceClass_100, PriceClass_200 or PriceClass_All)."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "access_log_retention_days" {
+  description = "Days CloudFront access logs (the scan counts) are kept."
+  type        = number
+  default     = 395
+}
+
+variable "noncurrent_version_retention_days" {
+  description = "Days replaced site objects are kept for rolling back a deploy."
+  type        = number
+  default     = 30
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses that receive CloudWatch alarms."
+  type        = list(string)
+  default     = []
+}
