@@ -91,10 +91,7 @@ module "ci" {
   ses_identity_arn          = module.mail.identity_arn
   ses_configuration_set_arn = module.mail.configuration_set_arn
   terraform_state_bucket    = var.terraform_state_bucket
-  managed_bucket_arns = [
-    module.site.bucket_arn,
-    "arn:aws:s3:::${local.log_bucket_name}",
-  ]
+  managed_bucket_arns       = [module.site.bucket_arn, module.cdn.log_bucket_arn]
 }
 
 # ---------------------------------------------------------------------------

@@ -48,6 +48,7 @@ resource "aws_cloudfront_function" "viewer_request" {
 }
 
 resource "aws_cloudfront_response_headers_policy" "this" {
+  #checkov:skip=CKV_AWS_259:HSTS is sent for two years with includeSubDomains and override; "preload" is left out because it commits the whole registrable domain, which the card site may not own alone.
   name    = "${var.name}-security-headers"
   comment = "Security headers for the card pages."
 

@@ -22,3 +22,8 @@ output "log_bucket_id" {
   description = "Name of the bucket holding CloudFront standard access logs under cloudfront/."
   value       = aws_s3_bucket.logs.id
 }
+
+output "log_bucket_arn" {
+  description = "ARN of the access-log bucket, for IAM policies."
+  value       = aws_s3_bucket.logs.arn
+}
