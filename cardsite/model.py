@@ -113,6 +113,10 @@ class Card:
     social: tuple[Profile, ...]
     note: str
     lang: str
+    active: bool = True
+    successor: str = ""
+    aliases: tuple[str, ...] = ()
+    notify_owner: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Return the card as plain JSON-ready data."""
@@ -130,6 +134,7 @@ class Card:
                 "addresses": tuple(Address(**a) for a in data["addresses"]),
                 "websites": tuple(data["websites"]),
                 "social": tuple(Profile(**s) for s in data["social"]),
+                "aliases": tuple(data.get("aliases", ())),
             }
         )
 
@@ -205,6 +210,10 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         social=tuple(Profile(n, u) for n, u in data.get("social", {}).items()),
         note=data.get("note", "").strip(),
         lang=data.get("lang", settings.default_language),
+        active=data.get("active", True),
+        successor=data.get("successor", ""),
+        aliases=tuple(data.get("aliases", ())),
+        notify_owner=data.get("notify_owner", True),
     )
     return card, []
 
