@@ -180,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- entry
 
 
+def _setup_logging(level: int) -> None:
+    # Messages are the program's output, so they go to the current stderr without decoration.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -189,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "build")  # `build.py` alone, or with build's options, means build
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    _setup_logging(level)
     try:
         return args.func(args)
     except ValidationError as exc:
@@ -203,3 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

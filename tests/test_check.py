@@ -1,0 +1,132 @@
+"""Validation: every mistake is reported at once, with file, line and field, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cardsite.cli import main
+
+
+def write(project: Path, name: str, text: str | bytes) -> Path:
+    path = project / "contacts" / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["check", *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_sample_contacts_pass(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = check(capsys)
+    assert code == 0, out
+    assert "4 cards OK" in out
+
+
+def test_invalid_phone_reports_file_line_and_field(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(
+        project,
+        "jana.yaml",
+        "name:\n  given: Jana\nphones:\n  - value: '+41 44 668 18 00'\n  - value: '+41 44 12'\n    type: cell\n",
+    )
+    code, out = check(capsys)
+    assert code == 1
+    assert "contacts/jana.yaml:5: phones[1]: '+41 44 12' is not a valid phone number" in out
+
+
+def test_every_problem_is_reported_at_once(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "a.yaml", "name:\n  given: A\nemial: a@example.ch\n")
+    write(project, "b.yaml", "name:\n  given: B\nwebsites:\n  - javascript:alert(1)\n")
+    write(project, "c.yaml", "name:\n  given: C\nemails:\n  - value: not-an-address\n")
+    code, out = check(capsys)
+    assert code == 1
+    assert "contacts/a.yaml:3: emial: unknown field 'emial'; did you mean 'emails'?" in out
+    assert "contacts/b.yaml:4: websites[0]: 'javascript:alert(1)' is not a web address" in out
+    assert "contacts/c.yaml:4: emails[0]: 'not-an-address' is not a valid e-mail address" in out
+    assert "3 problem(s) found" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("bad.yaml", "name: [unclosed\n", "contacts/bad.yaml:2: invalid YAML"),
+        ("empty.yaml", "", "contacts/empty.yaml:1: file is empty"),
+        ("comments.yaml", "# only a comment\n", "contacts/comments.yaml:1: file is empty"),
+        ("latin1.yaml", "name:\n  given: J\xfcrg\n".encode("latin-1"), "contacts/latin1.yaml:2: file is not UTF-8"),
+        ("list.yaml", "- a\n- b\n", "contacts/list.yaml:1: expected a mapping"),
+        ("type.yaml", "name:\n  given: 42\n", "contacts/type.yaml:2: name.given: expected text, got 42; put the value"),
+        ("noname.yaml", "title: CEO\n", "contacts/noname.yaml:1: missing required field 'name'"),
+        ("nogiven.yaml", "name:\n  prefix: Dr.\n", "contacts/nogiven.yaml:2: name: needs at least 'given' or 'family'"),
+        ("dup.yaml", "name:\n  given: A\n  given: B\n", "contacts/dup.yaml:3: name.given: duplicate key"),
+        ("kind.yaml", "name: {given: A}\nphones:\n  - {value: '+41446681800', type: mobile}\n", "phones[0].type: 'mobile' is not one of"),
+        ("Bad_Id.yaml", "name: {given: A}\n", "'Bad_Id' is not a valid card id"),
+        ("with space.yaml", "name: {given: A}\n", "'with space' is not a valid card id"),
+        ("assets.yaml", "name: {given: A}\n", "the id 'assets' is reserved"),
+        ("ftp.yaml", "name: {given: A}\nsocial:\n  github: ftp://github.com/a\n", "ftp.yaml:3: social.github: 'ftp://github.com/a' is not a web"),
+        ("multi.yaml", "name: {given: \"A\\nB\"}\n", "name.given: must be a single line"),
+    ],
+)
+def test_bad_input_is_named(project: Path, capsys: pytest.CaptureFixture[str], name: str, content, expected: str) -> None:
+    write(project, name, content)
+    code, out = check(capsys)
+    assert code == 1
+    assert expected in out
+    assert "Traceback" not in out
+
+
+def test_duplicate_ids_from_two_extensions(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "max.yml", "name: {given: Max}\n")
+    code, out = check(capsys)
+    assert code == 1
+    assert "card id 'max' is also defined by contacts/max.yaml" in out
+
+
+def test_url_too_long_for_ntag213(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    long_base = "https://" + "x" * 130 + ".example.ch"
+    code, out = check(capsys, "--base-url", long_base)
+    assert code == 1
+    assert "NTAG213" in out
+
+
+def test_github_format(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "jana.yaml", "name:\n  given: Jana\nphones:\n  - value: '+41 44 12'\n")
+    code = main(["check", "--format", "github"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.strip() == (
+        "::error file=contacts/jana.yaml,line=4::phones[0]: '+41 44 12' is not a valid phone number"
+    )
+
+
+def test_site_settings_are_checked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = project / "site.yaml"
+    site.write_text(site.read_text().replace("brand_color: \"#0b5cad\"", "brand_colour: red"))
+    code, out = check(capsys)
+    assert code == 1
+    assert "site.yaml:" in out and "unknown field 'brand_colour'; did you mean 'brand_color'?" in out
+
+
+def test_national_numbers_use_the_site_region(project: Path) -> None:
+    from cardsite.site import check as run_check
+    from cardsite.settings import load_settings
+
+    write(project, "anna.yaml", "name: {given: Anna}\nphones:\n  - value: '044 668 18 00'\n")
+    sources = {s.id: s for s in run_check(load_settings(project / "contacts"))}
+    assert sources["anna"].card.phones[0].e164 == "+41446681800"
+
+
+def test_no_traceback_from_the_command_line(project: Path) -> None:
+    write(project, "bad.yaml", "name: [\n")
+    run = subprocess.run([sys.executable, "-m", "cardsite.cli", "check"], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "contacts/bad.yaml" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -1,0 +1,119 @@
+"""vCard text: structure, escaping and folding, and a round trip through vobject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import vobject
+
+from cardsite.load import read_yaml
+from cardsite.model import Card, make_card
+from cardsite.settings import load_settings
+from cardsite.site import check
+from cardsite.vcard import card_uid, render_vcard
+
+
+@pytest.fixture
+def settings(project: Path):
+    return load_settings(project / "contacts")
+
+
+def card_from(project: Path, settings, card_id: str, text: str) -> Card:
+    path = project / "contacts" / f"{card_id}.yaml"
+    path.write_text(text, encoding="utf-8")
+    doc, problems = read_yaml(path)
+    assert doc is not None, problems
+    card, problems = make_card(card_id, doc, settings)
+    assert card is not None, problems
+    return card
+
+
+def parse(data: bytes) -> vobject.base.Component:
+    cards = list(vobject.readComponents(data.decode("utf-8")))
+    assert len(cards) == 1, "one contact per file"
+    return cards[0]
+
+
+def test_every_sample_card_round_trips(settings) -> None:
+    for source in check(settings):
+        card = source.card
+        v = parse(render_vcard(card))
+        assert v.version.value == "3.0"
+        assert v.fn.value == card.name.full
+        n = v.n.value
+        assert (n.family, n.given, n.additional, n.prefix, n.suffix) == (
+            card.name.family, card.name.given, card.name.additional, card.name.prefix, card.name.suffix,
+        )
+        assert v.org.value == [card.org, card.department] if card.department else [card.org]
+        assert [t.value for t in v.contents.get("tel", [])] == [p.e164 for p in card.phones]
+        assert [e.value for e in v.contents.get("email", [])] == [e.value for e in card.emails]
+        urls = [u.value for u in v.contents.get("url", [])]
+        assert urls == [*card.websites, *(p.url for p in card.social)]
+        social = {s.params["TYPE"][0]: s.value for s in v.contents.get("x-socialprofile", [])}
+        assert social == {p.network: p.url for p in card.social}
+        assert [a.value.city for a in v.contents.get("adr", [])] == [a.locality for a in card.addresses]
+        assert v.uid.value == card_uid(card)
+        if card.note:
+            assert v.note.value == card.note
+
+
+def test_full_card_fields(settings) -> None:
+    card = {s.id: s for s in check(settings)}["jana-mueller"].card
+    text = render_vcard(card).decode()
+    assert "N:Müller;Jana;Sophie;Dr.;MSc ETH\r\n" in text
+    assert "ORG:Example AG;Platform Engineering\r\n" in text
+    assert "TEL;TYPE=CELL,VOICE:+41791234567\r\n" in text
+    assert "TEL;TYPE=WORK,FAX:+41446681899\r\n" in text
+    assert "EMAIL;TYPE=INTERNET,HOME:jana@mueller-family.ch\r\n" in text
+    assert "X-SOCIALPROFILE;TYPE=github:https://github.com/janamueller\r\n" in text
+    assert "URL:https://github.com/janamueller\r\n" in text
+
+
+def test_escaping_of_special_characters(project: Path, settings) -> None:
+    card = card_from(
+        project, settings, "esc",
+        'name: {given: "Anna, Maria", family: "Back\\\\slash; Semi"}\n'
+        'title: "R&D, Lead; Ops"\nnote: "line one\\nline two, with; all \\\\ of it"\n',
+    )
+    data = render_vcard(card)
+    text = data.decode()
+    assert "N:Back\\\\slash\\; Semi;Anna\\, Maria;;;\r\n" in text
+    assert "TITLE:R&D\\, Lead\\; Ops\r\n" in text
+    assert "NOTE:line one\\nline two\\, with\\; all \\\\ of it\r\n" in text
+    v = parse(data)
+    assert v.n.value.given == "Anna, Maria"
+    assert v.n.value.family == "Back\\slash; Semi"
+    assert v.note.value == "line one\nline two, with; all \\ of it"
+
+
+def test_lines_are_crlf_and_folded_at_75_octets(project: Path, settings) -> None:
+    note = "Zürich Genève Łódź " * 12 + "€" * 40
+    card = card_from(project, settings, "fold", f"name: {{given: Zoë, family: Wójcik}}\nnote: '{note}'\n")
+    data = render_vcard(card)
+    assert data.endswith(b"\r\n")
+    lines = data.split(b"\r\n")[:-1]
+    assert b"\n" not in b"".join(lines)
+    assert len(lines) > 5
+    for line in lines:
+        assert len(line) <= 75, line
+        line.decode("utf-8")  # a fold never splits a multi-byte character
+    assert parse(data).note.value == note
+
+
+def test_output_is_deterministic_and_uid_stable(project: Path, settings) -> None:
+    card = card_from(project, settings, "same", "name: {given: Same}\n")
+    assert render_vcard(card) == render_vcard(card)
+    assert card_uid(card) == card_uid(card_from(project, settings, "same", "name: {given: Changed}\n"))
+    other = load_settings(project / "contacts", base_url="https://other.example.ch")
+    doc, _ = read_yaml(project / "contacts" / "same.yaml")
+    moved, _ = make_card("same", doc, other)
+    assert card_uid(moved) != card_uid(card)
+
+
+def test_company_defaults_fill_a_minimal_card(settings) -> None:
+    card = {s.id: s for s in check(settings)}["max"].card
+    v = parse(render_vcard(card))
+    assert v.org.value == ["Example AG"]
+    assert v.adr.value.street == "Bahnhofstrasse 10"
+    assert v.url.value == "https://www.example.ch"
