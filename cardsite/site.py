@@ -286,6 +286,11 @@ def read_state(out_dir: Path) -> dict[str, Any]:
     return state if state.get("code") == code_digest() else {"outputs": state.get("outputs", {})}
 
 
+def card_names(out_dir: Path) -> dict[str, str]:
+    """Return {card id: full name} of the site built in `out_dir`."""
+    return {card_id: entry["name"] for card_id, entry in read_state(out_dir).get("cards", {}).items()}
+
+
 def guard_out_dir(out_dir: Path) -> None:
     """Refuse to build into a non-empty folder that cardsite did not make."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -372,5 +377,6 @@ def vcf_disposition(card_id: str, full_name: str | None) -> str:
     ascii_name = f"{card_id}.vcf"
     if not full_name:
         return f'attachment; filename="{ascii_name}"'
-    pretty = "-".join(full_name.split()) + ".vcf"
+    # Characters that some file systems or header parsers reject are dropped from the name.
+    pretty = "-".join("".join(c for c in full_name if c not in '\\/:*?"<>|,;').split()) + ".vcf"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(pretty)}"

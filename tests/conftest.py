@@ -43,11 +43,13 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     """Serve a built site with the same headers S3 gets from publish."""
 
     def end_headers(self) -> None:
-        from cardsite.site import object_headers
+        from urllib.parse import unquote
 
-        rel = self.path.split("?", 1)[0].lstrip("/")
+        from cardsite.site import card_names, object_headers
+
+        rel = unquote(self.path.split("?", 1)[0].lstrip("/"))
         if rel and not rel.endswith("/"):
-            for name, value in object_headers(rel).items():
+            for name, value in object_headers(rel, card_names(Path(self.directory))).items():
                 if name != "Content-Type":
                     self.send_header(name, value)
         super().end_headers()
