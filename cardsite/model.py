@@ -218,7 +218,8 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
     return card, []
 
 
-def host_of(url: str) -> str:
-    """Return a link's host without 'www.', for display."""
-    host = urlsplit(url).hostname or url
-    return host.removeprefix("www.")
+def short_url(url: str) -> str:
+    """Return a link without scheme, 'www.' or trailing slash, for display."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    return (host + parts.path).rstrip("/") or url

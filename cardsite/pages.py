@@ -11,7 +11,7 @@ import jinja2
 import yaml
 
 from .errors import Problem, ValidationError, display_path
-from .model import Card, host_of
+from .model import Card, short_url
 from .settings import Settings
 
 #: Files under templates/assets/ are published as assets/<stem>.<hash><suffix>.
@@ -45,7 +45,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["host"] = host_of
+        self.env.filters["short_url"] = short_url
         self.catalogs = load_catalogs(root / LOCALE_DIR)
         self.assets = {}
         for source in sorted((root / ASSETS_DIR).glob("*")):
