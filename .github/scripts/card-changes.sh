@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Print, as Markdown for a job summary, the cards that HEAD adds, changes or removes compared with BASE.
+#
+# Usage: card-changes.sh BASE [HEAD]
+# A pull request's merge commit has the base branch as its first parent, so `HEAD^1 HEAD`
+# compares the pull request with the base branch without naming any branch.
+set -euo pipefail
+
+base=${1:?usage: card-changes.sh BASE [HEAD]}
+head=${2:-HEAD}
+added=()
+changed=()
+removed=()
+
+# -z keeps odd file names intact; contact files are contacts/<id>.yaml (or .yml), never nested.
+while IFS= read -r -d '' status && IFS= read -r -d '' path; do
+    case $path in
+        contacts/*/*) continue ;;
+        contacts/*.yaml | contacts/*.yml) ;;
+        *) continue ;;
+    esac
+    id=${path#contacts/}
+    id=${id%.*}
+    id=${id//[^A-Za-z0-9._-]/?} # the name goes into Markdown; a valid card id is never altered
+    case $status in
+        A) added+=("$id") ;;
+        D) removed+=("$id") ;;
+        *) changed+=("$id") ;;
+    esac
+done < <(git diff -z --name-status --no-renames "$base" "$head" -- contacts/)
+
+list() {
+    local label=$1
+    shift
+    [ $# -gt 0 ] || return 0
+    printf '**%s (%d):**\n\n' "$label" $#
+    printf -- '- `%s`\n' "$@"
+    printf '\n'
+}
+
+printf '### Cards in this pull request\n\n'
+total=$((${#added[@]} + ${#changed[@]} + ${#removed[@]}))
+if [ "$total" -eq 0 ]; then
+    printf 'This pull request adds, changes and removes no cards.\n'
+    exit 0
+fi
+printf '%d added, %d changed, %d removed, compared with the base branch.\n\n' \
+    "${#added[@]}" "${#changed[@]}" "${#removed[@]}"
+list Added "${added[@]}"
+list Changed "${changed[@]}"
+list Removed "${removed[@]}"
+if [ "${#removed[@]}" -gt 0 ]; then
+    printf '> [!WARNING]\n> Removed cards stop working: printed QR codes and NFC tags that point at them will show "not found".\n'
+fi
