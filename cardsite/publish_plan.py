@@ -1,0 +1,273 @@
+"""Decide what publishing changes: compare the built site with the bucket by content and headers.
+
+Everything here is pure (files in, plan out), so the rules can be read and
+tested without S3. The AWS side lives in `publish.py`.
+
+A bucket listing gives keys, sizes and ETags but no headers, so what was
+uploaded is remembered in a manifest object under the reserved `_cardsite/`
+prefix: per key the sha256 of the bytes, a hash of the headers, the size and
+the ETag S3 answered. An entry is trusted only while the listing still shows
+that size and ETag, so an object changed or removed behind publish's back is
+uploaded again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import Abort, display_path
+from .site import STATE_FILE, object_headers
+
+log = logging.getLogger(__name__)
+
+#: Internal objects (manifest, notify state) live here; no card id can start with '_'.
+RESERVED = "_cardsite/"
+MANIFEST = f"{RESERVED}manifest.json"
+MANIFEST_VERSION = 1
+#: Deletions allowed without --allow-deletes: this many, or this share of the bucket if larger.
+DELETE_MIN = 10
+DELETE_SHARE = 0.10
+#: Past this many invalidation paths, one `/*` is cheaper and as good.
+MAX_INVALIDATION_PATHS = 8
+CARD_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def content_hash(data: bytes) -> str:
+    """Return the sha256 of an object's bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def headers_hash(headers: dict[str, str]) -> str:
+    """Return a short stable hash of an object's headers."""
+    return hashlib.sha256(json.dumps(headers, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One built file to publish, with the headers it is served with."""
+
+    rel: str
+    path: Path
+    size: int
+    sha256: str
+    headers: dict[str, str]
+
+    @property
+    def headers_hash(self) -> str:
+        """Return the hash of this file's headers."""
+        return headers_hash(self.headers)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the manifest remembers about one uploaded object."""
+
+    sha256: str
+    headers: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One key as the bucket listing shows it."""
+
+    size: int
+    etag: str
+
+
+@dataclass
+class Manifest:
+    """The uploaded objects' hashes, plus CloudFront paths a failed run still owes."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+
+    def dump(self) -> bytes:
+        """Serialise as gzip-compressed JSON (a 10,000-card site's manifest shrinks about 3x)."""
+        doc = {
+            "version": MANIFEST_VERSION,
+            "objects": {k: [e.sha256, e.headers, e.size, e.etag] for k, e in sorted(self.entries.items())},
+            "pending_invalidation": sorted(self.pending),
+        }
+        return gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), mtime=0)
+
+    @classmethod
+    def load(cls, data: bytes) -> Manifest:
+        """Parse a manifest; an unreadable one counts as empty, so everything is checked again."""
+        try:
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            doc = json.loads(data)
+            if doc.get("version") != MANIFEST_VERSION:
+                raise ValueError(f"version {doc.get('version')!r}")
+            entries = {k: Entry(str(v[0]), str(v[1]), int(v[2]), str(v[3])) for k, v in doc["objects"].items()}
+            return cls(entries, [str(p) for p in doc.get("pending_invalidation", [])])
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            log.warning("Ignoring unreadable manifest %s (%s); every object is compared again", MANIFEST, exc)
+            return cls()
+
+
+# --------------------------------------------------------------------------- local
+
+
+def read_card_names(out_dir: Path) -> dict[str, str]:
+    """Return {card id: full name} from the build state; refuse a folder that was never built."""
+    state_file = out_dir / STATE_FILE
+    if not out_dir.is_dir():
+        raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
+    try:
+        state = json.loads(state_file.read_bytes())
+        return {card_id: str(card.get("name", "")) for card_id, card in state["cards"].items()}
+    except FileNotFoundError:
+        raise Abort(
+            f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"
+        ) from None
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise Abort(f"cannot read {display_path(state_file)} ({exc}); run `python build.py` again") from None
+
+
+def scan_site(out_dir: Path, card_names: dict[str, str]) -> dict[str, LocalFile]:
+    """Hash every publishable file under `out_dir`; dot-paths (the build state) stay private."""
+    files: dict[str, LocalFile] = {}
+    for path in sorted(out_dir.rglob("*")):
+        rel = path.relative_to(out_dir).as_posix()
+        if any(part.startswith(".") for part in PurePosixPath(rel).parts) or not path.is_file():
+            continue
+        if rel.startswith(RESERVED):
+            log.warning("Skipping %s: %s is reserved for cardsite's own objects", rel, RESERVED)
+            continue
+        data = path.read_bytes()
+        files[rel] = LocalFile(rel, path, len(data), content_hash(data), object_headers(rel, card_names))
+    return files
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class Plan:
+    """What a publish does: upload `added` and `changed`, delete `deleted`, leave `unchanged`."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    #: Site objects the bucket held before (internal objects excluded), for the delete guard.
+    remote_count: int = 0
+
+    @property
+    def uploads(self) -> list[str]:
+        """Return every key to upload, sorted."""
+        return sorted(self.added + self.changed)
+
+    def phases(self) -> list[list[str]]:
+        """Return the uploads in safe order: assets, vCards and QR codes first, then the pages linking them."""
+        uploads = self.uploads
+        first = [rel for rel in uploads if not rel.endswith(".html")]
+        pages = [rel for rel in uploads if rel.endswith(".html")]
+        return [phase for phase in (first, pages) if phase]
+
+    @property
+    def empty(self) -> bool:
+        """Return True when the bucket already matches the site."""
+        return not (self.added or self.changed or self.deleted)
+
+
+def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str, Listed]) -> Plan:
+    """Compare the built files with the bucket listing, trusting manifest entries the listing confirms."""
+    plan = Plan(remote_count=sum(1 for key in listing if not key.startswith(RESERVED)))
+    for rel, f in local.items():
+        listed = listing.get(rel)
+        entry = manifest.entries.get(rel)
+        if listed is None:
+            plan.added.append(rel)
+        elif (
+            entry is not None
+            and (entry.size, entry.etag) == (listed.size, listed.etag)
+            and (entry.sha256, entry.headers) == (f.sha256, f.headers_hash)
+        ):
+            plan.unchanged.append(rel)
+        else:
+            plan.changed.append(rel)
+    plan.deleted = sorted(key for key in listing if key not in local and not key.startswith(RESERVED))
+    for names in (plan.added, plan.changed, plan.unchanged):
+        names.sort()
+    return plan
+
+
+def delete_limit(remote_count: int, allow_deletes: int | None) -> int:
+    """Return how many deletions a run may make: --allow-deletes, else 10 or 10% of the bucket."""
+    if allow_deletes is not None:
+        return allow_deletes
+    return max(DELETE_MIN, int(remote_count * DELETE_SHARE))
+
+
+def check_deletions(plan: Plan, allow_deletes: int | None) -> None:
+    """Refuse a plan that deletes more than allowed, before anything is changed."""
+    limit = delete_limit(plan.remote_count, allow_deletes)
+    if len(plan.deleted) > limit:
+        shown = ", ".join(plan.deleted[:5]) + (", ..." if len(plan.deleted) > 5 else "")
+        raise Abort(
+            f"refusing to delete {len(plan.deleted)} of {plan.remote_count} objects (limit {limit}): {shown}; "
+            f"nothing was changed. If that is intended, run again with --allow-deletes {len(plan.deleted)}"
+        )
+
+
+def card_of(rel: str) -> str | None:
+    """Return the card id a key belongs to, or None for site-wide files."""
+    top, sep, _ = rel.partition("/")
+    return top if sep and top != "assets" and CARD_ID.match(top) else None
+
+
+def invalidation_paths(keys: list[str]) -> list[str]:
+    """Return the CloudFront paths to invalidate for changed and deleted keys.
+
+    A card page is cached under `/id/` or `/id/index.html` depending on the
+    edge function; `/id/*` covers both, plus the card's vCard and QR code, as
+    one path (a wildcard is billed as one). Other files are invalidated one by
+    one; past MAX_INVALIDATION_PATHS everything collapses into `/*`.
+    """
+    whole_cards = {card for rel in keys if (card := card_of(rel)) and rel == f"{card}/index.html"}
+    paths = {f"/{card}/*" for card in whole_cards}
+    paths.update(f"/{rel}" for rel in keys if card_of(rel) not in whole_cards)
+    if len(paths) > MAX_INVALIDATION_PATHS:
+        return ["/*"]
+    return sorted(paths)
+
+
+def merge_paths(paths: list[str], pending: list[str]) -> list[str]:
+    """Add the paths a failed run still owes, collapsing to `/*` past the limit."""
+    merged = sorted(set(paths) | set(pending))
+    if "/*" in merged or len(merged) > MAX_INVALIDATION_PATHS:
+        return ["/*"]
+    return merged
+
+
+def card_changes(plan: Plan, card_names: dict[str, str]) -> dict[str, list[str]]:
+    """Return the cards this plan adds, changes and removes."""
+    added = {card for rel in plan.added if (card := card_of(rel)) and rel == f"{card}/index.html"}
+    touched = {card for rel in plan.uploads if (card := card_of(rel))}
+    gone = {card for rel in plan.deleted if (card := card_of(rel)) and card not in card_names}
+    return {
+        "added": sorted(added),
+        "changed": sorted(touched - added),
+        "removed": sorted(gone),
+    }
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    """Return the plan's paths for the dry run and the JSON result."""
+    return {
+        "added": plan.added,
+        "changed": plan.changed,
+        "deleted": plan.deleted,
+        "unchanged": len(plan.unchanged),
+    }

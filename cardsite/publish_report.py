@@ -1,0 +1,135 @@
+"""Tell people and scripts what a publish did: a short text, a JSON result and a job summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .publish_plan import Plan, card_changes, plan_summary
+
+
+@dataclass
+class PublishResult:
+    """The outcome of one publish (or dry run), as reported to people and scripts."""
+
+    bucket: str
+    prefix: str
+    plan: Plan
+    card_names: dict[str, str]
+    dry_run: bool = False
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    invalidation_id: str | None = None
+    invalidation_paths: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def target(self) -> str:
+        """Return the bucket and prefix as an s3:// URL."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the run did everything it set out to do."""
+        return self.error is None and not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the machine-readable result (the --result file)."""
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "cards": card_changes(self.plan, self.card_names),
+            "paths": plan_summary(self.plan),
+            "uploaded": self.uploaded,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "invalidation": {"id": self.invalidation_id, "paths": self.invalidation_paths}
+            if self.invalidation_id
+            else None,
+            "error": self.error,
+        }
+
+    def text(self) -> str:
+        """Return the short human report."""
+        plan = self.plan
+        if self.dry_run:
+            lines = [f"Dry run for {self.target}: nothing was changed."]
+            lines.append(f"Upload {len(plan.uploads)} ({len(plan.added)} added, {len(plan.changed)} changed):")
+            lines += [f"  + {rel}" for rel in plan.added] + [f"  ~ {rel}" for rel in plan.changed]
+            lines.append(f"Delete {len(plan.deleted)}:")
+            lines += [f"  - {rel}" for rel in plan.deleted]
+            lines.append(f"Leave {len(plan.unchanged)} unchanged.")
+            if self.invalidation_paths:
+                lines.append("Invalidate: " + " ".join(self.invalidation_paths))
+        elif plan.empty and self.ok and not self.invalidation_id:
+            lines = [f"{self.target} is up to date: {len(plan.unchanged)} objects unchanged, nothing uploaded."]
+        else:
+            lines = [
+                f"Published to {self.target}: {len(self.uploaded)} uploaded "
+                f"({len(plan.added)} added, {len(plan.changed)} changed planned), "
+                f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
+            ]
+        cards = card_changes(self.plan, self.card_names)
+        for kind in ("added", "changed", "removed"):
+            if cards[kind]:
+                lines.append(f"Cards {kind}: {', '.join(cards[kind])}")
+        if self.invalidation_id:
+            lines.append(f"CloudFront invalidation {self.invalidation_id}: {' '.join(self.invalidation_paths)}")
+        if self.failed:
+            lines.append(f"{len(self.failed)} upload(s)/deletion(s) failed; nothing was deleted after a failed upload:")
+            lines += [f"  ! {rel}: {why}" for rel, why in sorted(self.failed.items())[:10]]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """Return a Markdown summary for the GitHub Actions job summary."""
+        plan = self.plan
+        title = "Publish (dry run)" if self.dry_run else "Publish"
+        status = "OK" if self.ok else f"FAILED: {self.error or f'{len(self.failed)} request(s) failed'}"
+        lines = [
+            f"### {title} to `{self.target}`: {status}",
+            "",
+            "| objects | count |",
+            "|---|---:|",
+            f"| added | {len(plan.added)} |",
+            f"| changed | {len(plan.changed)} |",
+            f"| deleted | {len(plan.deleted) if self.dry_run else len(self.deleted)} |",
+            f"| unchanged | {len(plan.unchanged)} |",
+            "",
+        ]
+        cards = card_changes(self.plan, self.card_names)
+        for kind in ("added", "changed", "removed"):
+            if cards[kind]:
+                lines.append(f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in cards[kind]))
+        if self.invalidation_id:
+            paths = " ".join(f"`{p}`" for p in self.invalidation_paths)
+            lines.append(f"- CloudFront invalidation `{self.invalidation_id}`: {paths}")
+        return "\n".join(lines) + "\n"
+
+
+def write_result(path: Path, result: PublishResult) -> None:
+    """Write the JSON result atomically, so a script never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(result.to_json(), f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def append_step_summary(result: PublishResult) -> None:
+    """Append the Markdown summary to $GITHUB_STEP_SUMMARY when running in GitHub Actions."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(result.markdown())
