@@ -12,6 +12,11 @@ added=()
 changed=()
 removed=()
 
+# A file, not a process substitution, so that a failing git diff fails the script.
+diff=$(mktemp)
+trap 'rm -f "$diff"' EXIT
+git diff -z --name-status --no-renames "$base" "$head" -- contacts/ >"$diff"
+
 # -z keeps odd file names intact; contact files are contacts/<id>.yaml (or .yml), never nested.
 while IFS= read -r -d '' status && IFS= read -r -d '' path; do
     case $path in
@@ -27,7 +32,7 @@ while IFS= read -r -d '' status && IFS= read -r -d '' path; do
         D) removed+=("$id") ;;
         *) changed+=("$id") ;;
     esac
-done < <(git diff -z --name-status --no-renames "$base" "$head" -- contacts/)
+done <"$diff"
 
 list() {
     local label=$1
