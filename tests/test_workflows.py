@@ -159,7 +159,10 @@ def test_one_version_per_action() -> None:
 
 def test_every_checkout_drops_its_credentials(workflows: dict[str, dict[str, Any]]) -> None:
     checkouts = [
-        step for wf in workflows.values() for _, _, step in steps(wf) if step.get("uses", "").startswith("actions/checkout@")
+        step
+        for wf in workflows.values()
+        for _, _, step in steps(wf)
+        if step.get("uses", "").startswith("actions/checkout@")
     ]
     assert len(checkouts) >= 5
     for step in checkouts:
@@ -205,7 +208,14 @@ def test_pr_workflow_checks_tests_builds_and_uploads(workflows: dict[str, dict[s
     (job_id,) = pr["jobs"]
     order = [
         step_named(pr, job_id, needle)[0]
-        for needle in ("card-changes.sh", "pip install", "build.py check", "pytest", "build.py build", "upload-artifact")
+        for needle in (
+            "card-changes.sh",
+            "pip install",
+            "build.py check",
+            "pytest",
+            "build.py build",
+            "upload-artifact",
+        )
     ]
     assert order == sorted(order)
     _, setup = step_named(pr, job_id, "actions/setup-python@")
@@ -262,7 +272,7 @@ def test_infra_plans_pull_requests_and_applies_main_behind_an_environment(
     assert apply["concurrency"]["cancel-in-progress"] is False
     apply_runs = "\n".join(step.get("run", "") for step in apply["steps"])
     assert "apply -no-color tfplan" in apply_runs, "apply exactly the plan shown in the summary"
-    assert "-backend-config=\"bucket=$TF_STATE_BUCKET\"" in apply_runs
+    assert '-backend-config="bucket=$TF_STATE_BUCKET"' in apply_runs
 
 
 def test_setup_guide_names_every_repository_variable() -> None:
@@ -328,7 +338,9 @@ def test_every_build_py_command_and_option_in_the_workflows_exists() -> None:
     found = {(name, call[0]) for name, call in calls}
     expected = {("pr", "check"), ("pr", "build"), ("deploy", "build"), ("deploy", "publish"), ("deploy", "notify")}
     assert found >= expected, "the parser found fewer build.py calls than the workflows make"
-    problems = [f"{name}: build.py {' '.join(call)}: {unknown_options(call)}" for name, call in calls if unknown_options(call)]
+    problems = [
+        f"{name}: build.py {' '.join(call)}: {unknown_options(call)}" for name, call in calls if unknown_options(call)
+    ]
     assert problems == []
 
 
@@ -456,7 +468,10 @@ def test_plan_summary_escapes_the_plan_and_shows_the_totals(tmp_path: Path) -> N
         encoding="utf-8",
     )
     out = subprocess.run(
-        ["bash", str(SCRIPTS / "plan-summary.sh"), "Terraform plan", str(plan)], capture_output=True, text=True, check=True
+        ["bash", str(SCRIPTS / "plan-summary.sh"), "Terraform plan", str(plan)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.startswith("### Terraform plan\n\nPlan: 1 to add, 0 to change, 0 to destroy.\n")
     assert "&lt;b&gt;&amp;" in out and "<b>" not in out
@@ -482,7 +497,9 @@ def test_require_vars_names_each_missing_variable() -> None:
     env = {**os.environ, "SET_ONE": "x", "EMPTY_ONE": ""}
     env.pop("MISSING_ONE", None)
     script = str(SCRIPTS / "require-vars.sh")
-    proc = subprocess.run(["bash", script, "SET_ONE", "EMPTY_ONE", "MISSING_ONE"], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["bash", script, "SET_ONE", "EMPTY_ONE", "MISSING_ONE"], env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert proc.stdout.count("::error title=Repository variable") == 2
     assert "EMPTY_ONE" in proc.stdout and "MISSING_ONE" in proc.stdout and "SET_ONE" not in proc.stdout
