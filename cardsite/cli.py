@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the announced state in FILE, not the bucket",
     )
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
+    p.add_argument(
+        "--bucket",
+        default=os.environ.get("CARDSITE_BUCKET"),
+        help="S3 bucket that keeps the state in _cardsite/ (default: $CARDSITE_BUCKET)",
+    )
+    p.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    p.add_argument("--endpoint-url", help="S3/SES endpoint (for a local test server)")
     p.set_defaults(func=cmd_notify)
     return parser
 

@@ -1,0 +1,53 @@
+"""The words of the owner notice, one block per card language.
+
+Adding a language is a change to this file only: add a block under its code
+(the same keys as "en"). tests/test_notify.py fails when a language allowed in
+contact.schema.json has no block here. The strings live in the package, not in
+templates/, because the owner notice is part of the notify contract, not of
+the site's look, and a project's own templates folder must not be able to
+break it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+FALLBACK = "en"
+
+#: Placeholders: {name} the person's name, {org} the organisation, {url} the card's page,
+#: {vcf_url} the vCard download.
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "subject_created": "Your digital business card is live",
+        "subject_updated": "Your digital business card was updated",
+        "greeting": "Hello {name},",
+        "intro_created": "your digital business card at {org} is now online:",
+        "intro_updated": "your digital business card at {org} was updated. It is online at:",
+        "share": "Share the link, or let people scan the QR code with their phone camera.",
+        "vcard": "Your contact details as a vCard: {vcf_url}",
+        "footer": "This message was sent automatically because your card changed. "
+        "To correct something, ask the team that maintains the cards.",
+        "qr_alt": "QR code of your card",
+    },
+    "de": {
+        "subject_created": "Ihre digitale Visitenkarte ist online",
+        "subject_updated": "Ihre digitale Visitenkarte wurde aktualisiert",
+        "greeting": "Guten Tag {name},",
+        "intro_created": "Ihre digitale Visitenkarte bei {org} ist jetzt online:",
+        "intro_updated": "Ihre digitale Visitenkarte bei {org} wurde aktualisiert. Sie ist online unter:",
+        "share": "Teilen Sie den Link oder lassen Sie den QR-Code mit der Handykamera scannen.",
+        "vcard": "Ihre Kontaktdaten als vCard: {vcf_url}",
+        "footer": "Diese Nachricht wurde automatisch verschickt, weil sich Ihre Karte geändert hat. "
+        "Für Korrekturen wenden Sie sich bitte an das Team, das die Karten pflegt.",
+        "qr_alt": "QR-Code Ihrer Karte",
+    },
+}
+
+
+def strings_for(lang: str) -> dict[str, str]:
+    """Return the owner-notice strings of `lang`, or English when it has none yet."""
+    if lang not in STRINGS:
+        log.warning("No owner-notice strings for language '%s' in cardsite/mail_strings.py; using English", lang)
+    return STRINGS.get(lang, STRINGS[FALLBACK])

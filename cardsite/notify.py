@@ -1,0 +1,492 @@
+"""Announce changed cards: a print job to the print inbox and a notice to each card's owner.
+
+A card counts as changed when its printable content (the vCard bytes and the
+URL) differs from its last accepted announcement. That state is kept in the
+bucket at _cardsite/notify-state.json (or in a local --state file), never
+taken from a git diff, so first pushes, force pushes and shallow clones need
+no special case, a rerun sends nothing twice and a failed send is retried on
+the next run. A card's state is saved only after SES accepted its message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.utils import parseaddr
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import Abort, display_path
+from .model import Card
+from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
+from .printjob import (
+    CREATED,
+    RETIRED,
+    UPDATED,
+    Job,
+    card_fields,
+    changed_fields,
+    header_text,
+    owner_notice_message,
+    print_job_message,
+    to_bytes,
+)
+from .settings import Settings, load_settings
+from .site import check, write_if_changed
+from .validate import email_problem
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "_cardsite/notify-state.json"
+STATE_VERSION = 1
+#: Save the state at least this often during a long run, and always at the end.
+FLUSH_SECONDS = 10.0
+#: Where messages go when no SES sender and print inbox are configured.
+DEFAULT_OUTBOX = Path("mail-outbox")
+#: Stand-ins for a dry run without mail settings; .invalid never resolves (RFC 2606).
+DRY_SENDER = "cardsite@example.invalid"
+DRY_INBOX = "print-inbox@example.invalid"
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Who sends, who receives print jobs, and the SES configuration set."""
+
+    sender: Address | None
+    print_inbox: tuple[Address, ...]
+    configuration_set: str | None = None
+    reply_to: Address | None = None
+
+    @property
+    def configured(self) -> bool:
+        """Return whether SES can be used at all."""
+        return self.sender is not None and bool(self.print_inbox)
+
+
+def parse_address(value: str, what: str) -> Address:
+    """Parse 'Name <addr>' or 'addr'; raise Abort when it is not one e-mail address."""
+    name, addr = parseaddr(value)
+    reason = email_problem(addr) if addr else f"'{value}' is not an e-mail address"
+    if reason or "," in value.replace(name, "", 1):
+        raise Abort(f"{what}: {reason or f'{value!r} must be one address'}")
+    user, domain = addr.rsplit("@", 1)
+    return Address(display_name=header_text(name), username=user, domain=domain)
+
+
+def mail_settings(settings: Settings, environ: Mapping[str, str]) -> MailSettings:
+    """Read the notify block of site.yaml; CARDSITE_* environment variables override it."""
+    conf: dict[str, Any] = settings.raw.get("notify") or {}
+
+    def pick(env: str, key: str) -> str | None:
+        return environ.get(env, "").strip() or conf.get(key) or None
+
+    sender = pick("CARDSITE_MAIL_FROM", "sender")
+    reply_to = pick("CARDSITE_MAIL_REPLY_TO", "reply_to")
+    env_inbox = environ.get("CARDSITE_PRINT_INBOX", "").strip()
+    inbox = [a.strip() for a in env_inbox.split(",") if a.strip()] if env_inbox else conf.get("print_inbox", [])
+    if bool(sender) != bool(inbox):
+        missing = "print_inbox (or CARDSITE_PRINT_INBOX)" if sender else "sender (or CARDSITE_MAIL_FROM)"
+        raise Abort(f"notify settings in {display_path(settings.site_file)} are incomplete: set {missing} too")
+    return MailSettings(
+        sender=parse_address(sender, "notify sender") if sender else None,
+        print_inbox=tuple(parse_address(a, "notify print_inbox") for a in inbox),
+        configuration_set=pick("CARDSITE_SES_CONFIGURATION_SET", "configuration_set"),
+        reply_to=parse_address(reply_to, "notify reply_to") if reply_to else None,
+    )
+
+
+# --------------------------------------------------------------------------- state
+
+
+def empty_state() -> dict[str, Any]:
+    """Return the state of a site that has announced nothing yet."""
+    return {"version": STATE_VERSION, "cards": {}}
+
+
+def parse_state(data: bytes, where: str) -> dict[str, Any]:
+    """Parse a state file; raise Abort rather than guess at one it does not understand."""
+    try:
+        state = json.loads(data)
+    except ValueError:
+        state = None
+    if not isinstance(state, dict) or not isinstance(state.get("cards"), dict):
+        raise Abort(f"{where} is not a cardsite notify state file; nothing was sent")
+    if state.get("version") != STATE_VERSION:
+        raise Abort(f"{where} has state version {state.get('version')}; this cardsite reads {STATE_VERSION}")
+    return state
+
+
+def dump_state(state: dict[str, Any]) -> bytes:
+    """Serialise the state the same way every time."""
+    return json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+class StateStore(Protocol):
+    where: str
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]: ...
+
+
+class FileState:
+    """The state in a local file (--state FILE)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.where = display_path(path)
+
+    def load(self) -> dict[str, Any]:
+        """Return the saved state, or an empty one when the file does not exist yet."""
+        return parse_state(self.path.read_bytes(), self.where) if self.path.is_file() else empty_state()
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+        """Write the state atomically."""
+        write_if_changed(self.path, dump_state(state))
+        return state
+
+
+class S3State:
+    """The state in the bucket, under the prefix the CDN never serves; writes are conditional."""
+
+    def __init__(self, client: Any, bucket: str, key: str):
+        self.client, self.bucket, self.key = client, bucket, key
+        self.where = f"s3://{bucket}/{key}"
+        self.etag: str | None = None
+
+    def load(self) -> dict[str, Any]:
+        """Return the saved state, or an empty one when there is none yet."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                self.etag = None
+                return empty_state()
+            raise Abort(f"cannot read {self.where}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise Abort(f"cannot read {self.where}: {exc}") from exc
+        self.etag = resp["ETag"]
+        return parse_state(resp["Body"].read(), self.where)
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+        """Write the state unless another run wrote it since; then merge our cards into theirs."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(3):
+            condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
+            try:
+                resp = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=dump_state(state),
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                    **condition,
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise
+                log.warning("%s was changed by another run; merging", self.where)
+                theirs = self.load()
+                theirs["cards"].update({i: state["cards"][i] for i in touched if i in state["cards"]})
+                state = theirs
+                continue
+            self.etag = resp["ETag"]
+            return state
+        raise Abort(f"{self.where} keeps changing under this run; is another notify running?")
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one card needs: a print job (event) and/or an owner notice."""
+
+    card_id: str
+    event: str | None  # None: the print job was accepted before, only the owner notice is due
+    card: Card | None
+    digest: str
+    previous: dict[str, Any] | None
+    owner: bool
+
+
+def digest_of(vcf: bytes) -> str:
+    """Return the hash that stands for a card's vCard bytes."""
+    return hashlib.sha256(vcf).hexdigest()
+
+
+def plan(cards: list[Card], vcards: Mapping[str, bytes], announced: Mapping[str, dict[str, Any]]) -> list[Change]:
+    """Compare the cards with the last announcements; return what must be sent, in id order."""
+    changes = []
+    for card in cards:
+        prev = announced.get(card.id)
+        live = prev is not None and prev.get("event") != RETIRED
+        digest = digest_of(vcards[card.id])
+        if not card.active:
+            if live:
+                changes.append(Change(card.id, RETIRED, card, prev.get("vcf_sha256", ""), prev, False))
+            continue
+        wants_owner = card.notify_owner and bool(card.emails)
+        if not live or prev.get("vcf_sha256") != digest or prev.get("url") != card.url:
+            changes.append(Change(card.id, UPDATED if live else CREATED, card, digest, prev, wants_owner))
+        elif wants_owner and prev.get("owner") != digest:
+            changes.append(Change(card.id, None, card, digest, prev, True))
+    present = {c.id for c in cards}
+    # An old id listed in a live card's aliases still redirects to a card, so it is not retired.
+    aliased = {alias for c in cards if c.active for alias in c.aliases}
+    for card_id, prev in sorted(announced.items()):
+        if card_id not in present and card_id not in aliased and prev.get("event") != RETIRED:
+            changes.append(Change(card_id, RETIRED, None, prev.get("vcf_sha256", ""), prev, False))
+    return sorted(changes, key=lambda c: c.card_id)
+
+
+def make_job(change: Change, settings: Settings, vcards: Mapping[str, bytes], commit: str | None) -> Job:
+    """Turn a change into the data both messages are built from."""
+    prev = change.previous or {}
+    card = change.card
+    if change.event == RETIRED:
+        fields = card_fields(card) if card else prev.get("fields", {})
+        successor = card.successor if card else ""
+        return Job(
+            card_id=change.card_id,
+            event=RETIRED,
+            url=prev.get("url") or settings.card_url(change.card_id),
+            fields=fields,
+            changed=[],
+            commit=commit,
+            qr_level=settings.qr_error_correction,
+            successor_url=settings.card_url(successor) if successor else None,
+            lang=fields.get("lang", settings.default_language),
+        )
+    assert card is not None
+    fields = card_fields(card)
+    live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
+    event = change.event or prev.get("event", UPDATED)
+    return Job(
+        card_id=card.id,
+        event=event,
+        url=card.url,
+        fields=fields,
+        changed=changed_fields(prev.get("fields") if live else None, fields, prev.get("url", ""), card.url),
+        commit=commit,
+        qr_level=settings.qr_error_correction,
+        vcf=vcards[card.id],
+        lang=card.lang,
+    )
+
+
+# --------------------------------------------------------------------------- announce
+
+
+@dataclass
+class NotifyReport:
+    """What a run sent and what failed."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def announce(
+    changes: list[Change],
+    make: Callable[[Change], Job],
+    mail: MailSettings,
+    outbox: Outbox,
+    state: dict[str, Any],
+    store: StateStore | None,
+) -> NotifyReport:
+    """Send every change; save each card's state once its message was accepted."""
+    report = NotifyReport()
+    touched: set[str] = set()
+    sender = mail.sender or Address(addr_spec=DRY_SENDER)
+    inbox = list(mail.print_inbox) or [Address(addr_spec=DRY_INBOX)]
+    last_flush = time.monotonic()
+
+    def deliver(name: str, build: Callable[[], Any], to: list[Address], tags: dict[str, str]) -> bool:
+        try:
+            receipt = outbox.send(name, to_bytes(build()), sender, to, tags)
+        except (SendError, ValueError) as exc:
+            log.error("Not sent: %s: %s", name, exc)
+            report.failed.append(f"{name}: {exc}")
+            return False
+        log.info("Delivered %s: %s", name, receipt)
+        report.sent.append(name)
+        return True
+
+    def flush(force: bool) -> None:
+        nonlocal state, last_flush
+        if store and touched and (force or time.monotonic() - last_flush > FLUSH_SECONDS):
+            state = store.save(state, touched)
+            touched.clear()
+            last_flush = time.monotonic()
+
+    try:
+        for change in changes:
+            job = make(change)
+            entry = dict(state["cards"].get(change.card_id, {}))
+            tags = {"cardsite-card": job.card_id, "cardsite-event": job.event}
+            if change.event:
+                build = partial(print_job_message, job, sender, inbox, mail.reply_to)
+                if not deliver(f"{job.card_id}.print", build, inbox, tags):
+                    continue
+                entry = {
+                    "event": job.event,
+                    "url": job.url,
+                    "vcf_sha256": change.digest,
+                    "fields": job.fields,
+                    "commit": job.commit,
+                    "announced_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "owner": None if change.owner else change.digest,
+                }
+                state["cards"][change.card_id] = entry
+                touched.add(change.card_id)
+            if change.owner and change.card is not None:
+                owner = _owner_address(change.card)
+                build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
+                if deliver(f"{job.card_id}.owner", build, [owner], tags):
+                    entry["owner"] = change.digest
+                    state["cards"][change.card_id] = entry
+                    touched.add(change.card_id)
+            flush(force=False)
+    finally:
+        flush(force=True)
+    return report
+
+
+def _owner_address(card: Card) -> Address:
+    user, domain = card.emails[0].value.rsplit("@", 1)
+    return Address(display_name=header_text(card.name.full), username=user, domain=domain)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def load_cards(settings: Settings) -> list[Card]:
+    """Validate every contact file and return its Card, in id order."""
+    cards = []
+    for source in check(settings):
+        # gather() without a build state loads every file, so each source has its card.
+        assert source.card is not None
+        cards.append(source.card)
+    return cards
+
+
+def built_vcards(out_dir: Path, cards: list[Card]) -> dict[str, bytes]:
+    """Return the published vCard of every live card; refuse when the site was not built."""
+    if not out_dir.is_dir():
+        raise Abort(f"{display_path(out_dir)} does not exist: run `python build.py` and publish before notify")
+    vcards, missing = {}, []
+    for card in cards:
+        path = out_dir / card.id / f"{card.id}.vcf"
+        if path.is_file():
+            vcards[card.id] = path.read_bytes()
+        elif card.active:
+            missing.append(card.id)
+        else:
+            vcards[card.id] = b""  # a retired card serves no vCard
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise Abort(
+            f"{display_path(out_dir)} has no vCard for {shown}: build and publish first,"
+            " so every announced link is live. Nothing was sent."
+        )
+    return vcards
+
+
+def commit_sha(project_dir: Path, environ: Mapping[str, str]) -> str | None:
+    """Return the commit being published: $GITHUB_SHA, else git's HEAD, else None."""
+    if environ.get("GITHUB_SHA"):
+        return environ["GITHUB_SHA"]
+    git = shutil.which("git")
+    if git is None:
+        return None
+    done = subprocess.run(
+        [git, "-C", str(project_dir), "rev-parse", "--verify", "-q", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sha = done.stdout.strip() if done.returncode == 0 else ""
+    return sha or None
+
+
+def state_key(prefix: str) -> str:
+    """Return the state's key under the bucket's key prefix."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{STATE_KEY}" if prefix else STATE_KEY
+
+
+def notify_command(args: argparse.Namespace) -> int:
+    """Run `build.py notify`: detect changed cards, send (or write) their messages, save the state."""
+    import boto3
+    from botocore.config import Config
+
+    settings = load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
+    mail = mail_settings(settings, os.environ)
+    cards = load_cards(settings)
+    # The built files are what publish put online, so they are the printable content.
+    vcards = built_vcards(args.out, cards)
+
+    session = boto3.session.Session()
+    config = Config(retries={"mode": "standard", "max_attempts": 3})
+    store: StateStore | None = None
+    if args.state:
+        store = FileState(args.state)
+    elif args.bucket:
+        s3 = session.client("s3", endpoint_url=args.endpoint_url, config=config)
+        store = S3State(s3, args.bucket, state_key(args.prefix))
+    folder = args.dry_run or (None if mail.configured else DEFAULT_OUTBOX)
+    if folder is None and store is None:
+        raise Abort("notify needs to remember what it announced: give --bucket (or CARDSITE_BUCKET) or --state FILE")
+    if folder is not None and not args.dry_run:
+        log.info("No SES sender and print inbox in site.yaml or the environment: writing messages to %s", folder)
+
+    state = store.load() if store else empty_state()
+    changes = plan(cards, vcards, state["cards"])
+    if not changes:
+        log.info("Nothing to announce: no card changed since the last announcement")
+        return 0
+    commit = commit_sha(settings.contacts_dir.resolve().parent, os.environ)
+    outbox: Outbox
+    if folder is not None:
+        outbox = FolderOutbox(folder)
+    else:
+        rate = send_rate(session, args.endpoint_url)
+        client = session.client("sesv2", endpoint_url=args.endpoint_url, config=config)
+        outbox = SesOutbox(client, rate, mail.configuration_set)
+        log.info("Sending %d announcement(s) through SES at up to %g per second", len(changes), rate)
+    report = announce(
+        changes,
+        partial(make_job, settings=settings, vcards=vcards, commit=commit),
+        mail,
+        outbox,
+        state,
+        # A dry run reads the state to know what changed, but sent nothing, so it saves nothing.
+        None if folder is not None else store,
+    )
+    where = f"to {display_path(folder)} (nothing was sent, the state is unchanged)" if folder else "through SES"
+    log.info("%d message(s) delivered %s", len(report.sent), where)
+    if report.failed:
+        log.error(
+            "Error: %d message(s) failed; their cards stay unannounced and are retried on the next run:\n  %s",
+            len(report.failed),
+            "\n  ".join(report.failed),
+        )
+        return 1
+    return 0

@@ -1,0 +1,111 @@
+"""Deliver finished messages: through SES v2, paced and retried, or into a folder of .eml files."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import Abort, display_path
+from .site import write_if_changed
+
+log = logging.getLogger(__name__)
+
+#: Error codes SES answers with when a message was refused for the send rate, not for its content.
+THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
+SEND_ATTEMPTS = 6
+BACKOFF_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+
+
+class SendError(Exception):
+    """One message was not accepted; the others are still sent."""
+
+
+class Outbox(Protocol):
+    def send(self, name: str, data: bytes, sender: Address, recipients: list[Address], tags: dict[str, str]) -> str: ...
+
+
+class FolderOutbox:
+    """Write each message as an .eml file that a mail client opens (the dry run)."""
+
+    def __init__(self, folder: Path):
+        if folder.exists() and not folder.is_dir():
+            raise Abort(f"{display_path(folder)} is a file, not a folder")
+        self.folder = folder
+
+    def send(self, name: str, data: bytes, sender: Address, recipients: list[Address], tags: dict[str, str]) -> str:
+        """Write the message; return its path."""
+        path = self.folder / f"{name}.eml"
+        write_if_changed(path, data)
+        return display_path(path)
+
+
+class SesOutbox:
+    """Send raw MIME through SES v2, paced to the account's send rate, retrying throttling."""
+
+    def __init__(
+        self,
+        client: Any,
+        rate: float,
+        configuration_set: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.interval = 1.0 / rate
+        self.configuration_set = configuration_set
+        self.sleep = sleep
+        self.next_at = 0.0
+
+    def _pace(self) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            self.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+    def send(self, name: str, data: bytes, sender: Address, recipients: list[Address], tags: dict[str, str]) -> str:
+        """Send the message; return SES's message id or raise SendError."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        params: dict[str, Any] = {
+            "FromEmailAddress": sender.addr_spec,
+            "Destination": {"ToAddresses": [r.addr_spec for r in recipients]},
+            "Content": {"Raw": {"Data": data}},
+            "EmailTags": [{"Name": k, "Value": v} for k, v in tags.items()],
+        }
+        if self.configuration_set:
+            params["ConfigurationSetName"] = self.configuration_set
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            self._pace()
+            try:
+                return self.client.send_email(**params)["MessageId"]
+            except ClientError as exc:
+                error = exc.response["Error"]
+                if error.get("Code") not in THROTTLE_CODES or attempt == SEND_ATTEMPTS:
+                    raise SendError(f"{error.get('Code')}: {error.get('Message')}") from exc
+                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                log.info("SES throttled %s; retrying in %.1f s", name, delay)
+                self.sleep(delay)
+            except BotoCoreError as exc:
+                raise SendError(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+
+def send_rate(session: Any, endpoint_url: str | None) -> float:
+    """Return the account's maximum messages per second (GetAccount, else GetSendQuota, else 1)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        rate = session.client("sesv2", endpoint_url=endpoint_url).get_account()["SendQuota"]["MaxSendRate"]
+    except (ClientError, BotoCoreError, KeyError) as exc:
+        log.debug("GetAccount failed (%s); trying GetSendQuota", exc)
+        try:
+            rate = session.client("ses", endpoint_url=endpoint_url).get_send_quota()["MaxSendRate"]
+        except (ClientError, BotoCoreError, KeyError) as exc2:
+            log.warning("Cannot read the SES send rate (%s); sending 1 message per second", exc2)
+            rate = 1.0
+    return float(rate) if rate and rate > 0 else 1.0

@@ -1,0 +1,280 @@
+"""Build the messages notify sends: the print job for the print shop and the owner notice.
+
+The print job is a contract with printer software (docs/print-job.md): its
+subject, its X-Cardsite-* headers, the attachment names and card.json
+(cardsite/schema/printjob.schema.json) change only with a new schema version.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import unicodedata
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from . import qr
+from .mail_strings import strings_for
+from .model import Card
+
+SCHEMA_VERSION = 1
+SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"
+
+CREATED, UPDATED, RETIRED = "created", "updated", "retired"
+
+#: NTAG213 user memory (144 bytes) less the NDEF TLV's type and length bytes and its terminator.
+NTAG213_NDEF_BYTES = 144 - 3
+#: NFC Forum URI RTD abbreviations; longer prefixes first so "https://www." wins over "https://".
+URI_PREFIXES = ((b"https://www.", 0x02), (b"http://www.", 0x01), (b"https://", 0x04), (b"http://", 0x03))
+
+#: The card's printable fields, as card.json carries them and change detection compares them.
+FIELD_KEYS = (
+    "name",
+    "org",
+    "department",
+    "title",
+    "emails",
+    "phones",
+    "addresses",
+    "websites",
+    "social",
+    "note",
+    "lang",
+)
+
+#: Lines of SES raw messages must stay under 1,000 characters; SMTP folds headers at 78.
+MAIL_POLICY = policy.SMTP
+
+
+class UnsafeHeader(ValueError):
+    """A message's headers did not survive serialisation unchanged; it must not be sent."""
+
+
+# --------------------------------------------------------------------------- NFC
+
+
+def ndef_uri_message(uri: str) -> bytes:
+    """Return an NDEF message with one short URI record that abbreviates the scheme."""
+    data = uri.encode("utf-8")
+    code = 0x00
+    for prefix, value in URI_PREFIXES:
+        if data.startswith(prefix):
+            code, data = value, data[len(prefix) :]
+            break
+    payload = bytes([code]) + data
+    if len(payload) > 255:
+        raise ValueError(f"URI of {len(data)} bytes is too long for a short NDEF record")
+    # Header 0xD1: MB and ME (the only record), SR (1-byte length), TNF 1 (NFC Forum well-known type).
+    message = bytes([0xD1, 1, len(payload)]) + b"U" + payload
+    if len(message) > NTAG213_NDEF_BYTES:
+        raise ValueError(f"NDEF message of {len(message)} bytes does not fit an NTAG213 ({NTAG213_NDEF_BYTES})")
+    return message
+
+
+# --------------------------------------------------------------------------- card.json
+
+
+def card_fields(card: Card) -> dict[str, Any]:
+    """Return the card's printable fields as JSON-ready data."""
+    data = card.to_dict()
+    fields = {key: data[key] for key in FIELD_KEYS}
+    fields["name"]["full"] = card.name.full
+    return fields
+
+
+def display_name(fields: dict[str, Any]) -> str:
+    """Return the short name a subject line shows: given and family name."""
+    name = fields["name"]
+    return " ".join(p for p in (name.get("given", ""), name.get("family", "")) if p) or name.get("full", "")
+
+
+def changed_fields(before: dict[str, Any] | None, after: dict[str, Any], url_before: str, url_after: str) -> list[str]:
+    """List the fields (and 'url') that differ from the last announcement; all set ones for a new card."""
+    if before is None:
+        return ["url", *(key for key in FIELD_KEYS if after.get(key))]
+    changed = ["url"] if url_before != url_after else []
+    return changed + [key for key in FIELD_KEYS if before.get(key) != after.get(key)]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One announcement about one card: everything both messages are built from."""
+
+    card_id: str
+    event: str
+    url: str
+    fields: dict[str, Any]
+    changed: list[str]
+    commit: str | None
+    qr_level: str = "M"
+    vcf: bytes | None = None
+    successor_url: str | None = None
+    lang: str = "en"
+
+    @property
+    def name(self) -> str:
+        """Return the person's short name."""
+        return display_name(self.fields)
+
+    @property
+    def vcf_url(self) -> str | None:
+        """Return the vCard download, which only a live card has."""
+        return f"{self.url}{self.card_id}.vcf" if self.event != RETIRED else None
+
+
+def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
+    """Return the machine-readable print job (validates against printjob.schema.json)."""
+    ndef = ndef_uri_message(job.url)
+    return {
+        "schema": SCHEMA_ID,
+        "version": SCHEMA_VERSION,
+        "id": job.card_id,
+        "event": job.event,
+        "name": job.name,
+        "url": job.url,
+        "vcf_url": job.vcf_url,
+        "successor_url": job.successor_url,
+        "fields": job.fields,
+        "changed_fields": job.changed,
+        "commit": job.commit,
+        "nfc": {"uri": job.url, "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
+        "qr": {"error_correction": job.qr_level},
+        "attachments": attachment_names,
+    }
+
+
+def print_attachments(job: Job) -> list[tuple[str, str, bytes]]:
+    """Return (filename, MIME type, bytes) of every attachment after card.json."""
+    if job.event == RETIRED or job.vcf is None:
+        return []
+    return [
+        (f"{job.card_id}.vcf", "text/vcard", job.vcf),
+        ("qr.svg", "image/svg+xml", qr.render_svg(job.url, job.qr_level)),
+        ("qr.png", "image/png", qr.render_png(job.url, job.qr_level, min_width=600)),
+        (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(job.url)),
+    ]
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def header_text(text: str, limit: int = 200) -> str:
+    """Return `text` safe for one header: no line breaks, control characters or encoded words."""
+    # Line and paragraph separators and NEL end lines for some parsers; bidi controls disguise text.
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") else c
+        for c in text
+        if not ("\u202a" <= c <= "\u202e" or "\u2066" <= c <= "\u2069")
+    )
+    # The email package decodes a literal "=?charset?q?...?=" it is given and writes the
+    # result back raw, CR/LF included, so the encoded-word syntax is broken up first.
+    cleaned = cleaned.replace("=?", "= ?")
+    return " ".join(cleaned.split())[:limit]
+
+
+def _new_message(sender: Address, to: list[Address], subject: str, reply_to: Address | None) -> EmailMessage:
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["From"] = sender
+    msg["To"] = to
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = header_text(subject, limit=300)
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender.domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def _tag(msg: EmailMessage, job: Job, kind: str) -> None:
+    msg["X-Cardsite-Card-Id"] = job.card_id
+    msg["X-Cardsite-Event"] = job.event
+    msg["X-Cardsite-Kind"] = kind
+
+
+def print_job_message(job: Job, sender: Address, inbox: list[Address], reply_to: Address | None) -> EmailMessage:
+    """Build the print job: a stable subject, a plain-text body and the print files."""
+    msg = _new_message(sender, inbox, f"[cardsite] {job.event}: {header_text(job.name)} ({job.card_id})", reply_to)
+    _tag(msg, job, "print-job")
+    files = print_attachments(job)
+    names = ["card.json", *(name for name, _, _ in files)]
+    msg.set_content(print_job_text(job, names))
+    data = json.dumps(card_json(job, names), ensure_ascii=False, indent=2).encode("utf-8")
+    # Everything goes base64, so no line can outgrow SES's 1,000-character limit.
+    msg.add_attachment(data, "application", "json", filename="card.json")
+    for name, mime, blob in files:
+        maintype, subtype = mime.split("/")
+        msg.add_attachment(blob, maintype, subtype, filename=name)
+    return msg
+
+
+def print_job_text(job: Job, attachment_names: list[str]) -> str:
+    """Return the print job's body for the people at the print shop."""
+    lines = [f"Card: {job.name} ({job.card_id})", f"Event: {job.event}", f"Page: {job.url}"]
+    if job.event == RETIRED:
+        lines += [
+            "",
+            "This card was retired. Withdraw printed cards and NFC tags that point to the page above;",
+            "do not print it again.",
+        ]
+        if job.successor_url:
+            lines.append(f"It is replaced by: {job.successor_url}")
+    else:
+        lines += [f"vCard: {job.vcf_url}", f"Changed: {', '.join(job.changed) or '(vCard only)'}"]
+    lines += [f"Commit: {job.commit or 'unknown'}", "", "Attached: " + ", ".join(attachment_names)]
+    lines += [f"card.json is the machine-readable job (schema version {SCHEMA_VERSION})."]
+    return "\n".join(lines) + "\n"
+
+
+def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Address | None) -> EmailMessage:
+    """Build the owner notice in the card's language, with the link and an inline QR code."""
+    words = strings_for(job.lang)
+    org = job.fields.get("org", "")
+    values = {"name": job.name, "org": org, "url": job.url, "vcf_url": job.vcf_url or ""}
+    kind = "created" if job.event == CREATED else "updated"
+    msg = _new_message(sender, [owner], words[f"subject_{kind}"], reply_to)
+    _tag(msg, job, "owner-notice")
+    text = [
+        words["greeting"].format(**values),
+        "",
+        words[f"intro_{kind}"].format(**values),
+        job.url,
+        "",
+        words["share"],
+        words["vcard"].format(**values),
+        "",
+        "-- ",
+        words["footer"],
+    ]
+    msg.set_content("\n".join(text) + "\n")
+    cid = make_msgid(domain=sender.domain)
+    esc = {k: html.escape(v) for k, v in values.items()}
+    link = f'<a href="{esc["vcf_url"]}">{esc["vcf_url"]}</a>'
+    vcard_line = html.escape(words["vcard"].format(**{**values, "vcf_url": "\0"})).replace("\0", link)
+    body = (
+        f'<!doctype html><html lang="{html.escape(job.lang)}"><meta charset="utf-8"><body>'
+        f"<p>{html.escape(words['greeting'].format(**values))}</p>"
+        f"<p>{html.escape(words[f'intro_{kind}'].format(**values))}<br>"
+        f'<a href="{esc["url"]}">{esc["url"]}</a></p>'
+        f'<p><img src="cid:{cid[1:-1]}" width="200" height="200" alt="{html.escape(words["qr_alt"])}"></p>'
+        f"<p>{html.escape(words['share'])}<br>{vcard_line}</p>"
+        f'<p style="color:#666;font-size:smaller">{html.escape(words["footer"])}</p>'
+        "</body></html>\n"
+    )
+    msg.add_alternative(body, subtype="html")
+    png = qr.render_png(job.url, job.qr_level, min_width=600)
+    msg.get_payload()[1].add_related(png, "image", "png", cid=cid, filename="qr.png")
+    return msg
+
+
+def to_bytes(msg: EmailMessage) -> bytes:
+    """Serialise `msg` with CRLF line ends; refuse it when a header was split or added."""
+    data = msg.as_bytes(policy=MAIL_POLICY)
+    parsed = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
+    if sorted(k.lower() for k in parsed) != sorted(k.lower() for k in msg):
+        raise UnsafeHeader(f"headers changed when written: {sorted(parsed.keys())}")
+    return data
