@@ -42,7 +42,7 @@ resource "aws_cloudfront_origin_access_control" "this" {
 resource "aws_cloudfront_function" "viewer_request" {
   name    = "${var.name}-viewer-request"
   runtime = "cloudfront-js-2.0"
-  comment = "Pretty card URLs to index.html; 404 for the reserved _cardsite/ prefix."
+  comment = "Card URLs to index.html (/id redirects to /id/); 404 for the reserved _cardsite/ prefix."
   publish = true
   code    = file("${path.module}/functions/viewer-request.js")
 }

