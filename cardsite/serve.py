@@ -1,0 +1,412 @@
+"""Preview the site: build into a temporary folder, serve it, rebuild on save, reload open pages.
+
+A stdlib HTTP server and a watchdog observer share one `Preview`. Saves are merged
+for DEBOUNCE seconds into one incremental build; open pages long-poll
+`/livereload/<epoch>` and reload when the build epoch moves on. While the contacts
+are invalid, every HTML page shows the problems instead, and the last good build
+stays on disk for everything else.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import http.server
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from watchdog.events import (
+    EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CREATED,
+    EVENT_TYPE_DELETED,
+    EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from .errors import Abort, CardsiteError, ValidationError
+from .settings import Settings, load_settings
+from .site import STATE_DIR, build, object_headers
+
+log = logging.getLogger(__name__)
+
+#: Quiet time that ends a burst of saves; editors write several events per save.
+DEBOUNCE = 0.2
+#: How long a reload request waits for a new build before the page asks again.
+POLL_TIMEOUT = 30.0
+#: How many ports after the requested one are tried when it is taken.
+PORT_TRIES = 10
+
+#: Events that mean a file's content or presence changed ("opened" fires when we read it).
+CHANGE_EVENTS = frozenset(
+    {EVENT_TYPE_CREATED, EVENT_TYPE_DELETED, EVENT_TYPE_MODIFIED, EVENT_TYPE_MOVED, EVENT_TYPE_CLOSED}
+)
+#: Scratch files of editors: vim's write test and swap files, emacs locks and autosaves, JetBrains.
+SCRATCH_NAMES = frozenset({"4913", ".DS_Store"})
+SCRATCH_PREFIXES = (".#",)
+SCRATCH_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".swpx", ".tmp", ".part", ".kate-swp", "___jb_tmp___", "___jb_old___")
+
+RELOAD_SCRIPT = """<script>
+/* cardsite preview only: reload when a newer build is ready. */
+(() => {{
+  const epoch = "{epoch}";
+  const poll = () => fetch("/livereload/" + epoch, {{cache: "no-store"}})
+    .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+    .then((now) => (now === epoch ? poll() : location.reload()), () => setTimeout(poll, 1000));
+  poll();
+}})();
+</script>
+"""
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; }}
+.problems li {{ font-family: ui-monospace, monospace; white-space: pre-wrap; color: #a00; }}
+code {{ color: #666; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+{body}
+</body>
+</html>
+"""
+
+
+def should_rebuild(event_path: str | os.PathLike[str], out_dir: Path | None = None) -> bool:
+    """Say whether a change at `event_path` can change the site, ignoring editors' scratch files."""
+    path = Path(os.fsdecode(event_path))
+    name = path.name
+    if out_dir is not None and path.is_relative_to(out_dir):
+        return False
+    if STATE_DIR in path.parts or name in SCRATCH_NAMES:
+        return False
+    if name.startswith(SCRATCH_PREFIXES) or name.endswith(SCRATCH_SUFFIXES):
+        return False
+    return not (name.startswith("#") and name.endswith("#"))  # emacs autosave
+
+
+def inject_reload(page: bytes, epoch: int) -> bytes:
+    """Insert the reload script before the last </body>, or at the end when there is none."""
+    script = RELOAD_SCRIPT.format(epoch=epoch).encode()
+    at = page.lower().rfind(b"</body>")
+    return page + script if at < 0 else page[:at] + script + page[at:]
+
+
+def index_page(cards: dict[str, str]) -> bytes:
+    """Return the preview's directory of every card (the published site has none)."""
+    items = "\n".join(
+        f'<li><a href="/{quote(card_id)}/">{html.escape(name or card_id)}</a> <code>{html.escape(card_id)}</code></li>'
+        for card_id, name in sorted(cards.items())
+    )
+    body = f"<p>{len(cards)} card(s). This page exists only in the preview.</p>\n<ul>\n{items}\n</ul>"
+    return PAGE.format(title="Cards – cardsite preview", body=body).encode()
+
+
+def error_page(problems: list[str]) -> bytes:
+    """Return the page shown in place of every page while the build is broken."""
+    items = "\n".join(f"<li>{html.escape(line)}</li>" for line in problems)
+    body = (
+        f"<p>{len(problems)} problem(s) found; the preview keeps the last good build. "
+        "Fix the file and save: this page reloads by itself.</p>\n"
+        f'<ul class="problems">\n{items}\n</ul>'
+    )
+    return PAGE.format(title="Build failed – cardsite preview", body=body).encode()
+
+
+class _Watch(FileSystemEventHandler):
+    """Tell the preview about changes under one watched folder (or to one file of it)."""
+
+    def __init__(self, preview: Preview, only: Path | None = None):
+        self.preview = preview
+        self.only = only
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in CHANGE_EVENTS or (event.is_directory and event.event_type == EVENT_TYPE_MODIFIED):
+            return
+        # A rename counts at both ends: editors save by renaming a temporary file over the real one.
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            path = Path(os.fsdecode(raw)) if raw else None
+            if path and (self.only is None or path == self.only) and should_rebuild(path, self.preview.out_dir):
+                log.debug("Changed: %s (%s)", path, event.event_type)
+                self.preview.changed()
+                return
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    preview: Preview
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A browser leaving a page mid-poll is normal; anything else is a bug worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("Client %s went away", client_address)
+        else:
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def _answer(self, send_body: bool) -> None:
+        preview = self.server.preview
+        path = urlsplit(self.path).path
+        if path.startswith("/livereload/"):
+            epoch = preview.wait_for_change(path.removeprefix("/livereload/"))
+            status, headers, body = 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}, epoch.encode()
+        else:
+            status, headers, body = preview.respond(path)
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class Preview:
+    """A preview of the site: a temporary build, a server and a watcher, started and stopped together."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 8000):
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.out_dir: Path | None = None
+        #: Set once the first build has finished, well or not; requests wait for it.
+        self.ready = threading.Event()
+        self.epoch = time.time_ns() // 1_000_000  # a restarted server never reuses an old page's epoch
+        self.cards: dict[str, str] = {}
+        self.problems: list[str] = []
+        self._cond = threading.Condition()
+        self._dirty = threading.Event()
+        self._building = threading.Event()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        """Return the preview's base URL, which is also the built site's base URL."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def bind(self) -> str:
+        """Listen on the port, or on the next free one; return a note saying so, or ''."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        server_class = type("_BoundServer", (_Server,), {"address_family": family})
+        wanted = self.port
+        for port in range(wanted, wanted + (PORT_TRIES if wanted else 1)):
+            try:
+                self._server = server_class((self.host, port), _Handler)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise Abort(f"cannot listen on {self.host}:{port}: {exc.strerror or exc}") from None
+        else:
+            raise Abort(f"port {wanted} and the {PORT_TRIES - 1} after it are in use; choose another with --port")
+        self._server.preview = self
+        self.port = self._server.server_address[1]
+        return "" if self.port == wanted or not wanted else f"port {wanted} is in use"
+
+    def start(self) -> None:
+        """Serve and watch in background threads; the first build starts at once."""
+        if self._server is None:
+            self.bind()
+        assert self._server is not None
+        self.out_dir = Path(tempfile.mkdtemp(prefix="cardsite-preview-")).resolve()
+        self._observer = Observer()
+        s = self.settings
+        self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=False)
+        self._observer.schedule(_Watch(self), str(s.templates_dir.resolve()), recursive=True)
+        site_file = s.site_file.resolve()
+        self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)
+        self._observer.start()
+        for target in (self._build_loop, self._server.serve_forever):
+            thread = threading.Thread(target=target, name=f"preview-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait(self) -> None:
+        """Block until stop() or Ctrl-C."""
+        while not self._stopping.wait(0.5):
+            pass
+
+    def stop(self) -> None:
+        """Stop watching and serving, let a running build finish, remove the temporary folder."""
+        self._stopping.set()
+        self._dirty.set()
+        self.ready.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+        if self._server is not None:
+            if self._threads:
+                self._server.shutdown()
+            self._server.server_close()
+        if self._building.is_set():
+            log.info("Waiting for the running build to finish...")
+        for thread in self._threads:
+            thread.join()
+        if self.out_dir is not None:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    # ----------------------------------------------------------------------- building
+
+    def changed(self) -> None:
+        """Note that a watched file changed; a build follows once the burst is over."""
+        self._dirty.set()
+
+    def _build_loop(self) -> None:
+        self.rebuild()
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            # Merge a burst of saves: build once nothing has changed for DEBOUNCE seconds.
+            self._dirty.clear()
+            while self._dirty.wait(DEBOUNCE) and not self._stopping.is_set():
+                self._dirty.clear()
+            if not self._stopping.is_set():
+                self.rebuild()
+
+    def rebuild(self) -> None:
+        """Build once; on failure keep the last good files and show the problems in their place."""
+        assert self.out_dir is not None
+        started = time.perf_counter()
+        s = self.settings
+        report = None
+        problems: list[str] = []
+        self._building.set()
+        try:
+            settings = load_settings(
+                s.contacts_dir, site_file=s.site_file, templates_dir=s.templates_dir, base_url=self.url
+            )
+            report = build(settings, self.out_dir)
+            log.info(
+                "Built %d card(s), rendered %d, in %.2f s",
+                len(report.cards),
+                report.rendered,
+                time.perf_counter() - started,
+            )
+        except ValidationError as exc:
+            problems = [p.format() for p in exc.problems]
+            log.error("Build failed, %d problem(s):\n%s", len(problems), exc.format())
+        except CardsiteError as exc:
+            problems = [str(exc)]
+            log.error("Build failed: %s", exc)
+        except Exception as exc:  # a bug or a file vanishing mid-build must not stop the preview
+            problems = [f"{type(exc).__name__}: {exc}"]
+            if not self._stopping.is_set():
+                log.exception("Build failed")
+        finally:
+            self._building.clear()
+        with self._cond:
+            news = problems != self.problems or (report is not None and bool(report.written or report.removed))
+            self.problems = problems
+            if report is not None:
+                self.cards = report.cards
+            if news:
+                self.epoch += 1
+                self._cond.notify_all()
+        self.ready.set()
+
+    def wait_for_change(self, client_epoch: str) -> str:
+        """Wait until the build epoch differs from the client's (or POLL_TIMEOUT passes); return it."""
+        with self._cond:
+            self._cond.wait_for(lambda: str(self.epoch) != client_epoch or self._stopping.is_set(), POLL_TIMEOUT)
+            return str(self.epoch)
+
+    # ----------------------------------------------------------------------- serving
+
+    def respond(self, raw_path: str) -> tuple[int, dict[str, str], bytes]:
+        """Return the status, headers and body that answer a GET of `raw_path`."""
+        self.ready.wait()
+        out = self.out_dir
+        assert out is not None
+        with self._cond:
+            epoch, problems, cards = self.epoch, self.problems, self.cards
+        rel = unquote(raw_path).lstrip("/")
+        found: Path | None = None
+        # Dot segments cover "..", the build cache in .cardsite/ and half-written temporary files.
+        if not any(part.startswith(".") for part in rel.split("/")):
+            target = out / (rel + "index.html" if rel.endswith("/") or not rel else rel)
+            if rel and not rel.endswith("/") and target.is_dir():
+                return 302, {"Location": raw_path + "/", "Cache-Control": "no-store"}, b""
+            found = target if target.is_file() else None
+        if not rel and not (out / "index.html").is_file():
+            status, headers, body = 200, object_headers("index.html"), index_page(cards)
+        elif found is not None:
+            status, headers, body = 200, object_headers(found.relative_to(out).as_posix(), cards), _read(found)
+        else:
+            status, headers, body = 404, object_headers("404.html"), _read(out / "404.html") or b"<h1>Not found</h1>"
+        if not rel.startswith("assets/"):
+            # Production caches pages for minutes; a preview must show every build at once.
+            headers["Cache-Control"] = "no-cache"
+        if headers["Content-Type"].startswith("text/html"):
+            if problems:
+                status, body = 500, error_page(problems)
+            body = inject_reload(body, epoch)
+        return status, headers, body
+
+
+def _read(path: Path) -> bytes:
+    """Return the file's bytes, or nothing when a rebuild removed it a moment ago."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Preview the site with live reload until Ctrl-C; return the exit status."""
+    preview = Preview(settings, host=host, port=port)
+    note = preview.bind()
+    print(f"Serving on {preview.url}/" + (f" ({note})" if note else ""), flush=True)
+    # Ctrl-C goes to the whole process group: build workers ignore it and finish, the server stops.
+    os.register_at_fork(after_in_child=_ignore_sigint)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        preview.start()
+        log.info("Building into %s; press Ctrl-C to stop", preview.out_dir)
+        preview.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        preview.stop()
+    print("Stopped.", file=sys.stderr)
+    return 0

@@ -1,0 +1,335 @@
+"""The preview server: real files edited on disk, real HTTP, real headless Chromium."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cardsite.cli import main
+from cardsite.serve import Preview, inject_reload, should_rebuild
+from cardsite.settings import load_settings
+from cardsite.site import object_headers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def get(url: str) -> tuple[int, dict[str, str], str]:
+    """GET `url` without following redirects; return status, headers and text."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll `condition` until it holds or `timeout` passes; return whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` in a file, the way an editor saves in place."""
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+@pytest.fixture
+def preview(project: Path) -> Iterator[Preview]:
+    """Start a preview of the sample project on a free loopback port; stop it afterwards."""
+    settings = load_settings(project / "contacts")
+    pv = Preview(settings, host="127.0.0.1", port=0)
+    pv.start()
+    assert pv.ready.wait(30), "the first build did not finish"
+    yield pv
+    pv.stop()
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("contacts/max.yaml", True),
+        ("templates/card.html", True),
+        ("templates/locale/de.yaml", True),
+        ("site.yaml", True),
+        ("contacts/.#max.yaml", False),  # emacs lock
+        ("contacts/#max.yaml#", False),  # emacs autosave
+        ("contacts/max.yaml~", False),  # backup
+        ("contacts/.max.yaml.swp", False),  # vim swap
+        ("contacts/.max.yaml.swx", False),
+        ("contacts/4913", False),  # vim's "can I write here" probe
+        ("contacts/max.yaml___jb_tmp___", False),
+        ("public/.cardsite/build.json", False),
+    ],
+)
+def test_should_rebuild_ignores_editor_scratch_files(name: str, expected: bool) -> None:
+    assert should_rebuild(f"/p/{name}") is expected
+
+
+def test_should_rebuild_ignores_the_output_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert not should_rebuild(out / "max" / "index.html", out_dir=out)
+    assert should_rebuild(tmp_path / "contacts" / "max.yaml", out_dir=out)
+
+
+def test_reload_script_goes_before_the_last_body_end() -> None:
+    page = inject_reload(b"<html><body><p>x</p></body></html>", 42)
+    assert page.index(b'"42"') < page.index(b"</body>")
+    assert page.endswith(b"</body></html>")
+    assert b"/livereload/" in inject_reload(b"no body tag", 1)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def test_serves_the_build_like_production(preview: Preview) -> None:
+    status, headers, text = get(preview.url + "/max/")
+    assert status == 200
+    assert "Max Muster" in text
+    assert "/livereload/" in text
+    # The preview is its own base URL, so canonical links and QR codes point at it.
+    assert f'href="{preview.url}/max/"' in text
+
+    status, headers, text = get(preview.url + "/max")
+    assert (status, headers["Location"]) == (302, "/max/")
+
+    status, headers, text = get(preview.url + "/jana-mueller/jana-mueller.vcf")
+    expected = object_headers("jana-mueller/jana-mueller.vcf", {"jana-mueller": "Dr. Jana Sophie Müller, MSc ETH"})
+    assert status == 200
+    assert headers["Content-Type"] == expected["Content-Type"]
+    assert headers["Content-Disposition"] == expected["Content-Disposition"]
+    assert text.startswith("BEGIN:VCARD")
+    assert "livereload" not in text
+
+    status, headers, text = get(preview.url + "/max/qr.svg")
+    assert (status, headers["Content-Type"]) == (200, "image/svg+xml")
+    assert "livereload" not in text
+
+
+def test_never_serves_the_build_cache_and_answers_unknown_paths_with_the_404_page(preview: Preview) -> None:
+    assert preview.out_dir is not None and (preview.out_dir / ".cardsite" / "build.json").is_file()
+    for path in ("/.cardsite/build.json", "/max/../.cardsite/build.json", "/nobody/", "/nobody/nobody.vcf"):
+        status, headers, text = get(preview.url + path)
+        assert status == 404, path
+        assert "build.json" not in text and '"outputs"' not in text
+    status, headers, text = get(preview.url + "/nobody/")
+    assert headers["Content-Type"].startswith("text/html")
+    assert (preview.out_dir / "404.html").read_text("utf-8").split("</body>")[0] in text
+
+
+def test_index_lists_every_card(preview: Preview) -> None:
+    status, _headers, text = get(preview.url + "/")
+    assert status == 200
+    for card_id in ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc"):
+        assert f'href="/{card_id}/"' in text
+    assert "Zoë Leclerc" in text
+
+
+def test_edit_delete_and_new_card_are_served(preview: Preview, project: Path) -> None:
+    contacts = project / "contacts"
+    edit(contacts / "max.yaml", "family: Muster", "family: Mustermann")
+    assert wait_until(lambda: "Max Mustermann" in get(preview.url + "/max/")[2])
+
+    (contacts / "zoe-leclerc.yaml").unlink()
+    assert wait_until(lambda: get(preview.url + "/zoe-leclerc/")[0] == 404)
+    assert "zoe-leclerc" not in get(preview.url + "/")[2]
+
+    (contacts / "erika.yaml").write_text("name:\n  given: Erika\n  family: Fünfstück\n", "utf-8")
+    assert wait_until(lambda: get(preview.url + "/erika/")[0] == 200)
+    assert "Erika Fünfstück" in get(preview.url + "/erika/")[2]
+    assert 'href="/erika/"' in get(preview.url + "/")[2]
+
+
+def test_save_by_renaming_a_temporary_file_and_renamed_cards(preview: Preview, project: Path) -> None:
+    contacts = project / "contacts"
+    tmp = contacts / ".max.yaml.tmp"
+    tmp.write_text("name:\n  given: Max\n  family: Atomic\n", "utf-8")
+    os.replace(tmp, contacts / "max.yaml")
+    assert wait_until(lambda: "Max Atomic" in get(preview.url + "/max/")[2])
+
+    os.rename(contacts / "max.yaml", contacts / "max-atomic.yaml")
+    assert wait_until(lambda: get(preview.url + "/max-atomic/")[0] == 200)
+    assert get(preview.url + "/max/")[0] == 404
+
+
+def test_a_burst_of_saves_causes_one_rebuild(preview: Preview, project: Path) -> None:
+    epoch = preview.epoch
+    for i in range(5):
+        edit(project / "contacts" / "max.yaml", "Muster" if i == 0 else f"Burst{i - 1}", f"Burst{i}")
+        time.sleep(0.02)
+    assert wait_until(lambda: "Burst4" in get(preview.url + "/max/")[2])
+    time.sleep(0.5)
+    assert preview.epoch == epoch + 1
+
+
+def test_template_edit_rerenders_every_page(preview: Preview, project: Path) -> None:
+    edit(project / "templates" / "base.html", "<main>", '<main data-marker="tpl-edit">')
+    for card_id in ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc"):
+        assert wait_until(lambda card_id=card_id: "tpl-edit" in get(f"{preview.url}/{card_id}/")[2]), card_id
+
+
+def test_long_poll_returns_when_the_build_changes(preview: Preview, project: Path) -> None:
+    before = str(preview.epoch)
+    status, _, now = get(f"{preview.url}/livereload/0")
+    assert (status, now) == (200, before)  # a stale page learns at once
+    started = time.monotonic()
+    edit(project / "contacts" / "max.yaml", "family: Muster", "family: Polled")
+    status, _, now = get(f"{preview.url}/livereload/{before}")
+    assert now != before
+    assert time.monotonic() - started < 5
+    assert "Max Polled" in get(preview.url + "/max/")[2]
+
+
+def test_invalid_contacts_show_the_check_messages_and_recover(
+    preview: Preview, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    card.write_text(good + "phones:\n  - value: not a number\n", "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 500)
+    _status, headers, text = get(preview.url + "/max/")
+    assert headers["Content-Type"].startswith("text/html")
+    capsys.readouterr()
+    assert main(["check"]) == 1
+    messages = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("Error:")]
+    assert messages and messages[0].startswith("contacts/max.yaml:")
+    for line in messages:
+        assert html.escape(line) in text, line
+    assert "/livereload/" in text
+    # Every HTML path shows the problems; the other files of the last good build stay.
+    assert get(preview.url + "/jana-mueller/")[0] == 500
+    assert get(preview.url + "/")[0] == 500
+    assert get(preview.url + "/max/max.vcf")[0] == 200
+
+    card.write_text(good, "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 200)
+    assert "Max Muster" in get(preview.url + "/max/")[2]
+
+
+def test_a_broken_site_yaml_is_an_error_view_too(preview: Preview, project: Path) -> None:
+    site = project / "site.yaml"
+    good = site.read_text("utf-8")
+    site.write_text(good.replace("brand_color:", "brand_colour:"), "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 500)
+    assert "site.yaml:" in get(preview.url + "/max/")[2]
+    site.write_text(good, "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 200)
+
+
+def test_stop_removes_the_temporary_folder(project: Path) -> None:
+    pv = Preview(load_settings(project / "contacts"), port=0)
+    pv.start()
+    assert pv.ready.wait(30)
+    out = pv.out_dir
+    assert out is not None and out.is_dir()
+    pv.stop()
+    assert not out.exists()
+    assert not (project / "public").exists()
+
+
+def test_a_port_in_use_moves_to_the_next_free_one(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pv = Preview(load_settings(project / "contacts"), port=port)
+        note = pv.bind()
+        try:
+            assert pv.port != port
+            assert note == f"port {port} is in use"
+        finally:
+            pv.stop()
+
+
+def test_built_site_contains_no_reload_script(project: Path) -> None:
+    assert main(["build", "--out", "public", "-q"]) == 0
+    files = [p for p in (project / "public").rglob("*") if p.is_file()]
+    assert any(p.name == "index.html" for p in files)
+    for path in files:
+        assert b"livereload" not in path.read_bytes(), path
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_serve_command_prints_the_url_first_and_stops_cleanly_on_ctrl_c(project: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        first = proc.stdout.readline()
+        match = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+)/\n", first)
+        assert match, first
+        assert get(match.group(1) + "/max/")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert err.rstrip().endswith("Stopped.")
+    folder = re.search(r"Building into (\S+);", err)
+    assert folder and not Path(folder.group(1)).exists()
+    assert not (project / "public").exists()
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.mark.browser
+def test_open_page_reloads_after_edits_and_shows_errors(preview: Preview, project: Path, page) -> None:
+    from playwright.sync_api import expect
+
+    card = project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    page.goto(preview.url + "/max/")
+    expect(page.locator("h1")).to_have_text("Max Muster")
+
+    edit(card, "family: Muster", "family: Reloaded")
+    expect(page.locator("h1")).to_have_text("Max Reloaded", timeout=2000)
+
+    card.write_text(good + "emails:\n  - value: not-an-address\n", "utf-8")
+    expect(page.locator("h1")).to_have_text("Build failed – cardsite preview", timeout=2000)
+    expect(page.locator(".problems li").first).to_contain_text("contacts/max.yaml:")
+
+    card.write_text(good, "utf-8")
+    expect(page.locator("h1")).to_have_text("Max Muster", timeout=2000)
+
+
+@pytest.mark.browser
+def test_a_new_card_appears_on_its_open_404_page(preview: Preview, project: Path, page) -> None:
+    from playwright.sync_api import expect
+
+    response = page.goto(preview.url + "/erika/")
+    assert response is not None and response.status == 404
+    (project / "contacts" / "erika.yaml").write_text("name:\n  given: Erika\n  family: Neu\n", "utf-8")
+    expect(page.locator("h1")).to_have_text("Erika Neu", timeout=2000)
