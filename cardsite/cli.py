@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -70,7 +71,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate every card and report all problems at once."""
     from .site import check
 
-    sources = check(_settings(args))
+    settings = _settings(args)
+    sources = check(settings)
+    if args.base:
+        from .history import broken_urls
+
+        problems = broken_urls(sources, args.base, settings.contacts_dir)
+        if problems:
+            raise ValidationError(problems)
     log.info("%d cards OK", len(sources))
     return 0
 
@@ -99,10 +107,13 @@ def cmd_notify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command and its options."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="build.py",
         description="Build contact YAML into vCards, landing pages and print-ready QR codes.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # No abbreviated options: '--base' must never silently mean '--base-url'.
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
     p = sub.add_parser("build", help="validate, then build contacts/ into public/ (the default)")
     _project_options(p)
@@ -122,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "github"),
         default="text",
         help="'github' prints GitHub annotations for pull requests",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="also fail when a card id that exists at git REF disappears (use on pull requests)",
     )
     p.set_defaults(func=cmd_check)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -11,6 +12,7 @@ import phonenumbers
 
 from .errors import Problem
 from .load import Document, check_id
+from .photo import photo_problem
 from .settings import Settings
 from .validate import email_problem, parse_phone, schema_problems, url_problem
 
@@ -117,6 +119,8 @@ class Card:
     successor: str = ""
     aliases: tuple[str, ...] = ()
     notify_owner: bool = True
+    photo: str = ""
+    photo_digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the card as plain JSON-ready data."""
@@ -177,6 +181,23 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         if reason:
             problems.append(doc.problem(("social", network), reason))
 
+    photo, photo_digest = "", ""
+    if "photo" in data:
+        photo = data["photo"]
+        path = (settings.contacts_dir / photo).resolve()
+        if not path.is_relative_to(settings.contacts_dir.resolve()):
+            problems.append(doc.problem(("photo",), f"photo '{photo}' must be a path inside the contacts folder"))
+        elif reason := photo_problem(path):
+            problems.append(doc.problem(("photo",), reason))
+        else:
+            photo_digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if data.get("successor") == card_id:
+        problems.append(doc.problem(("successor",), "a card cannot be its own successor"))
+    if "successor" in data and data.get("active", True):
+        problems.append(doc.problem(("successor",), "only a retired card (active: false) has a successor"))
+    if card_id in data.get("aliases", []):
+        problems.append(doc.problem(("aliases",), f"'{card_id}' is this card's own id, not a former one"))
+
     url = settings.card_url(card_id)
     after_scheme = url.split("://", 1)[1].encode()
     if len(after_scheme) > NFC_MAX_URI_BYTES:
@@ -214,6 +235,8 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         successor=data.get("successor", ""),
         aliases=tuple(data.get("aliases", ())),
         notify_owner=data.get("notify_owner", True),
+        photo=photo,
+        photo_digest=photo_digest,
     )
     return card, []
 

@@ -31,6 +31,7 @@ class Pages:
     """The template environment, string catalogs and hashed assets of one build."""
 
     settings: Settings
+    names: dict[str, str] = field(default_factory=dict)
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
@@ -67,22 +68,37 @@ class Pages:
             "lang": lang,
             "t": strings,
             "asset": lambda name: prefix + self.assets[name].path,
+            "names": self.names,
         }
 
-    def render(self, name: str, **context: Any) -> bytes:
+    def render(self, template: str, **context: Any) -> bytes:
         """Render template `name`; report template mistakes by file and line."""
         try:
-            return self.env.get_template(name).render(**context).encode("utf-8")
+            return self.env.get_template(template).render(**context).encode("utf-8")
         except jinja2.TemplateSyntaxError as exc:
-            where = display_path(Path(exc.filename)) if exc.filename else name
+            where = display_path(Path(exc.filename)) if exc.filename else template
             raise ValidationError([Problem(where, exc.lineno, "", exc.message or str(exc))]) from None
         except jinja2.TemplateError as exc:
-            where, line = _template_frame(exc, self.settings.templates_dir, name)
+            where, line = _template_frame(exc, self.settings.templates_dir, template)
             raise ValidationError([Problem(where, line, "", str(exc))]) from None
 
     def render_card(self, card: Card) -> bytes:
         """Return the landing page of `card`."""
         return self.render("card.html", card=card, **self._context(card.lang, depth=1))
+
+    def render_signature(self, card: Card) -> bytes:
+        """Return the card's e-mail signature: inline styles, absolute URLs only."""
+        return self.render("signature.html", card=card, **self._context(card.lang, depth=1))
+
+    def render_alias(self, target_id: str, name: str, lang: str) -> bytes:
+        """Return the redirect page at a card's former URL."""
+        url = self.settings.card_url(target_id)
+        return self.render("alias.html", url=url, person=name, **self._context(lang, depth=1))
+
+    def render_directory(self, sources: list[Any]) -> bytes:
+        """Return the optional index page that lists the active cards."""
+        cards = sorted(((s.name, s.id) for s in sources), key=lambda c: c[0].casefold())
+        return self.render("directory.html", cards=cards, **self._context(self.settings.default_language, depth=0))
 
     def render_404(self) -> bytes:
         """Return the site's 404 page, served for every unknown path."""

@@ -27,6 +27,7 @@ class Settings:
     default_language: str
     phone_region: str
     noindex: bool
+    directory: bool
     qr_error_correction: str
     contacts_dir: Path
     templates_dir: Path
@@ -102,6 +103,7 @@ def load_settings(
         default_language=data.get("default_language", "en"),
         phone_region=data.get("phone_region", "CH"),
         noindex=data.get("noindex", True),
+        directory=data.get("directory", False),
         qr_error_correction=data.get("qr_error_correction", "M"),
         contacts_dir=contacts_dir,
         templates_dir=templates_dir,

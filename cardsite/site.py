@@ -27,6 +27,7 @@ from .errors import Abort, Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
 from .model import Card, make_card
 from .pages import Pages
+from .photo import web_jpeg
 from .settings import Settings
 from .vcard import render_vcard
 
@@ -41,26 +42,32 @@ PARALLEL_MIN = 200
 
 @dataclass(frozen=True)
 class Rule:
-    """One output of every card, the inputs it depends on, and how to make it."""
+    """One output of a card, the inputs it depends on, which cards get it, and how to make it."""
 
     path: str
     depends: tuple[str, ...]
+    when: str
     render: Callable[[Pages, Card], bytes]
 
 
+def _photo(pages: Pages, card: Card) -> bytes:
+    return (pages.settings.contacts_dir / card.photo).read_bytes()
+
+
 RULES = (
-    Rule("{id}/{id}.vcf", ("card",), lambda pages, card: render_vcard(card)),
-    Rule(
-        "{id}/qr.svg",
-        ("url", "qr"),
-        lambda pages, card: qr.render_svg(card.url, pages.settings.qr_error_correction),
-    ),
-    Rule(
-        "{id}/index.html",
-        ("card", "site", "templates"),
-        lambda pages, card: pages.render_card(card),
-    ),
+    Rule("{id}/{id}.vcf", ("card",), "active", lambda p, c: render_vcard(c, _photo(p, c) if c.photo else None)),
+    Rule("{id}/qr.svg", ("url", "qr"), "always", lambda p, c: qr.render_svg(c.url, p.settings.qr_error_correction)),
+    Rule("{id}/photo.jpg", ("photo",), "photo", lambda p, c: web_jpeg(_photo(p, c), "photo.jpg")),
+    Rule("{id}/photo@2x.jpg", ("photo",), "photo", lambda p, c: web_jpeg(_photo(p, c), "photo@2x.jpg")),
+    Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),
+    Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
 )
+#: Which cards get an output, decided from the small summary kept in the build state.
+WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "always": lambda meta: True,
+    "active": lambda meta: meta["active"],
+    "photo": lambda meta: meta["active"] and bool(meta["photo"]),
+}
 
 
 @cache
@@ -79,14 +86,19 @@ def _hash(*parts: str) -> str:
 
 @dataclass
 class Source:
-    """One contact file: its id, bytes digest and, once loaded, its Card."""
+    """One contact file: its id and digest, a summary of its card, and, once loaded, the Card."""
 
     id: str
     path: Path
     key: str
     card: Card | None = None
     card_hash: str = ""
-    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Return the full name on the card."""
+        return self.meta["name"]
 
 
 @dataclass
@@ -105,8 +117,8 @@ class BuildReport:
 def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Source]:
     """Read and check every contact file; raise ValidationError listing every problem.
 
-    A file whose bytes, settings and cardsite code all match the last build's
-    state was valid then and is valid now, so it is not parsed again.
+    A file whose bytes (and photo), settings and cardsite code all match the last
+    build's state was valid then and is valid now, so it is not parsed again.
     """
     cached = (state or {}).get("cards", {})
     sources: list[Source] = []
@@ -116,21 +128,15 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     for path in contact_files(settings.contacts_dir):
         card_id = path.stem
         if card_id in seen:
-            problems.append(
-                Problem(
-                    display_path(path),
-                    1,
-                    "",
-                    f"card id '{card_id}' is also defined by {display_path(seen[card_id])}",
-                )
-            )
+            other = display_path(seen[card_id])
+            problems.append(Problem(display_path(path), 1, "", f"card id '{card_id}' is also defined by {other}"))
             continue
         seen[card_id] = path
         key = _hash(hashlib.sha256(path.read_bytes()).hexdigest(), settings.digest, code_digest())
         source = Source(card_id, path, key)
         entry = cached.get(card_id)
-        if entry and entry["key"] == key:
-            source.card_hash, source.name = entry["card"], entry["name"]
+        if entry and entry["key"] == key and _photo_unchanged(settings, entry["meta"]):
+            source.card_hash, source.meta = entry["card"], entry["meta"]
         else:
             to_load.append(source)
         sources.append(source)
@@ -138,15 +144,32 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         problems.extend(found)
         if card:
             _attach(source, card)
+    if not problems:
+        problems = cross_check(sources)
     if problems:
         raise ValidationError(problems)
     return sources
 
 
+def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
+    if not meta["photo"]:
+        return True
+    path = settings.contacts_dir / meta["photo_path"]
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == meta["photo"]
+
+
 def _attach(source: Source, card: Card) -> None:
     source.card = card
     source.card_hash = hashlib.sha256(json.dumps(card.to_dict(), sort_keys=True).encode()).hexdigest()
-    source.name = card.name.full
+    source.meta = {
+        "name": card.name.full,
+        "lang": card.lang,
+        "active": card.active,
+        "successor": card.successor,
+        "aliases": list(card.aliases),
+        "photo": card.photo_digest,
+        "photo_path": card.photo,
+    }
 
 
 def _load_one(settings: Settings, source: Source) -> tuple[Card | None, list[Problem]]:
@@ -154,6 +177,33 @@ def _load_one(settings: Settings, source: Source) -> tuple[Card | None, list[Pro
     if doc is None:
         return None, problems
     return make_card(source.id, doc, settings)
+
+
+def cross_check(sources: list[Source]) -> list[Problem]:
+    """Check what involves two cards: aliases and successors."""
+    by_id = {s.id: s for s in sources}
+    claimed: dict[str, str] = {}
+    found: list[tuple[Source, tuple[str | int, ...], str]] = []
+    for source in sources:
+        for i, alias in enumerate(source.meta["aliases"]):
+            if alias in by_id:
+                found.append(
+                    (source, ("aliases", i), f"'{alias}' is the id of an existing card; an alias must be free")
+                )
+            elif alias in claimed:
+                found.append((source, ("aliases", i), f"'{alias}' is already an alias of card '{claimed[alias]}'"))
+            else:
+                claimed[alias] = source.id
+        successor = source.meta["successor"]
+        if successor and successor not in by_id:
+            found.append((source, ("successor",), f"successor '{successor}' is not a card"))
+        elif successor and not by_id[successor].meta["active"]:
+            found.append((source, ("successor",), f"successor '{successor}' is retired itself"))
+    problems = []
+    for source, path, message in found:
+        doc, _ = read_yaml(source.path)  # only on error: re-read for the line number
+        problems.append(doc.problem(path, message) if doc else Problem(display_path(source.path), 1, "", message))
+    return problems
 
 
 def check(settings: Settings) -> list[Source]:
@@ -169,30 +219,35 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     guard_out_dir(out_dir)
     state = read_state(out_dir)
     sources = gather(settings, state)
-    pages = Pages(settings)
-    inputs = {
-        "site": settings.digest,
-        "templates": pages.digest,
-        "qr": settings.qr_error_correction,
-    }
+    by_id = {s.id: s for s in sources}
+    pages = Pages(settings, names={s.id: s.name for s in sources})
+    inputs = {"site": settings.digest, "templates": pages.digest, "qr": settings.qr_error_correction}
 
     old_outputs: dict[str, str] = state.get("outputs", {})
     outputs: dict[str, str] = {}
-    todo: dict[str, list[Rule]] = {}
+    todo: dict[str, list[str]] = {}
     for source in sources:
-        card_inputs = {**inputs, "card": source.card_hash, "url": settings.card_url(source.id)}
+        meta = source.meta
+        card_inputs = {
+            **inputs,
+            "card": source.card_hash,
+            "url": settings.card_url(source.id),
+            "photo": meta["photo"],
+            "successor": by_id[meta["successor"]].name if meta["successor"] else "",
+        }
         for rule in RULES:
+            if not WHEN[rule.when](meta):
+                continue
             rel = rule.path.format(id=source.id)
             outputs[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
             if old_outputs.get(rel) != outputs[rel] or not (out_dir / rel).is_file():
-                todo.setdefault(source.id, []).append(rule)
+                todo.setdefault(source.id, []).append(rule.path)
 
-    files = site_files(pages)
+    files = site_files(pages, sources)
     trial_render(pages, sources, todo)
 
     report = BuildReport(cards={s.id: s.name for s in sources})
-    by_id = {s.id: s for s in sources}
-    jobs = [(by_id[i], [r.path for r in rules]) for i, rules in todo.items()]
+    jobs = [(by_id[i], paths) for i, paths in todo.items()]
     for written in _map(_render_one, (pages, out_dir), jobs):
         report.written.extend(written)
     report.rendered = len(jobs)
@@ -206,7 +261,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
-    cards_state = {s.id: {"key": s.key, "card": s.card_hash, "name": s.name} for s in sources}
+    cards_state = {s.id: {"key": s.key, "card": s.card_hash, "name": s.name, "meta": s.meta} for s in sources}
     write_if_changed(
         out_dir / STATE_FILE,
         json.dumps({"code": code_digest(), "cards": cards_state, "outputs": outputs}, sort_keys=True).encode(),
@@ -214,19 +269,26 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     return report
 
 
-def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[Rule]]) -> None:
+def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:
     """Render one page per language before writing, so a template error writes nothing."""
     langs: set[str] = set()
     for source in sources:
         if source.id in todo and source.card is not None and source.card.lang not in langs:
             langs.add(source.card.lang)
             pages.render_card(source.card)
+            if source.card.active:
+                pages.render_signature(source.card)
 
 
-def site_files(pages: Pages) -> dict[str, bytes]:
-    """Return the site-wide outputs: the 404 page and the hashed assets."""
+def site_files(pages: Pages, sources: list[Source]) -> dict[str, bytes]:
+    """Return the outputs that are not one card's: 404 page, assets, alias redirects, directory."""
     files = {"404.html": pages.render_404()}
     files.update({asset.path: asset.data for asset in pages.assets.values()})
+    for source in sources:
+        for alias in source.meta["aliases"]:
+            files[f"{alias}/index.html"] = pages.render_alias(source.id, source.name, source.meta["lang"])
+    if pages.settings.directory:
+        files["index.html"] = pages.render_directory([s for s in sources if s.meta["active"]])
     return files
 
 

@@ -7,6 +7,7 @@ import uuid
 import vobject
 
 from .model import Card
+from .photo import vcard_jpeg
 
 MAX_LINE_OCTETS = 75
 
@@ -23,8 +24,11 @@ def card_uid(card: Card) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, card.url)}"
 
 
-def render_vcard(card: Card) -> bytes:
-    """Return the card as vCard 3.0 bytes: UTF-8, CRLF, folded at 75 octets."""
+def render_vcard(card: Card, photo: bytes | None = None) -> bytes:
+    """Return the card as vCard 3.0 bytes: UTF-8, CRLF, folded at 75 octets.
+
+    `photo` is the card's source image; it is embedded as a small square JPEG.
+    """
     v = vobject.vCard()
     n = card.name
     v.add("n").value = vobject.vcard.Name(
@@ -62,6 +66,12 @@ def render_vcard(card: Card) -> bytes:
         v.add("url").value = profile.url
     if card.note:
         v.add("note").value = card.note
+    if photo:
+        # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
+        line = v.add("photo")
+        line.value = vcard_jpeg(photo)
+        line.encoding_param = "b"
+        line.type_param = "JPEG"
     v.add("uid").value = card_uid(card)
     return refold(v.serialize()).encode("utf-8")
 

@@ -12,7 +12,8 @@ from cardsite.cli import main
 from cardsite.settings import load_settings
 from cardsite.site import build
 
-SAMPLE_IDS = {"jana-mueller", "zoe-leclerc", "lukasz-wojcik", "max"}
+SAMPLE_IDS = {"jana-mueller", "zoe-leclerc", "lukasz-wojcik", "max", "hans-meier"}
+ACTIVE_IDS = SAMPLE_IDS - {"hans-meier"}
 
 
 def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
@@ -30,7 +31,7 @@ def run_build(project: Path, out: Path | None = None):
 def test_layout(project: Path) -> None:
     assert main(["build"]) == 0
     out = project / "public"
-    for card_id in SAMPLE_IDS:
+    for card_id in ACTIVE_IDS:
         assert (out / card_id / "index.html").is_file()
         assert (out / card_id / f"{card_id}.vcf").is_file()
         assert (out / card_id / "qr.svg").is_file()
@@ -87,7 +88,7 @@ def test_card_edit_rewrites_only_that_card(project: Path) -> None:
     path.write_text(path.read_text() + "title: Intern\n")
     report = run_build(project)
     # The QR code depends on the URL only, so a data edit leaves it alone.
-    assert sorted(report.written) == ["max/index.html", "max/max.vcf"]
+    assert sorted(report.written) == ["max/index.html", "max/max.vcf", "max/signature.html"]
     assert report.rendered == 1
     assert "TITLE:Intern" in (project / "public" / "max" / "max.vcf").read_text()
 
@@ -104,7 +105,7 @@ def test_removed_card_outputs_are_deleted(project: Path) -> None:
     run_build(project)
     (project / "contacts" / "max.yaml").unlink()
     report = run_build(project)
-    assert sorted(report.removed) == ["max/index.html", "max/max.vcf", "max/qr.svg"]
+    assert sorted(report.removed) == ["max/index.html", "max/max.vcf", "max/qr.svg", "max/signature.html"]
     assert not (project / "public" / "max").exists()
 
 
@@ -133,7 +134,7 @@ def test_refuses_a_foreign_non_empty_folder(project: Path, capsys: pytest.Captur
 
 def test_landing_page_budget_and_no_third_party_requests(project: Path) -> None:
     run_build(project)
-    for card_id in SAMPLE_IDS:
+    for card_id in ACTIVE_IDS:
         html = (project / "public" / card_id / "index.html").read_text()
         assert len(gzip.compress(html.encode(), 9)) <= 14 * 1024
         # Anything the browser loads by itself (src=, <link href=) must be same-origin.
@@ -171,7 +172,7 @@ def test_catalogs_have_the_same_keys() -> None:
 
     root = Path(__file__).resolve().parent.parent / "templates" / "locale"
     catalogs = {p.stem: yaml.safe_load(p.read_text("utf-8")) for p in root.glob("*.yaml")}
-    assert {"en", "de"} <= set(catalogs)
+    assert {"en", "de", "fr", "it"} <= set(catalogs)
     keys = set(catalogs["en"])
     for lang, catalog in catalogs.items():
         assert set(catalog) == keys, f"{lang}: missing {keys - set(catalog)}, extra {set(catalog) - keys}"

@@ -29,7 +29,7 @@ def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 def test_sample_contacts_pass(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = check(capsys)
     assert code == 0, out
-    assert "4 cards OK" in out
+    assert "5 cards OK" in out
 
 
 def test_invalid_phone_reports_file_line_and_field(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,15 +67,25 @@ def test_every_problem_is_reported_at_once(project: Path, capsys: pytest.Capture
         ("noname.yaml", "title: CEO\n", "contacts/noname.yaml:1: missing required field 'name'"),
         ("nogiven.yaml", "name:\n  prefix: Dr.\n", "contacts/nogiven.yaml:2: name: needs at least 'given' or 'family'"),
         ("dup.yaml", "name:\n  given: A\n  given: B\n", "contacts/dup.yaml:3: name.given: duplicate key"),
-        ("kind.yaml", "name: {given: A}\nphones:\n  - {value: '+41446681800', type: mobile}\n", "phones[0].type: 'mobile' is not one of"),
+        (
+            "kind.yaml",
+            "name: {given: A}\nphones:\n  - {value: '+41446681800', type: mobile}\n",
+            "phones[0].type: 'mobile' is not one of",
+        ),
         ("Bad_Id.yaml", "name: {given: A}\n", "'Bad_Id' is not a valid card id"),
         ("with space.yaml", "name: {given: A}\n", "'with space' is not a valid card id"),
         ("assets.yaml", "name: {given: A}\n", "the id 'assets' is reserved"),
-        ("ftp.yaml", "name: {given: A}\nsocial:\n  github: ftp://github.com/a\n", "ftp.yaml:3: social.github: 'ftp://github.com/a' is not a web"),
-        ("multi.yaml", "name: {given: \"A\\nB\"}\n", "name.given: must be a single line"),
+        (
+            "ftp.yaml",
+            "name: {given: A}\nsocial:\n  github: ftp://github.com/a\n",
+            "ftp.yaml:3: social.github: 'ftp://github.com/a' is not a web",
+        ),
+        ("multi.yaml", 'name: {given: "A\\nB"}\n', "name.given: must be a single line"),
     ],
 )
-def test_bad_input_is_named(project: Path, capsys: pytest.CaptureFixture[str], name: str, content, expected: str) -> None:
+def test_bad_input_is_named(
+    project: Path, capsys: pytest.CaptureFixture[str], name: str, content, expected: str
+) -> None:
     write(project, name, content)
     code, out = check(capsys)
     assert code == 1
@@ -102,22 +112,20 @@ def test_github_format(project: Path, capsys: pytest.CaptureFixture[str]) -> Non
     code = main(["check", "--format", "github"])
     out = capsys.readouterr().out
     assert code == 1
-    assert out.strip() == (
-        "::error file=contacts/jana.yaml,line=4::phones[0]: '+41 44 12' is not a valid phone number"
-    )
+    assert out.strip() == ("::error file=contacts/jana.yaml,line=4::phones[0]: '+41 44 12' is not a valid phone number")
 
 
 def test_site_settings_are_checked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     site = project / "site.yaml"
-    site.write_text(site.read_text().replace("brand_color: \"#0b5cad\"", "brand_colour: red"))
+    site.write_text(site.read_text().replace('brand_color: "#0b5cad"', "brand_colour: red"))
     code, out = check(capsys)
     assert code == 1
     assert "site.yaml:" in out and "unknown field 'brand_colour'; did you mean 'brand_color'?" in out
 
 
 def test_national_numbers_use_the_site_region(project: Path) -> None:
-    from cardsite.site import check as run_check
     from cardsite.settings import load_settings
+    from cardsite.site import check as run_check
 
     write(project, "anna.yaml", "name: {given: Anna}\nphones:\n  - value: '044 668 18 00'\n")
     sources = {s.id: s for s in run_check(load_settings(project / "contacts"))}

@@ -43,7 +43,11 @@ def test_every_sample_card_round_trips(settings) -> None:
         assert v.fn.value == card.name.full
         n = v.n.value
         assert (n.family, n.given, n.additional, n.prefix, n.suffix) == (
-            card.name.family, card.name.given, card.name.additional, card.name.prefix, card.name.suffix,
+            card.name.family,
+            card.name.given,
+            card.name.additional,
+            card.name.prefix,
+            card.name.suffix,
         )
         assert v.org.value == [card.org, card.department] if card.department else [card.org]
         assert [t.value for t in v.contents.get("tel", [])] == [p.e164 for p in card.phones]
@@ -72,7 +76,9 @@ def test_full_card_fields(settings) -> None:
 
 def test_escaping_of_special_characters(project: Path, settings) -> None:
     card = card_from(
-        project, settings, "esc",
+        project,
+        settings,
+        "esc",
         'name: {given: "Anna, Maria", family: "Back\\\\slash; Semi"}\n'
         'title: "R&D, Lead; Ops"\nnote: "line one\\nline two, with; all \\\\ of it"\n',
     )
