@@ -218,8 +218,8 @@ class Remote:
             connect_timeout=10,
             read_timeout=60,
         )
+        self.session, self.config = session, config
         self.s3 = session.client("s3", endpoint_url=options.endpoint_url, config=config)
-        self.cloudfront = session.client("cloudfront", endpoint_url=options.endpoint_url, config=config)
 
     def list(self) -> dict[str, Listed]:
         """Return every key under the prefix with its size and ETag, in one listing pass."""
@@ -307,8 +307,9 @@ class Remote:
         """Create one CloudFront invalidation; return its id."""
         items = [quote(path, safe="/*") for path in paths]
         batch = {"Paths": {"Quantity": len(items), "Items": items}, "CallerReference": f"cardsite-{uuid.uuid4().hex}"}
+        cloudfront = self.session.client("cloudfront", endpoint_url=self.options.endpoint_url, config=self.config)
         with self._explained("CreateInvalidation", ""):
-            response = self.cloudfront.create_invalidation(
+            response = cloudfront.create_invalidation(
                 DistributionId=self.options.distribution_id, InvalidationBatch=batch
             )
         return response["Invalidation"]["Id"]

@@ -232,12 +232,17 @@ def invalidation_paths(keys: list[str]) -> list[str]:
 
     A card page is cached under `/id/` or `/id/index.html` depending on the
     edge function; `/id/*` covers both, plus the card's vCard and QR code, as
-    one path (a wildcard is billed as one). Other files are invalidated one by
-    one; past MAX_INVALIDATION_PATHS everything collapses into `/*`.
+    one path (a wildcard is billed as one). The root page is `/` and
+    `/index.html`. Other files are invalidated one by one; past
+    MAX_INVALIDATION_PATHS everything collapses into `/*`.
     """
-    whole_cards = {card for rel in keys if (card := card_of(rel)) and rel == f"{card}/index.html"}
-    paths = {f"/{card}/*" for card in whole_cards}
-    paths.update(f"/{rel}" for rel in keys if card_of(rel) not in whole_cards)
+    whole_dirs = {card for rel in keys if (card := card_of(rel)) and rel == f"{card}/index.html"}
+    paths = {f"/{card}/*" for card in whole_dirs}
+    for rel in keys:
+        if rel == "index.html":
+            paths.update(("/", "/index.html"))
+        elif card_of(rel) not in whole_dirs:
+            paths.add(f"/{rel}")
     if len(paths) > MAX_INVALIDATION_PATHS:
         return ["/*"]
     return sorted(paths)
@@ -252,15 +257,15 @@ def merge_paths(paths: list[str], pending: list[str]) -> list[str]:
 
 
 def card_changes(plan: Plan, card_names: dict[str, str]) -> dict[str, list[str]]:
-    """Return the cards this plan adds, changes and removes."""
-    added = {card for rel in plan.added if (card := card_of(rel)) and rel == f"{card}/index.html"}
-    touched = {card for rel in plan.uploads if (card := card_of(rel))}
-    gone = {card for rel in plan.deleted if (card := card_of(rel)) and card not in card_names}
-    return {
-        "added": sorted(added),
-        "changed": sorted(touched - added),
-        "removed": sorted(gone),
+    """Return the cards this plan adds, changes and removes (`card_names`: the cards just built)."""
+    added = {card for rel in plan.added if (card := card_of(rel)) in card_names and rel == f"{card}/index.html"}
+    touched = {card for rel in plan.uploads if (card := card_of(rel)) in card_names}
+    gone = {
+        card
+        for rel in plan.deleted
+        if (card := card_of(rel)) and card not in card_names and rel == f"{card}/index.html"
     }
+    return {"added": sorted(added), "changed": sorted(touched - added), "removed": sorted(gone)}
 
 
 def plan_summary(plan: Plan) -> dict[str, Any]:
