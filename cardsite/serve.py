@@ -37,7 +37,7 @@ from watchdog.observers import Observer
 
 from .errors import Abort, CardsiteError, ValidationError
 from .settings import Settings, load_settings
-from .site import STATE_DIR, build, object_headers
+from .site import STATE_DIR, BuildReport, build, object_headers
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,8 @@ class Preview:
         self.ready = threading.Event()
         self.epoch = time.time_ns() // 1_000_000  # a restarted server never reuses an old page's epoch
         self.cards: dict[str, str] = {}
+        #: The last successful build's report, for tests and the benchmark.
+        self.report: BuildReport | None = None
         self.problems: list[str] = []
         self._cond = threading.Condition()
         self._dirty = threading.Event()
@@ -331,7 +333,7 @@ class Preview:
             news = problems != self.problems or (report is not None and bool(report.written or report.removed))
             self.problems = problems
             if report is not None:
-                self.cards = report.cards
+                self.cards, self.report = report.cards, report
             if news:
                 self.epoch += 1
                 self._cond.notify_all()
