@@ -90,7 +90,6 @@ resource "aws_cloudfront_distribution" "this" {
   #checkov:skip=CKV2_AWS_47:Same as CKV_AWS_68: no WAF, and the origin runs no Java, so Log4j rules do not apply.
   #checkov:skip=CKV_AWS_310:A single S3 origin in one region; S3 availability is the failover, and a second bucket would double every publish.
   #checkov:skip=CKV_AWS_374:Cards are handed out and scanned worldwide; a geo restriction would break them.
-  #checkov:skip=CKV2_AWS_42:The custom domain and its ACM certificate are optional; without one CloudFront can only use its default certificate.
   #checkov:skip=CKV_AWS_174:With a custom domain the floor is TLSv1.2_2021; the default *.cloudfront.net certificate only accepts TLSv1.
   enabled             = true
   comment             = "${var.name} digital business cards"
