@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -22,13 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
-from email.utils import parseaddr
+from email.utils import getaddresses
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .errors import Abort, display_path
 from .model import Card
+from .notify_state import STATE_KEY, FileState, S3State, StateStore, empty_state
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
 from .printjob import (
     CREATED,
@@ -43,13 +43,11 @@ from .printjob import (
     to_bytes,
 )
 from .settings import Settings, load_settings
-from .site import check, write_if_changed
+from .site import check
 from .validate import email_problem
 
 log = logging.getLogger(__name__)
 
-STATE_KEY = "_cardsite/notify-state.json"
-STATE_VERSION = 1
 #: Save the state at least this often during a long run, and always at the end.
 FLUSH_SECONDS = 10.0
 #: Where messages go when no SES sender and print inbox are configured.
@@ -78,13 +76,13 @@ class MailSettings:
 
 
 def parse_address(value: str, what: str) -> Address:
-    """Parse 'Name <addr>' or 'addr'; raise Abort when it is not one e-mail address."""
-    name, addr = parseaddr(value)
-    reason = email_problem(addr) if addr else f"'{value}' is not an e-mail address"
-    if reason or "," in value.replace(name, "", 1):
-        raise Abort(f"{what}: {reason or f'{value!r} must be one address'}")
+    """Parse 'Name <addr>' or 'addr'; raise Abort when it is not exactly one e-mail address."""
+    found = getaddresses([value])
+    addr = found[0][1] if len(found) == 1 else ""
+    if not addr or email_problem(addr):
+        raise Abort(f"{what}: '{value}' is not an e-mail address (write name@example.ch or Name <name@example.ch>)")
     user, domain = addr.rsplit("@", 1)
-    return Address(display_name=header_text(name), username=user, domain=domain)
+    return Address(display_name=header_text(found[0][0]), username=user, domain=domain)
 
 
 def mail_settings(settings: Settings, environ: Mapping[str, str]) -> MailSettings:
@@ -107,109 +105,6 @@ def mail_settings(settings: Settings, environ: Mapping[str, str]) -> MailSetting
         configuration_set=pick("CARDSITE_SES_CONFIGURATION_SET", "configuration_set"),
         reply_to=parse_address(reply_to, "notify reply_to") if reply_to else None,
     )
-
-
-# --------------------------------------------------------------------------- state
-
-
-def empty_state() -> dict[str, Any]:
-    """Return the state of a site that has announced nothing yet."""
-    return {"version": STATE_VERSION, "cards": {}}
-
-
-def parse_state(data: bytes, where: str) -> dict[str, Any]:
-    """Parse a state file; raise Abort rather than guess at one it does not understand."""
-    try:
-        state = json.loads(data)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict) or not isinstance(state.get("cards"), dict):
-        raise Abort(f"{where} is not a cardsite notify state file; nothing was sent")
-    if state.get("version") != STATE_VERSION:
-        raise Abort(f"{where} has state version {state.get('version')}; this cardsite reads {STATE_VERSION}")
-    return state
-
-
-def dump_state(state: dict[str, Any]) -> bytes:
-    """Serialise the state the same way every time."""
-    return json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-class StateStore(Protocol):
-    where: str
-
-    def load(self) -> dict[str, Any]: ...
-
-    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]: ...
-
-
-class FileState:
-    """The state in a local file (--state FILE)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.where = display_path(path)
-
-    def load(self) -> dict[str, Any]:
-        """Return the saved state, or an empty one when the file does not exist yet."""
-        return parse_state(self.path.read_bytes(), self.where) if self.path.is_file() else empty_state()
-
-    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
-        """Write the state atomically."""
-        write_if_changed(self.path, dump_state(state))
-        return state
-
-
-class S3State:
-    """The state in the bucket, under the prefix the CDN never serves; writes are conditional."""
-
-    def __init__(self, client: Any, bucket: str, key: str):
-        self.client, self.bucket, self.key = client, bucket, key
-        self.where = f"s3://{bucket}/{key}"
-        self.etag: str | None = None
-
-    def load(self) -> dict[str, Any]:
-        """Return the saved state, or an empty one when there is none yet."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                self.etag = None
-                return empty_state()
-            raise Abort(f"cannot read {self.where}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise Abort(f"cannot read {self.where}: {exc}") from exc
-        self.etag = resp["ETag"]
-        return parse_state(resp["Body"].read(), self.where)
-
-    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
-        """Write the state unless another run wrote it since; then merge our cards into theirs."""
-        from botocore.exceptions import ClientError
-
-        for _ in range(3):
-            condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
-            try:
-                resp = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    Body=dump_state(state),
-                    ContentType="application/json",
-                    CacheControl="no-store",
-                    **condition,
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise
-                log.warning("%s was changed by another run; merging", self.where)
-                theirs = self.load()
-                theirs["cards"].update({i: state["cards"][i] for i in touched if i in state["cards"]})
-                state = theirs
-                continue
-            self.etag = resp["ETag"]
-            return state
-        raise Abort(f"{self.where} keeps changing under this run; is another notify running?")
 
 
 # --------------------------------------------------------------------------- changes

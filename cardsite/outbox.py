@@ -65,7 +65,15 @@ class SesOutbox:
         now = time.monotonic()
         if now < self.next_at:
             self.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
+
+    def _call(self, params: dict[str, Any]) -> str:
+        self._pace()
+        try:
+            return self.client.send_email(**params)["MessageId"]
+        finally:
+            # Counted from the answer, not the request: however the network delays one
+            # request, SES never sees two sends closer together than its rate allows.
+            self.next_at = time.monotonic() + self.interval
 
     def send(self, name: str, data: bytes, sender: Address, recipients: list[Address], tags: dict[str, str]) -> str:
         """Send the message; return SES's message id or raise SendError."""
@@ -80,9 +88,8 @@ class SesOutbox:
         if self.configuration_set:
             params["ConfigurationSetName"] = self.configuration_set
         for attempt in range(1, SEND_ATTEMPTS + 1):
-            self._pace()
             try:
-                return self.client.send_email(**params)["MessageId"]
+                return self._call(params)
             except ClientError as exc:
                 error = exc.response["Error"]
                 if error.get("Code") not in THROTTLE_CODES or attempt == SEND_ATTEMPTS:

@@ -82,7 +82,8 @@ def ndef_uri_message(uri: str) -> bytes:
 def card_fields(card: Card) -> dict[str, Any]:
     """Return the card's printable fields as JSON-ready data."""
     data = card.to_dict()
-    fields = {key: data[key] for key in FIELD_KEYS}
+    # Through JSON, so tuples become lists and compare equal to the saved state.
+    fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
     fields["name"]["full"] = card.name.full
     return fields
 

@@ -1,0 +1,117 @@
+"""Remember what notify last announced per card: in the bucket under _cardsite/, or in a local file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import Abort, display_path
+from .site import write_if_changed
+
+log = logging.getLogger(__name__)
+
+#: Under the reserved prefix the CDN never serves; publish keeps _cardsite/manifest.json next to it.
+STATE_KEY = "_cardsite/notify-state.json"
+STATE_VERSION = 1
+
+
+def empty_state() -> dict[str, Any]:
+    """Return the state of a site that has announced nothing yet."""
+    return {"version": STATE_VERSION, "cards": {}}
+
+
+def parse_state(data: bytes, where: str) -> dict[str, Any]:
+    """Parse a state file; raise Abort rather than guess at one it does not understand."""
+    try:
+        state = json.loads(data)
+    except ValueError:
+        state = None
+    if not isinstance(state, dict) or not isinstance(state.get("cards"), dict):
+        raise Abort(f"{where} is not a cardsite notify state file; nothing was sent")
+    if state.get("version") != STATE_VERSION:
+        raise Abort(f"{where} has state version {state.get('version')}; this cardsite reads {STATE_VERSION}")
+    return state
+
+
+def dump_state(state: dict[str, Any]) -> bytes:
+    """Serialise the state the same way every time."""
+    return json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+class StateStore(Protocol):
+    where: str
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]: ...
+
+
+class FileState:
+    """The state in a local file (--state FILE)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.where = display_path(path)
+
+    def load(self) -> dict[str, Any]:
+        """Return the saved state, or an empty one when the file does not exist yet."""
+        return parse_state(self.path.read_bytes(), self.where) if self.path.is_file() else empty_state()
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+        """Write the state atomically."""
+        write_if_changed(self.path, dump_state(state))
+        return state
+
+
+class S3State:
+    """The state in the bucket, under the prefix the CDN never serves; writes are conditional."""
+
+    def __init__(self, client: Any, bucket: str, key: str):
+        self.client, self.bucket, self.key = client, bucket, key
+        self.where = f"s3://{bucket}/{key}"
+        self.etag: str | None = None
+
+    def load(self) -> dict[str, Any]:
+        """Return the saved state, or an empty one when there is none yet."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                self.etag = None
+                return empty_state()
+            raise Abort(f"cannot read {self.where}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise Abort(f"cannot read {self.where}: {exc}") from exc
+        self.etag = resp["ETag"]
+        return parse_state(resp["Body"].read(), self.where)
+
+    def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
+        """Write the state unless another run wrote it since; then merge our cards into theirs."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(3):
+            condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
+            try:
+                resp = self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=dump_state(state),
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                    **condition,
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise
+                log.warning("%s was changed by another run; merging", self.where)
+                theirs = self.load()
+                theirs["cards"].update({i: state["cards"][i] for i in touched if i in state["cards"]})
+                state = theirs
+                continue
+            self.etag = resp["ETag"]
+            return state
+        raise Abort(f"{self.where} keeps changing under this run; is another notify running?")
