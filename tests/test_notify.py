@@ -462,3 +462,22 @@ def test_every_language_block_has_every_string() -> None:
     assert {"en", "de"} <= set(STRINGS)
     for lang, words in STRINGS.items():
         assert set(words) == set(STRINGS["en"]), lang
+
+
+def test_the_documented_reader_reads_a_print_job(project: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+
+    for name in ("CARDSITE_MAIL_FROM", "CARDSITE_PRINT_INBOX", "CARDSITE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    rebuild()
+    assert main(["notify", "-q", "--dry-run", "out"]) == 0
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "print-job.md").read_text()
+    code = re.search(r"### Reading a print job.*?```python\n(.*?)```", doc, re.S)[1]
+    (project / "read_job.py").write_text(code)
+    done = subprocess.run(
+        [sys.executable, "read_job.py", "out/jana-mueller.print.eml"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("created jana-mueller: reprint url, name")
+    ndef_bytes = (project / "jana-mueller.ndef").read_bytes()
+    assert ndef_bytes == ndef_uri_message("https://cards.example.ch/jana-mueller/")
