@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 #: Under the reserved prefix the CDN never serves; publish keeps _cardsite/manifest.json next to it.
 STATE_KEY = "_cardsite/notify-state.json"
 STATE_VERSION = 1
+UNSAVED = "the cards sent in this run will be announced once more on the next run"
 
 
 def empty_state() -> dict[str, Any]:
@@ -61,7 +62,10 @@ class FileState:
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state atomically."""
-        write_if_changed(self.path, dump_state(state))
+        try:
+            write_if_changed(self.path, dump_state(state))
+        except OSError as exc:
+            raise Abort(f"cannot write {self.where}: {exc}; {UNSAVED}") from exc
         return state
 
 
@@ -91,7 +95,7 @@ class S3State:
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state unless another run wrote it since; then merge our cards into theirs."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         for _ in range(3):
             condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
@@ -106,12 +110,14 @@ class S3State:
                 )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise
+                    raise Abort(f"cannot write {self.where}: {exc}; {UNSAVED}") from exc
                 log.warning("%s was changed by another run; merging", self.where)
                 theirs = self.load()
                 theirs["cards"].update({i: state["cards"][i] for i in touched if i in state["cards"]})
                 state = theirs
                 continue
+            except BotoCoreError as exc:
+                raise Abort(f"cannot write {self.where}: {exc}; {UNSAVED}") from exc
             self.etag = resp["ETag"]
             return state
         raise Abort(f"{self.where} keeps changing under this run; is another notify running?")

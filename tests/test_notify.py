@@ -481,3 +481,18 @@ def test_the_documented_reader_reads_a_print_job(project: Path, monkeypatch) -> 
     assert done.stdout.startswith("created jana-mueller: reprint url, name")
     ndef_bytes = (project / "jana-mueller.ndef").read_bytes()
     assert ndef_bytes == ndef_uri_message("https://cards.example.ch/jana-mueller/")
+
+
+def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:
+    from cardsite.notify_state import S3State, dump_state
+
+    s3 = boto3.client("s3", endpoint_url=aws)
+    s3.create_bucket(Bucket=BUCKET)
+    store = S3State(s3, BUCKET, "_cardsite/notify-state.json")
+    ours = store.load()
+    ours["cards"]["a"] = {"event": "created"}
+    other = {"version": 1, "cards": {"b": {"event": "created"}}}
+    s3.put_object(Bucket=BUCKET, Key="_cardsite/notify-state.json", Body=dump_state(other))
+    merged = store.save(ours, {"a"})
+    assert sorted(merged["cards"]) == ["a", "b"]
+    assert sorted(S3State(s3, BUCKET, "_cardsite/notify-state.json").load()["cards"]) == ["a", "b"]
