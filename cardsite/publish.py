@@ -127,12 +127,17 @@ def publish_command(args: argparse.Namespace) -> int:
     except PublishFailed as exc:
         _report(options, exc.result)
         raise
+    except Abort as exc:
+        # Failed before a plan existed (no build, no bucket, no access): scripts still get a result.
+        _report(options, PublishResult(options.bucket, options.prefix, None, {}, options.dry_run, error=str(exc)))
+        raise
     _report(options, result)
     return 0
 
 
 def _report(options: PublishOptions, result: PublishResult) -> None:
-    print(result.text())
+    if result.plan is not None:
+        print(result.text())
     if options.result:
         write_result(options.result, result)
     append_step_summary(result)
@@ -189,10 +194,8 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
             result.error = result.error or f"{exc}; the next run uploads the changed files again"
     if result.failed:
         first = next(iter(result.failed.values()))
-        done = "nothing was deleted" if not result.deleted else f"{len(result.deleted)} deleted"
-        result.error = result.error or (
-            f"{len(result.failed)} request(s) failed ({done}), first: {first}; run publish again to finish"
-        )
+        done = f"{len(result.deleted)} deleted" if result.deleted else "nothing was deleted"
+        result.error = result.error or f"{len(result.failed)} request(s) failed, {done}: {first}; run publish again"
     if result.error:
         raise PublishFailed(result.error, result)
     return result
@@ -272,7 +275,10 @@ class Remote:
         """Upload one file; return (ETag, None), or (None, why), or (None, None) when skipped."""
         if stop.is_set():
             return None, None
-        data = f.path.read_bytes()
+        try:
+            data = f.path.read_bytes()
+        except OSError as exc:
+            return None, f"cannot read {f.path}: {exc.strerror}; build again, then publish"
         if content_hash(data) != f.sha256:
             return None, f"{f.rel} changed while publishing; build again, then publish"
         params = {PUT_PARAMS[name]: value for name, value in f.headers.items()}

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -110,7 +111,7 @@ class Manifest:
                 raise ValueError(f"version {doc.get('version')!r}")
             entries = {k: Entry(str(v[0]), str(v[1]), int(v[2]), str(v[3])) for k, v in doc["objects"].items()}
             return cls(entries, [str(p) for p in doc.get("pending_invalidation", [])])
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        except (OSError, EOFError, zlib.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             log.warning("Ignoring unreadable manifest %s (%s); every object is compared again", MANIFEST, exc)
             return cls()
 
@@ -125,7 +126,10 @@ def read_card_names(out_dir: Path) -> dict[str, str]:
         raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
     try:
         state = json.loads(state_file.read_bytes())
-        return {card_id: str(card.get("name", "")) for card_id, card in state["cards"].items()}
+        cards = state["cards"]
+        return {
+            card_id: str(card.get("name") or card.get("meta", {}).get("name", "")) for card_id, card in cards.items()
+        }
     except FileNotFoundError:
         raise Abort(
             f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"

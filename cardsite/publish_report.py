@@ -18,7 +18,8 @@ class PublishResult:
 
     bucket: str
     prefix: str
-    plan: Plan
+    #: None when the run stopped before it could compare (no build, no bucket, no access).
+    plan: Plan | None
     card_names: dict[str, str]
     dry_run: bool = False
     uploaded: list[str] = field(default_factory=list)
@@ -40,13 +41,14 @@ class PublishResult:
 
     def to_json(self) -> dict[str, Any]:
         """Return the machine-readable result (the --result file)."""
+        plan = self.plan or Plan()
         return {
             "ok": self.ok,
             "dry_run": self.dry_run,
             "bucket": self.bucket,
             "prefix": self.prefix,
-            "cards": card_changes(self.plan, self.card_names),
-            "paths": plan_summary(self.plan),
+            "cards": card_changes(plan, self.card_names),
+            "paths": plan_summary(plan),
             "uploaded": self.uploaded,
             "deleted": self.deleted,
             "failed": self.failed,
@@ -59,6 +61,8 @@ class PublishResult:
     def text(self) -> str:
         """Return the short human report."""
         plan = self.plan
+        if plan is None:
+            return f"Publish to {self.target} failed: {self.error}"
         if self.dry_run:
             lines = [f"Dry run for {self.target}: nothing was changed."]
             lines.append(f"Upload {len(plan.uploads)} ({len(plan.added)} added, {len(plan.changed)} changed):")
@@ -76,22 +80,24 @@ class PublishResult:
                 f"({len(plan.added)} added, {len(plan.changed)} changed planned), "
                 f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
             ]
-        cards = card_changes(self.plan, self.card_names)
+        cards = card_changes(plan, self.card_names)
         for kind in ("added", "changed", "removed"):
             if cards[kind]:
                 lines.append(f"Cards {kind}: {', '.join(cards[kind])}")
         if self.invalidation_id:
             lines.append(f"CloudFront invalidation {self.invalidation_id}: {' '.join(self.invalidation_paths)}")
         if self.failed:
-            lines.append(f"{len(self.failed)} upload(s)/deletion(s) failed; nothing was deleted after a failed upload:")
+            lines.append(f"{len(self.failed)} request(s) failed:")
             lines += [f"  ! {rel}: {why}" for rel, why in sorted(self.failed.items())[:10]]
         return "\n".join(lines)
 
     def markdown(self) -> str:
         """Return a Markdown summary for the GitHub Actions job summary."""
-        plan = self.plan
         title = "Publish (dry run)" if self.dry_run else "Publish"
         status = "OK" if self.ok else f"FAILED: {self.error or f'{len(self.failed)} request(s) failed'}"
+        if self.plan is None:
+            return f"### {title} to `{self.target}`: {status}\n"
+        plan = self.plan
         lines = [
             f"### {title} to `{self.target}`: {status}",
             "",
@@ -103,7 +109,7 @@ class PublishResult:
             f"| unchanged | {len(plan.unchanged)} |",
             "",
         ]
-        cards = card_changes(self.plan, self.card_names)
+        cards = card_changes(plan, self.card_names)
         for kind in ("added", "changed", "removed"):
             if cards[kind]:
                 lines.append(f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in cards[kind]))

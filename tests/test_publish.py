@@ -214,6 +214,17 @@ def test_object_changed_or_removed_behind_its_back_is_uploaded_again(project: Pa
     assert s3.get_object(Bucket=BUCKET, Key="max/index.html")["Body"].read() == (site / "max/index.html").read_bytes()
 
 
+def test_unreadable_manifest_means_compare_everything_again(project: Path, site: Path, s3, aws: str) -> None:
+    run(site, aws)
+    s3.put_object(Bucket=BUCKET, Key=MANIFEST, Body=b"\x1f\x8b truncated")
+    recorder = Recorder()
+    run(site, aws, recorder)
+    assert sorted(recorder.keys("PutObject")) == sorted([*site_files(site), MANIFEST])
+    again = Recorder()
+    run(site, aws, again)
+    assert again.count("PutObject") == 0
+
+
 def test_changed_headers_alone_mean_an_upload() -> None:
     f = LocalFile("max/max.vcf", Path("max/max.vcf"), 3, "a" * 64, {"Content-Type": "text/vcard; charset=utf-8"})
     listing = {"max/max.vcf": Listed(3, '"e"')}
@@ -333,10 +344,13 @@ def test_allow_deletes_is_a_ceiling(project: Path, site: Path, s3, aws: str) -> 
 
 
 def test_missing_bucket_is_a_clear_message(project: Path, site: Path, aws: str, capsys) -> None:
-    assert main(["publish", "--out", str(site), "--bucket", "nope", "--endpoint-url", aws]) == 1
+    args = ["publish", "--out", str(site), "--bucket", "nope", "--endpoint-url", aws, "--result", "result.json"]
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert "bucket 'nope' does not exist (check --bucket / CARDSITE_BUCKET)" in err
     assert "Traceback" not in err
+    result = json.loads((project / "result.json").read_text())
+    assert not result["ok"] and "does not exist" in result["error"]
 
 
 def test_missing_settings_and_unbuilt_site_are_clear(project: Path, aws: str, capsys, monkeypatch) -> None:
