@@ -263,7 +263,7 @@ def test_infra_plans_pull_requests_and_applies_main_behind_an_environment(
     for command in ("terraform fmt -check", "init -backend=false", "validate"):
         assert command in validate
     plan = "\n".join(step.get("run", "") for step in jobs["plan"]["steps"])
-    assert "plan -lock=false" in plan and "plan-summary.sh" in plan and "GITHUB_STEP_SUMMARY" in plan
+    assert "plan -lock=false" in plan and "text-summary.sh" in plan and "GITHUB_STEP_SUMMARY" in plan
     assert "github.event_name == 'pull_request'" in jobs["plan"]["if"]
     apply = jobs["apply"]
     assert apply["environment"] == "production"
@@ -460,37 +460,44 @@ def test_card_changes_fails_on_an_unknown_base(pr_repo: Path) -> None:
     assert proc.returncode != 0
 
 
-def test_plan_summary_escapes_the_plan_and_shows_the_totals(tmp_path: Path) -> None:
+PLAN_TOTALS = load(WORKFLOWS / "infra.yml")["env"]["PLAN_TOTALS"] if (WORKFLOWS / "infra.yml").exists() else ""
+
+
+def text_summary(*args: str, limit: int | None = None) -> str:
+    env = {**os.environ, **({"SUMMARY_TEXT_LIMIT": str(limit)} if limit else {})}
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / "text-summary.sh"), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return proc.stdout
+
+
+def test_text_summary_escapes_the_plan_and_shows_the_totals(tmp_path: Path) -> None:
     plan = tmp_path / "plan.txt"
     plan.write_text(
         'Terraform will perform the following actions:\n  + tags = { "a" = "<b>&" }\n\n'
         "Plan: 1 to add, 0 to change, 0 to destroy.\n",
         encoding="utf-8",
     )
-    out = subprocess.run(
-        ["bash", str(SCRIPTS / "plan-summary.sh"), "Terraform plan", str(plan)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = text_summary("Terraform plan", str(plan), PLAN_TOTALS)
     assert out.startswith("### Terraform plan\n\nPlan: 1 to add, 0 to change, 0 to destroy.\n")
     assert "&lt;b&gt;&amp;" in out and "<b>" not in out
     assert out.rstrip().endswith("</pre>\n</details>")
 
 
-def test_plan_summary_cuts_a_huge_plan(tmp_path: Path) -> None:
+def test_text_summary_cuts_a_huge_text(tmp_path: Path) -> None:
     plan = tmp_path / "plan.txt"
     plan.write_text("No changes. Your infrastructure matches the configuration.\n" + "x" * 5000, encoding="utf-8")
-    out = subprocess.run(
-        ["bash", str(SCRIPTS / "plan-summary.sh"), "Plan", str(plan)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PLAN_SUMMARY_LIMIT": "1000"},
-    ).stdout
-    assert "No changes." in out.splitlines()[2]
+    out = text_summary("Plan", str(plan), PLAN_TOTALS, limit=1000)
+    assert out.splitlines()[2].startswith("No changes.")
     assert "cut at 1000 bytes" in out
     assert len(out) < 1500
+
+
+def test_text_summary_without_a_headline_or_a_match(tmp_path: Path) -> None:
+    log = tmp_path / "notify.log"
+    log.write_text("Delivered print job max\n", encoding="utf-8")
+    assert text_summary("Announcements", str(log)).startswith("### Announcements\n\n<details>")
+    assert "(no summary line; see the details)" in text_summary("Announcements", str(log), "^Nothing")
 
 
 def test_require_vars_names_each_missing_variable() -> None:
@@ -505,3 +512,135 @@ def test_require_vars_names_each_missing_variable() -> None:
     assert "EMPTY_ONE" in proc.stdout and "MISSING_ONE" in proc.stdout and "SET_ONE" not in proc.stdout
     ok = subprocess.run(["bash", script, "SET_ONE"], env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout == ""
+
+
+# --------------------------------------------------------------------------- the deploy job, run for real
+
+EXPRESSION = re.compile(r"\$\{\{\s*(?P<expr>[^}]*?)\s*\}\}")
+
+
+def resolve(value: str, context: dict[str, str]) -> str:
+    """Replace `${{ vars.X }}` and `${{ inputs.x }}` with their values, as the runner does."""
+    return EXPRESSION.sub(lambda m: context.get(m["expr"], ""), str(value))
+
+
+def run_job_scripts(job: dict[str, Any], context: dict[str, str], env: dict[str, str], cwd: Path) -> list[str]:
+    """Run a job's `run:` steps in order, as GitHub's bash would; return the names of the steps run."""
+    ran = []
+    job_env = {name: resolve(value, context) for name, value in job.get("env", {}).items()}
+    for step in job["steps"]:
+        if "run" not in step or "pip install" in step["run"]:
+            continue  # actions need GitHub; the project is installed in this environment already
+        step_env = {name: resolve(value, context) for name, value in step.get("env", {}).items()}
+        # GitHub runs `bash -e {0}` by default, and adds -o pipefail for an explicit `shell: bash`.
+        flags = ["-eo", "pipefail"] if step.get("shell") == "bash" else ["-e"]
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", *flags, "-c", step["run"]],
+            cwd=cwd,
+            env={**env, **job_env, **step_env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, f"step {step['name']!r} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        ran.append(step["name"])
+    return ran
+
+
+def test_the_deploy_job_publishes_and_announces_against_moto(
+    project: Path, aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    bucket, sender, inbox = "cards-site", "cards@example.ch", "print-jobs@druckerei.example.ch"
+    boto3.client("s3", endpoint_url=aws).create_bucket(Bucket=bucket)
+    boto3.client("ses", endpoint_url=aws).verify_email_identity(EmailAddress=sender)
+    distribution = boto3.client("cloudfront", endpoint_url=aws).create_distribution(
+        DistributionConfig={
+            "CallerReference": "workflow-test",
+            "Comment": "cards",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": f"{bucket}.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )["Distribution"]["Id"]
+
+    # The workspace: the project plus what the job uses from the repository.
+    shutil.copy(ROOT / "build.py", project / "build.py")
+    shutil.copytree(SCRIPTS, project / ".github" / "scripts")
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python").symlink_to(sys.executable)
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    summary = tmp_path / "summary.md"
+    for name in ("GITHUB_SHA", "CARDSITE_BUCKET", "CARDSITE_DISTRIBUTION_ID", "CARDSITE_MAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        **os.environ,
+        "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
+        "AWS_ENDPOINT_URL": aws,  # boto3 sends every service to moto
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    context = {
+        "vars.AWS_REGION": "us-east-1",
+        "vars.AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::123456789012:role/cardsite-deploy",
+        "vars.CARDSITE_BUCKET": bucket,
+        "vars.CARDSITE_DISTRIBUTION_ID": distribution,
+        "vars.CARDSITE_MAIL_FROM": f"Example Cards <{sender}>",
+        "vars.CARDSITE_PRINT_INBOX": inbox,
+    }
+    (job,) = load(WORKFLOWS / "deploy.yml")["jobs"].values()
+
+    ran = run_job_scripts(job, context, env, project)
+    assert len(ran) == 5, ran  # variables, build, publish, notify, summary
+
+    s3 = boto3.client("s3", endpoint_url=aws)
+    keys = {obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {"max/index.html", "_cardsite/manifest.json", "_cardsite/notify-state.json"} <= keys
+    assert not any(key.startswith(".cardsite") for key in keys)
+    result = json.loads((project / "publish-result.json").read_text())
+    assert result, "publish --result wrote an empty result"
+    raw = json.load(urllib_open(f"{aws}/moto-api/data.json"))["ses"].get("RawMessage", [])
+    assert len(raw) >= len(list((project / "contacts").glob("*.yaml")))  # a print job per new card
+    first = summary.read_text()
+    assert "### Announcements" in first and "message(s) delivered through SES" in first
+
+    # Run again, nothing changed: nothing to upload and nothing to announce.
+    summary.write_text("")
+    run_job_scripts(job, context, env, project)
+    assert "Nothing to announce" in summary.read_text()
+    assert len(json.load(urllib_open(f"{aws}/moto-api/data.json"))["ses"].get("RawMessage", [])) == len(raw)
+
+
+def test_the_deploy_job_stops_before_aws_when_a_variable_is_missing(project: Path, tmp_path: Path) -> None:
+    shutil.copytree(SCRIPTS, project / ".github" / "scripts")
+    (job,) = load(WORKFLOWS / "deploy.yml")["jobs"].values()
+    with pytest.raises(AssertionError, match="CARDSITE_DISTRIBUTION_ID is not set"):
+        run_job_scripts(
+            job,
+            {"vars.AWS_REGION": "x", "vars.AWS_DEPLOY_ROLE_ARN": "y", "vars.CARDSITE_BUCKET": "z"},
+            dict(os.environ),
+            project,
+        )
+
+
+def urllib_open(url: str) -> Any:
+    import urllib.request
+
+    return urllib.request.urlopen(url)

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Print a Terraform plan (the text of `terraform show -no-color PLAN`) as Markdown for a job summary.
+# Print a text file (a Terraform plan, a command's log) as Markdown for a job summary: a heading,
+# the first line matching HEADLINE if given, then the whole text folded away.
 #
-# Usage: plan-summary.sh TITLE PLAN_TEXT_FILE
+# Usage: text-summary.sh TITLE FILE [HEADLINE]   (HEADLINE is an extended regular expression)
 set -euo pipefail
 
-title=${1:?usage: plan-summary.sh TITLE PLAN_TEXT_FILE}
-file=${2:?usage: plan-summary.sh TITLE PLAN_TEXT_FILE}
-# A job summary holds at most 1 MiB; a plan that large is read in the job log anyway.
-limit=${PLAN_SUMMARY_LIMIT:-60000}
+title=${1:?usage: text-summary.sh TITLE FILE [HEADLINE]}
+file=${2:?usage: text-summary.sh TITLE FILE [HEADLINE]}
+headline=${3:-}
+# A job summary holds at most 1 MiB; text that long is read in the job log anyway.
+limit=${SUMMARY_TEXT_LIMIT:-60000}
 
-totals=$(grep -m1 -E '^(Plan:|Changes to Outputs:|No changes\.)' "$file" || true)
-printf '### %s\n\n%s\n\n' "$title" "${totals:-The plan is below.}"
-printf '<details><summary>Full plan</summary>\n\n<pre>\n'
-# Plans show resource names and values that may contain <, > and &; <pre> would read them as HTML.
+printf '### %s\n\n' "$title"
+if [ -n "$headline" ]; then
+    line=$(grep -m1 -E -e "$headline" "$file" || true)
+    printf '%s\n\n' "${line:-(no summary line; see the details)}"
+fi
+printf '<details><summary>Details</summary>\n\n<pre>\n'
+# Plans and logs may contain <, > and &, which <pre> would read as HTML.
 head -c "$limit" "$file" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g'
 if [ "$(wc -c <"$file")" -gt "$limit" ]; then
-    printf '\n[... cut at %d bytes: the whole plan is in the job log]\n' "$limit"
+    printf '\n[... cut at %d bytes: the whole text is in the job log]\n' "$limit"
 fi
 printf '</pre>\n</details>\n'
