@@ -222,6 +222,7 @@ def test_pr_workflow_checks_tests_builds_and_uploads(workflows: dict[str, dict[s
     assert setup["with"]["cache"] == "pip"
     _, check = step_named(pr, job_id, "build.py check")
     assert "--format github" in check["run"]
+    assert "--base HEAD^1" in check["run"], "a card on the base branch must not disappear"
     _, upload = step_named(pr, job_id, "upload-artifact")
     assert upload["with"]["path"].rstrip("/") == "public"
     assert upload["with"].get("include-hidden-files", False) is False, "public/.cardsite/ is internal"
