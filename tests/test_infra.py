@@ -579,29 +579,49 @@ def test_checkov_skips_all_carry_their_reason(checkov_report: dict[str, Any]) ->
         assert len(reason.strip()) >= 20, f"{check['check_id']} on {check['resource']} skipped without reason"
 
 
-# --------------------------------------------------------------------------- terraform validate
+# --------------------------------------------------------------------------- terraform validate and test
 
 
-def test_terraform_validate_with_local_provider_mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Provider downloads are impossible here, so this runs only against a local
-    # filesystem mirror; the infrastructure workflow on GitHub always validates.
+@pytest.fixture(scope="module")
+def initialised_copy(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A copy of deploy/ initialised against a local provider mirror, or a skip.
+
+    Provider downloads are impossible here, so validate and `terraform test` (mocked
+    providers) run only where a filesystem mirror exists; the infrastructure workflow
+    on GitHub downloads the provider and always validates.
+    """
     mirror = Path(os.environ.get("CARDSITE_TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
     if not (mirror / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
         pytest.skip(f"no provider mirror at {mirror}; validate runs in the infrastructure workflow")
-    TerraformCommand = _terraform_command().__class__
-    rc = tmp_path / "terraformrc"
+    command = _terraform_command().__class__
+    base = tmp_path_factory.mktemp("tf")
+    rc = base / "terraformrc"
     rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
-    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
-    monkeypatch.setenv("TF_IN_AUTOMATION", "1")
-    copy = tmp_path / "deploy"
+    copy = base / "deploy"
     shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TF_CLI_CONFIG_FILE", str(rc))
+        mp.setenv("TF_IN_AUTOMATION", "1")
+        for directory in (copy / "terraform", copy / "bootstrap"):
+            init = command(str(directory)).init(backend=False, input=False, check=False)
+            assert init.retcode == 0, f"init {directory.name}: {init.error}"
+        yield command, copy
+
+
+def test_terraform_validate_with_local_provider_mirror(initialised_copy: Any) -> None:
+    command, copy = initialised_copy
     for directory in (copy / "terraform", copy / "bootstrap"):
-        cli = TerraformCommand(str(directory))
-        init = cli.init(backend=False, input=False, check=False)
-        assert init.retcode == 0, f"init {directory.name}: {init.error}"
-        result = cli.validate(check=False)
+        result = command(str(directory)).validate(check=False)
         assert result.retcode == 0 and result.value["valid"], f"validate {directory.name}: {result.value}"
         assert result.value["warning_count"] == 0, f"validate {directory.name}: {result.value['diagnostics']}"
+
+
+def test_terraform_test_with_mocked_providers(initialised_copy: Any) -> None:
+    # deploy/terraform/tests/*.tftest.hcl apply the whole root module against mocked AWS.
+    command, copy = initialised_copy
+    result = command(str(copy / "terraform")).test(check=False, json=False)
+    assert result.retcode == 0, f"terraform test:\n{result.value}\n{result.error}"
+    assert "0 failed" in str(result.value), result.value
 
 
 # --------------------------------------------------------------------------- CloudFront Function

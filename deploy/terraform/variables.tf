@@ -18,6 +18,11 @@ variable "name" {
 variable "github_repository" {
   description = "GitHub repository (owner/name) whose workflows may assume the deploy and Terraform roles."
   type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
 }
 
 variable "deploy_environment" {
