@@ -122,6 +122,6 @@ resource "aws_s3_bucket_policy" "this" {
   bucket = aws_s3_bucket.this.id
   policy = data.aws_iam_policy_document.this.json
 
-  # A policy that lands before the block could be judged against no block at all.
+  # S3 aborts concurrent changes to one bucket's policy and public access block.
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
