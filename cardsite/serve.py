@@ -245,7 +245,8 @@ class Preview:
         self.out_dir = Path(tempfile.mkdtemp(prefix="cardsite-preview-")).resolve()
         self._observer = Observer()
         s = self.settings
-        self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=False)
+        # Recursive: cards may use photos in a subfolder of contacts/.
+        self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=True)
         self._observer.schedule(_Watch(self), str(s.templates_dir.resolve()), recursive=True)
         site_file = s.site_file.resolve()
         self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)

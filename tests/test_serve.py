@@ -40,6 +40,15 @@ def get(url: str) -> tuple[int, dict[str, str], str]:
         return exc.code, dict(exc.headers), exc.read().decode()
 
 
+def get_bytes(url: str) -> bytes:
+    """GET `url`; return the body, or nothing when it is not there."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read()
+    except urllib.error.HTTPError:
+        return b""
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll `condition` until it holds or `timeout` passes; return whether it held."""
     deadline = time.monotonic() + timeout
@@ -176,6 +185,15 @@ def test_save_by_renaming_a_temporary_file_and_renamed_cards(preview: Preview, p
     os.rename(contacts / "max.yaml", contacts / "max-atomic.yaml")
     assert wait_until(lambda: get(preview.url + "/max-atomic/")[0] == 200)
     assert get(preview.url + "/max/")[0] == 404
+
+
+def test_a_replaced_photo_is_rebuilt(preview: Preview, project: Path) -> None:
+    from PIL import Image
+
+    before = urllib.request.urlopen(preview.url + "/jana-mueller/photo.jpg").read()
+    photo = project / "contacts" / "photos" / "jana-mueller.jpg"
+    Image.new("RGB", (600, 600), (200, 30, 30)).save(photo, "JPEG")
+    assert wait_until(lambda: get_bytes(preview.url + "/jana-mueller/photo.jpg") not in (before, b""))
 
 
 def test_a_burst_of_saves_causes_one_rebuild(preview: Preview, project: Path) -> None:
