@@ -43,6 +43,30 @@ STRINGS: dict[str, dict[str, str]] = {
         "Für Korrekturen wenden Sie sich bitte an das Team, das die Karten pflegt.",
         "qr_alt": "QR-Code Ihrer Karte",
     },
+    "fr": {
+        "subject_created": "Votre carte de visite numérique est en ligne",
+        "subject_updated": "Votre carte de visite numérique a été mise à jour",
+        "greeting": "Bonjour {name},",
+        "intro_created": "votre carte de visite numérique chez {org} est maintenant en ligne :",
+        "intro_updated": "votre carte de visite numérique chez {org} a été mise à jour. Elle est en ligne ici :",
+        "share": "Partagez le lien, ou laissez scanner le code QR avec l'appareil photo d'un téléphone.",
+        "vcard": "Vos coordonnées au format vCard : {vcf_url}",
+        "footer": "Ce message a été envoyé automatiquement parce que votre carte a changé. "
+        "Pour toute correction, adressez-vous à l'équipe qui gère les cartes.",
+        "qr_alt": "Code QR de votre carte",
+    },
+    "it": {
+        "subject_created": "Il tuo biglietto da visita digitale è online",
+        "subject_updated": "Il tuo biglietto da visita digitale è stato aggiornato",
+        "greeting": "Buongiorno {name},",
+        "intro_created": "il tuo biglietto da visita digitale presso {org} è ora online:",
+        "intro_updated": "il tuo biglietto da visita digitale presso {org} è stato aggiornato. È online qui:",
+        "share": "Condividi il link, oppure fai scansionare il codice QR con la fotocamera del telefono.",
+        "vcard": "I tuoi dati di contatto in formato vCard: {vcf_url}",
+        "footer": "Questo messaggio è stato inviato automaticamente perché il tuo biglietto è cambiato. "
+        "Per correzioni rivolgiti al team che gestisce i biglietti.",
+        "qr_alt": "Codice QR del tuo biglietto",
+    },
 }
 
 
