@@ -13,21 +13,21 @@ import bisect
 import io
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 import qrcode
 import qrcode.constants
 from qrcode import LUT, base, util
 from qrcode.exceptions import DataOverflowError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 QUIET_ZONE = 4
 _LEVELS = {"M": qrcode.constants.ERROR_CORRECT_M, "Q": qrcode.constants.ERROR_CORRECT_Q}
 _MASKS = range(8)
 #: Finder-like pattern 1:1:3:1:1 with four light modules before or after it.
-_FINDER_LIKE = (
-    np.array([1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0], dtype=bool),
-    np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1], dtype=bool),
-)
+_FINDER_LIKE = ((1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0), (0, 0, 0, 0, 1, 0, 1, 1, 1, 0, 1))
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class _Layout:
 @cache
 def _layout(version: int) -> _Layout:
     """Work out, once per version, which modules carry data and in what order."""
+    import numpy as np
+
     code = qrcode.QRCode(version=version)
     n = code.modules_count = version * 4 + 17
     code.modules = [[None] * n for _ in range(n)]
@@ -166,6 +168,7 @@ def _codewords(version: int, error_correction: int, payloads: list[tuple[util.QR
 
 def _runs_penalty(m: np.ndarray) -> np.ndarray:
     """Score runs of five or more same-colour modules along the last axis: length - 2 each."""
+
     same = m[..., 1:] == m[..., :-1]
     five = same[..., :-3] & same[..., 1:-2] & same[..., 2:-1] & same[..., 3:]
     starts = five.copy()
@@ -176,6 +179,8 @@ def _runs_penalty(m: np.ndarray) -> np.ndarray:
 
 def _finder_penalty(m: np.ndarray) -> np.ndarray:
     """Count finder-like patterns along the last axis, 40 points each."""
+    import numpy as np
+
     span = m.shape[-1] - 10
     light = ~m
     hits = np.zeros((*m.shape[:-1], span), dtype=bool)
@@ -189,6 +194,7 @@ def _finder_penalty(m: np.ndarray) -> np.ndarray:
 
 def _penalties(candidates: np.ndarray) -> list[int]:
     """Return qrcode's util.lost_point for each of the (k, n, n) candidate symbols."""
+
     n = candidates.shape[-1]
     transposed = candidates.transpose(0, 2, 1)
     scores = _runs_penalty(candidates) + _runs_penalty(transposed)
@@ -204,6 +210,8 @@ def _penalties(candidates: np.ndarray) -> list[int]:
 
 def _code(url: str, level: str) -> qrcode.QRCode:
     """Return qrcode's QRCode for `url`, made as make() with automatic mask would make it."""
+    import numpy as np
+
     code = qrcode.QRCode(error_correction=_LEVELS[level], border=QUIET_ZONE)
     code.add_data(url.encode("utf-8"))
     payloads = _payloads(code.data_list)
@@ -237,6 +245,8 @@ def matrix(url: str, level: str = "M") -> list[list[bool]]:
 
 def render_svg(url: str, level: str = "M") -> bytes:
     """Return the QR code of `url` as a compact SVG: one path, quiet zone included."""
+    import numpy as np
+
     modules = np.array(matrix(url, level), dtype=np.int8)
     size = len(modules)
     # qrcode's own SVG writes one square per module; runs of dark modules are ~3x smaller.
