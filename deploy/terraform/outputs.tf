@@ -26,8 +26,13 @@ output "ci_terraform_role_arn" {
   value       = module.ci.terraform_role_arn
 }
 
+output "ci_terraform_plan_role_arn" {
+  description = "Read-only role the infrastructure workflow assumes to plan pull requests from this repository (GitHub variable AWS_TERRAFORM_PLAN_ROLE_ARN)."
+  value       = module.ci.terraform_plan_role_arn
+}
+
 output "mail_identity" {
-  description = "SES domain identity that `build.py notify` sends from (GitHub variable CARDSITE_SES_IDENTITY)."
+  description = "SES domain identity notify sends through: its sender (notify.sender in site.yaml, or GitHub variable CARDSITE_MAIL_FROM) must be an address at this domain."
   value       = module.mail.identity
 }
 

@@ -16,7 +16,7 @@ variable "name" {
 }
 
 variable "github_repository" {
-  description = "GitHub repository (owner/name) whose workflows may assume the deploy and Terraform roles."
+  description = "GitHub repository (owner/name) whose workflows may assume the deploy, Terraform and plan roles."
   type        = string
 
   validation {

@@ -138,3 +138,30 @@ run "rejects_a_repository_without_owner" {
 
   expect_failures = [var.github_repository]
 }
+
+run "ci_module_creates_three_roles" {
+  command = apply
+
+  module {
+    source = "./modules/ci"
+  }
+
+  variables {
+    name                      = "cardsite"
+    site_bucket_arn           = "arn:aws:s3:::cardsite-site-123456789012"
+    distribution_arn          = "arn:aws:cloudfront::123456789012:distribution/E2MOCKED"
+    ses_identity_arn          = "arn:aws:ses:eu-central-1:123456789012:identity/example.com"
+    ses_configuration_set_arn = "arn:aws:ses:eu-central-1:123456789012:configuration-set/cardsite"
+    managed_bucket_arns       = ["arn:aws:s3:::cardsite-site-123456789012", "arn:aws:s3:::cardsite-logs-123456789012"]
+  }
+
+  assert {
+    condition     = aws_iam_role.deploy.name == "cardsite-deploy" && aws_iam_role.terraform.name == "cardsite-terraform"
+    error_message = "The deploy and Terraform roles are <name>-deploy and <name>-terraform."
+  }
+
+  assert {
+    condition     = aws_iam_role.terraform_plan.name == "cardsite-terraform-plan" && aws_iam_role_policy.terraform_plan.role == aws_iam_role.terraform_plan.id
+    error_message = "The read-only plan role is <name>-terraform-plan and carries its own read policy."
+  }
+}

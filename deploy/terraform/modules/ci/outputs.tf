@@ -8,6 +8,11 @@ output "terraform_role_arn" {
   value       = aws_iam_role.terraform.arn
 }
 
+output "terraform_plan_role_arn" {
+  description = "ARN of the read-only role the infrastructure workflow assumes to plan pull requests (GitHub variable AWS_TERRAFORM_PLAN_ROLE_ARN)."
+  value       = aws_iam_role.terraform_plan.arn
+}
+
 output "oidc_provider_arn" {
   description = "ARN of the GitHub Actions OIDC identity provider in this account."
   value       = aws_iam_openid_connect_provider.github.arn

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix for the two roles (<name>-deploy, <name>-terraform); the Terraform role may manage IAM roles with this prefix only."
+  description = "Name prefix for the three roles (<name>-deploy, <name>-terraform, <name>-terraform-plan); the Terraform role may manage, and the plan role read, IAM roles with this prefix only."
   type        = string
 }
 
@@ -46,7 +46,7 @@ variable "ses_configuration_set_arn" {
 }
 
 variable "terraform_state_bucket" {
-  description = "Name of the Terraform state bucket (from deploy/bootstrap) that the Terraform role reads and locks."
+  description = "Name of the Terraform state bucket (from deploy/bootstrap) that the Terraform role reads and locks and the plan role only reads."
   type        = string
 }
 
@@ -57,6 +57,6 @@ variable "terraform_state_key" {
 }
 
 variable "managed_bucket_arns" {
-  description = "ARNs of the S3 buckets this configuration creates (site and logs); the Terraform role may manage those buckets only."
+  description = "ARNs of the S3 buckets this configuration creates (site and logs); the Terraform role may manage, and the plan role read the settings of, those buckets only."
   type        = list(string)
 }
