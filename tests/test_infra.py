@@ -181,6 +181,7 @@ def test_root_outputs_are_exactly_what_publish_notify_and_workflows_need(
         "cdn_domain_name",
         "ci_deploy_role_arn",
         "ci_terraform_role_arn",
+        "ci_terraform_plan_role_arn",
         "mail_identity",
         "mail_configuration_set",
     }
@@ -384,7 +385,7 @@ def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
 
 def test_every_role_trusts_only_this_repository(configs: dict[str, Any]) -> None:
     trusts = _trust_documents(configs)
-    assert {name for _, name, _ in trusts} == {"deploy", "terraform"}
+    assert {name for _, name, _ in trusts} == {"deploy", "terraform", "terraform_plan"}
     for where, name, doc in trusts:
         for statement in blocks(doc, "statement"):
             assert statement.get("effect", "Allow") == "Allow"
@@ -463,9 +464,74 @@ def test_deploy_role_may_do_only_what_publish_and_notify_need(ci: dict[str, Any]
 
 
 def test_terraform_role_cannot_be_assumed_from_pull_requests(ci: dict[str, Any]) -> None:
-    doc = labelled(ci, "data")[("aws_iam_policy_document", "terraform_trust")]
-    text = json.dumps(doc)
-    assert "pull_request" not in text, "a role that manages IAM must not be reachable from a PR"
+    for name in ("terraform_trust", "deploy_trust"):
+        doc = labelled(ci, "data")[("aws_iam_policy_document", name)]
+        text = json.dumps(doc)
+        assert "pull_request" not in text, f"{name}: a role that can write must not be reachable from a PR"
+
+
+def test_plan_role_trusts_only_pull_requests_of_this_repository(ci: dict[str, Any]) -> None:
+    role = labelled(ci, "resource")[("aws_iam_role", "terraform_plan")]
+    assert role["name"] == "${var.name}-terraform-plan"
+    doc = labelled(ci, "data")[("aws_iam_policy_document", "terraform_plan_trust")]
+    (statement,) = blocks(doc, "statement")
+    conditions = _conditions(statement)
+    assert conditions[GITHUB_SUB] == ("StringEquals", [f"{REPO_PIN}pull_request"])
+    assert conditions[GITHUB_AUD] == ("StringEquals", ["sts.amazonaws.com"])
+
+
+# Verbs that change something; the plan role may have none of them.
+WRITE_VERBS = ("Put", "Delete", "Create", "Update", "Attach", "Detach", "Set", "Tag", "Untag", "Change", "Pass")
+READ_VERBS = ("Get", "List", "Describe")
+# Listing cache policies (the CDN looks up the AWS-managed one by name) has no resource type.
+PLAN_STAR_RESOURCE_OK = {"cloudfront:ListCachePolicies"}
+
+
+def _plan_policy_statements(ci: dict[str, Any]) -> list[dict[str, Any]]:
+    resources = labelled(ci, "resource")
+    attached = [
+        body
+        for (rtype, _), body in resources.items()
+        if rtype in ("aws_iam_role_policy", "aws_iam_role_policy_attachment", "aws_iam_role_policies_exclusive")
+        and "aws_iam_role.terraform_plan" in str(body.get("role", ""))
+    ]
+    assert len(attached) == 1, "the plan role has exactly one inline policy and no attachments (no ReadOnlyAccess)"
+    assert "managed_policy_arns" not in resources[("aws_iam_role", "terraform_plan")]
+    doc = labelled(ci, "data")[
+        ("aws_iam_policy_document", ref_name(str(attached[0]["policy"]), "data.aws_iam_policy_document."))
+    ]
+    return blocks(doc, "statement")
+
+
+def test_plan_role_may_only_read(ci: dict[str, Any]) -> None:
+    statements = _plan_policy_statements(ci)
+    assert len(statements) >= 5
+    for statement in statements:
+        assert statement.get("effect", "Allow") == "Allow"
+        assert "not_actions" not in statement and "not_resources" not in statement
+        actions = [str(a) for a in statement["actions"]]
+        for action in actions:
+            assert "*" not in action, f"wildcard action {action}"
+            service, _, verb = action.partition(":")
+            assert service and verb, action
+            assert not verb.startswith(WRITE_VERBS), f"the plan role may not {action}"
+            assert verb.startswith(READ_VERBS), f"{action} is not a read"
+        if "*" in [str(r) for r in statement["resources"]]:
+            assert set(actions) <= PLAN_STAR_RESOURCE_OK, f"resource * for {actions}"
+
+
+def test_plan_role_reads_the_state_object_but_no_lock_and_no_site_objects(ci: dict[str, Any]) -> None:
+    object_reads = [
+        str(resource)
+        for statement in _plan_policy_statements(ci)
+        if "s3:GetObject" in statement["actions"]
+        for resource in statement["resources"]
+    ]
+    state = "arn:${local.partition}:s3:::${var.terraform_state_bucket}/${var.terraform_state_key}"
+    assert object_reads == [state], "GetObject on the state key only: no .tflock (plan runs -lock=false), no objects"
+    for statement in _plan_policy_statements(ci):
+        for resource in statement["resources"]:
+            assert not str(resource).endswith("/*") or ":s3:::" not in str(resource), f"object access: {resource}"
 
 
 # --------------------------------------------------------------------------- formatting

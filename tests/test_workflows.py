@@ -263,9 +263,24 @@ def test_infra_plans_pull_requests_and_applies_main_behind_an_environment(
     validate = "\n".join(step.get("run", "") for step in jobs["validate"]["steps"])
     for command in ("terraform fmt -check", "init -backend=false", "validate"):
         assert command in validate
+    # The mocked-provider tests need no AWS, so they run next to validate, after it.
+    assert validate.index("deploy/terraform validate -no-color") < validate.index(
+        "terraform -chdir=deploy/terraform test -no-color"
+    )
     plan = "\n".join(step.get("run", "") for step in jobs["plan"]["steps"])
     assert "plan -lock=false" in plan and "text-summary.sh" in plan and "GITHUB_STEP_SUMMARY" in plan
     assert "github.event_name == 'pull_request'" in jobs["plan"]["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in jobs["plan"]["if"], "no fork"
+    # Pull requests plan with the read-only plan role; only the apply job gets the role that can change IAM.
+    roles = {
+        job_id: step_named(infra, job_id, AWS_CREDENTIALS_ACTION)[1]["with"]["role-to-assume"]
+        for job_id in ("plan", "apply")
+    }
+    assert roles == {
+        "plan": "${{ vars.AWS_TERRAFORM_PLAN_ROLE_ARN }}",
+        "apply": "${{ vars.AWS_TERRAFORM_ROLE_ARN }}",
+    }
+    assert "AWS_TERRAFORM_PLAN_ROLE_ARN" in step_named(infra, "plan", "require-vars.sh")[1]["run"]
     apply = jobs["apply"]
     assert apply["environment"] == "production"
     assert infra["env"]["TF_VAR_terraform_environment"] == apply["environment"], "the Terraform role trusts it"
