@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import Abort, display_path
-from .site import write_if_changed
+from .output import write_if_changed
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import Abort, display_path
-from .site import STATE_FILE, object_headers
+from .output import STATE_FILE, object_headers
 
 log = logging.getLogger(__name__)
 

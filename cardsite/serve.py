@@ -36,8 +36,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from .errors import Abort, CardsiteError, ValidationError
+from .output import STATE_DIR, object_headers
 from .settings import Settings, load_settings
-from .site import STATE_DIR, BuildReport, build, object_headers
+from .site import BuildReport, build
 
 log = logging.getLogger(__name__)
 

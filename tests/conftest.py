@@ -45,7 +45,8 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         from urllib.parse import unquote
 
-        from cardsite.site import card_names, object_headers
+        from cardsite.output import object_headers
+        from cardsite.site import card_names
 
         rel = unquote(self.path.split("?", 1)[0].lstrip("/"))
         if rel and not rel.endswith("/"):
@@ -55,7 +56,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
-        from cardsite.site import object_headers
+        from cardsite.output import object_headers
 
         return object_headers(str(path))["Content-Type"]
 

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from cardsite.cli import main
+from cardsite.output import object_headers
 from cardsite.publish import PublishFailed, PublishOptions, publish
 from cardsite.publish_plan import (
     MANIFEST,
@@ -20,7 +21,6 @@ from cardsite.publish_plan import (
     invalidation_paths,
     make_plan,
 )
-from cardsite.site import object_headers
 
 BUCKET = "cards"
 

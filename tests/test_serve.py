@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from cardsite.cli import main
+from cardsite.output import object_headers
 from cardsite.serve import Preview, inject_reload, should_rebuild
 from cardsite.settings import load_settings
-from cardsite.site import object_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 
