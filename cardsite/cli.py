@@ -37,6 +37,9 @@ def _project_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="templates folder (default: templates/ next to the contacts folder)",
     )
+
+
+def _base_url_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", metavar="URL", help="override base_url from site.yaml")
 
 
@@ -46,7 +49,7 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
+    return load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=getattr(args, "base_url", None))
 
 
 # --------------------------------------------------------------------------- commands
@@ -117,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="validate, then build contacts/ into public/ (the default)")
     _project_options(p)
+    _base_url_option(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -128,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate only; report every problem with file and line")
     _project_options(p)
+    _base_url_option(p)
     p.add_argument(
         "--format",
         choices=("text", "github"),
@@ -175,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("notify", help="e-mail the print shop and card owners about changed cards")
     _project_options(p)
+    _base_url_option(p)
     p.add_argument(
         "--out",
         type=Path,
