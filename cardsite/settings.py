@@ -88,6 +88,15 @@ def load_settings(
         raise ValidationError(problems)
     data: dict[str, Any] = doc.data
     problems = company_problems(doc, data.get("phone_region", "CH"))
+    ratio = contrast_with_white(data.get("brand_color", "#0b5cad"))
+    if ratio < MIN_CONTRAST:
+        problems.append(
+            doc.problem(
+                ("brand_color",),
+                f"white text on {data['brand_color']} has a contrast of {ratio:.1f}:1; "
+                f"the 'Save contact' button needs at least {MIN_CONTRAST}:1 (WCAG AA), so pick a darker colour",
+            )
+        )
     if problems:
         raise ValidationError(problems)
     url = (base_url or data["base_url"]).rstrip("/")
@@ -110,6 +119,22 @@ def load_settings(
         site_file=site_file,
         raw=data,
     )
+
+
+#: WCAG 2 AA contrast for normal text; the brand colour is the background of white button text.
+MIN_CONTRAST = 4.5
+
+
+def contrast_with_white(color: str) -> float:
+    """Return the WCAG contrast ratio of white text on `color` (#rrggbb)."""
+
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(color[i : i + 2]) for i in (1, 3, 5))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return 1.05 / (luminance + 0.05)
 
 
 def company_problems(doc: Document, region: str) -> list[Problem]:

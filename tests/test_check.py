@@ -138,3 +138,11 @@ def test_no_traceback_from_the_command_line(project: Path) -> None:
     assert run.returncode == 1
     assert "contacts/bad.yaml" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_brand_colour_must_keep_the_button_readable(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = project / "site.yaml"
+    site.write_text(site.read_text().replace('brand_color: "#0b5cad"', 'brand_color: "#ffd400"'))
+    code, out = check(capsys)
+    assert code == 1
+    assert "site.yaml:" in out and "brand_color: white text on #ffd400 has a contrast of 1.4:1" in out
