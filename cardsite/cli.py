@@ -49,7 +49,9 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=getattr(args, "base_url", None))
+    return load_settings(
+        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=getattr(args, "base_url", None)
+    )
 
 
 # --------------------------------------------------------------------------- commands
