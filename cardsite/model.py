@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
@@ -12,7 +13,6 @@ import phonenumbers
 
 from .errors import Problem
 from .load import Document, check_id
-from .photo import photo_problem
 from .settings import Settings
 from .validate import email_problem, parse_phone, schema_problems, url_problem
 
@@ -187,7 +187,7 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         path = (settings.contacts_dir / photo).resolve()
         if not path.is_relative_to(settings.contacts_dir.resolve()):
             problems.append(doc.problem(("photo",), f"photo '{photo}' must be a path inside the contacts folder"))
-        elif reason := photo_problem(path):
+        elif reason := _photo_problem(path):
             problems.append(doc.problem(("photo",), reason))
         else:
             photo_digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -246,3 +246,9 @@ def short_url(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").removeprefix("www.")
     return (host + parts.path).rstrip("/") or url
+
+
+def _photo_problem(path: Path) -> str | None:
+    from .photo import photo_problem  # Pillow is loaded only for cards that have a photo
+
+    return photo_problem(path)

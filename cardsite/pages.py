@@ -54,7 +54,7 @@ class Pages:
             tag = hashlib.sha256(data).hexdigest()[:10]
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
             self.assets[source.name] = Asset(source, path, data)
-        self.digest = templates_digest(root)
+        self.digest = self.settings.templates_digest
 
     def _context(self, lang: str, depth: int) -> dict[str, Any]:
         if lang not in self.catalogs:
@@ -125,15 +125,6 @@ def load_catalogs(folder: Path) -> dict[str, dict[str, str]]:
     if problems:
         raise ValidationError(problems)
     return catalogs
-
-
-def templates_digest(root: Path) -> str:
-    """Hash every file under templates/, names included."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def _template_frame(exc: BaseException, root: Path, fallback: str) -> tuple[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,11 +35,21 @@ class Settings:
     site_file: Path
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Hash everything in the settings that can change an output."""
         blob = json.dumps([self.raw, self.base_url], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    @cached_property
+    def templates_digest(self) -> str:
+        """Hash every file under the templates folder, names included."""
+        h = hashlib.sha256()
+        root = self.templates_dir
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            h.update(path.relative_to(root).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+        return h.hexdigest()
 
     def card_url(self, card_id: str) -> str:
         """Return the public URL of a card's landing page."""

@@ -17,17 +17,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import qr
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .model import Card, make_card
 from .output import STATE_FILE, guard_out_dir, remove_output, write_if_changed
-from .pages import Pages
-from .photo import web_jpeg
 from .settings import Settings
-from .vcard import render_vcard
+
+if TYPE_CHECKING:
+    from .model import Card
+    from .pages import Pages
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +44,39 @@ class Rule:
     render: Callable[[Pages, Card], bytes]
 
 
+# The renderers import their libraries on first use: a build with nothing to render never loads them.
+
+
 def _photo(pages: Pages, card: Card) -> bytes:
     return (pages.settings.contacts_dir / card.photo).read_bytes()
 
 
+def _vcard(pages: Pages, card: Card) -> bytes:
+    from .vcard import render_vcard
+
+    return render_vcard(card, _photo(pages, card) if card.photo else None)
+
+
+def _qr(pages: Pages, card: Card) -> bytes:
+    from .qr import render_svg
+
+    return render_svg(card.url, pages.settings.qr_error_correction)
+
+
+def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
+    def render(pages: Pages, card: Card) -> bytes:
+        from .photo import web_jpeg
+
+        return web_jpeg(_photo(pages, card), name)
+
+    return render
+
+
 RULES = (
-    Rule("{id}/{id}.vcf", ("card",), "active", lambda p, c: render_vcard(c, _photo(p, c) if c.photo else None)),
-    Rule("{id}/qr.svg", ("url", "qr"), "always", lambda p, c: qr.render_svg(c.url, p.settings.qr_error_correction)),
-    Rule("{id}/photo.jpg", ("photo",), "photo", lambda p, c: web_jpeg(_photo(p, c), "photo.jpg")),
-    Rule("{id}/photo@2x.jpg", ("photo",), "photo", lambda p, c: web_jpeg(_photo(p, c), "photo@2x.jpg")),
+    Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
+    Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
+    Rule("{id}/photo.jpg", ("photo",), "photo", _web_photo("photo.jpg")),
+    Rule("{id}/photo@2x.jpg", ("photo",), "photo", _web_photo("photo@2x.jpg")),
     Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),
     Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
 )
@@ -76,7 +99,8 @@ def code_digest() -> str:
 
 
 def _hash(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    # 80 bits tell changed from unchanged with room to spare, and keep the state file small.
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
 @dataclass
@@ -84,8 +108,10 @@ class Source:
     """One contact file: its id and digest, a summary of its card, and, once loaded, the Card."""
 
     id: str
-    path: Path
+    file: str
     key: str
+    stat: list[int]
+    digest: str
     card: Card | None = None
     card_hash: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +120,11 @@ class Source:
     def name(self) -> str:
         """Return the full name on the card."""
         return self.meta["name"]
+
+    @property
+    def path(self) -> Path:
+        """Return the contact file's path."""
+        return Path(self.file)
 
 
 @dataclass
@@ -113,24 +144,31 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     """Read and check every contact file; raise ValidationError listing every problem.
 
     A file whose bytes (and photo), settings and cardsite code all match the last
-    build's state was valid then and is valid now, so it is not parsed again.
+    build's state was valid then and is valid now, so it is not parsed again; a
+    file whose size and modification time match is not even read.
     """
     cached = (state or {}).get("cards", {})
+    fixed = _hash(settings.digest, code_digest())
     sources: list[Source] = []
     problems: list[Problem] = []
-    seen: dict[str, Path] = {}
+    seen: dict[str, str] = {}
     to_load: list[Source] = []
-    for path in contact_files(settings.contacts_dir):
-        card_id = path.stem
+    for file, st in contact_files(settings.contacts_dir):
+        card_id = os.path.splitext(os.path.basename(file))[0]
         if card_id in seen:
-            other = display_path(seen[card_id])
-            problems.append(Problem(display_path(path), 1, "", f"card id '{card_id}' is also defined by {other}"))
+            other = display_path(Path(seen[card_id]))
+            problems.append(Problem(display_path(Path(file)), 1, "", f"card id '{card_id}' is also defined by {other}"))
             continue
-        seen[card_id] = path
-        key = _hash(hashlib.sha256(path.read_bytes()).hexdigest(), settings.digest, code_digest())
-        source = Source(card_id, path, key)
+        seen[card_id] = file
         entry = cached.get(card_id)
-        if entry and entry["key"] == key and _photo_unchanged(settings, entry["meta"]):
+        stat = [st.st_size, st.st_mtime_ns]
+        if entry and entry["stat"] == stat:
+            digest = entry["digest"]
+        else:
+            with open(file, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+        source = Source(card_id, file, _hash(digest, fixed), stat, digest)
+        if entry and entry["key"] == source.key and _photo_unchanged(settings, entry["meta"]):
             source.card_hash, source.meta = entry["card"], entry["meta"]
         else:
             to_load.append(source)
@@ -155,7 +193,7 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
 
 def _attach(source: Source, card: Card) -> None:
     source.card = card
-    source.card_hash = hashlib.sha256(json.dumps(card.to_dict(), sort_keys=True).encode()).hexdigest()
+    source.card_hash = _hash(json.dumps(card.to_dict(), sort_keys=True))
     source.meta = {
         "name": card.name.full,
         "lang": card.lang,
@@ -168,6 +206,8 @@ def _attach(source: Source, card: Card) -> None:
 
 
 def _load_one(settings: Settings, source: Source) -> tuple[Card | None, list[Problem]]:
+    from .model import make_card
+
     doc, problems = read_yaml(source.path)
     if doc is None:
         return None, problems
@@ -213,55 +253,123 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     """Build the site into `out_dir`, writing only files whose bytes changed."""
     guard_out_dir(out_dir)
     state = read_state(out_dir)
+    if state.get("code") != code_digest():
+        # Made by another cardsite: keep only the list of files, to clean up what is gone.
+        state = {"cards": {}, "site": {}, "old": _all_outputs(state)}
     sources = gather(settings, state)
-    by_id = {s.id: s for s in sources}
-    pages = Pages(settings, names={s.id: s.name for s in sources})
-    inputs = {"site": settings.digest, "templates": pages.digest, "qr": settings.qr_error_correction}
+    plan = _plan(settings, sources, state, out_dir)
 
-    old_outputs: dict[str, str] = state.get("outputs", {})
-    outputs: dict[str, str] = {}
-    todo: dict[str, list[str]] = {}
-    for source in sources:
-        meta = source.meta
-        card_inputs = {
-            **inputs,
-            "card": source.card_hash,
-            "url": settings.card_url(source.id),
-            "photo": meta["photo"],
-            "successor": by_id[meta["successor"]].name if meta["successor"] else "",
-        }
-        for rule in RULES:
-            if not WHEN[rule.when](meta):
-                continue
-            rel = rule.path.format(id=source.id)
-            outputs[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
-            if old_outputs.get(rel) != outputs[rel] or not (out_dir / rel).is_file():
-                todo.setdefault(source.id, []).append(rule.path)
+    files: dict[str, bytes] = {}
+    pages = None
+    if plan.todo or not plan.site_current:
+        from .pages import Pages
 
-    files = site_files(pages, sources)
-    trial_render(pages, sources, todo)
+        pages = Pages(settings, names={s.id: s.name for s in sources})
+        trial_render(pages, sources, plan.todo)
+    if not plan.site_current:
+        files = site_files(pages, sources)
+        plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
 
     report = BuildReport(cards={s.id: s.name for s in sources})
-    jobs = [(by_id[i], paths) for i, paths in todo.items()]
+    by_id = {s.id: s for s in sources}
+    jobs = [(by_id[i], paths) for i, paths in plan.todo.items()]
     for written in _map(_render_one, (pages, out_dir), jobs):
         report.written.extend(written)
     report.rendered = len(jobs)
-
     for rel, data in files.items():
-        outputs[rel] = hashlib.sha256(data).hexdigest()
-        if old_outputs.get(rel) != outputs[rel] and write_if_changed(out_dir / rel, data):
+        if write_if_changed(out_dir / rel, data):
             report.written.append(rel)
 
-    for rel in sorted(set(old_outputs) - set(outputs)):
+    current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
+    for rel in sorted(_all_outputs(state) - current):
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
-    cards_state = {s.id: {"key": s.key, "card": s.card_hash, "name": s.name, "meta": s.meta} for s in sources}
-    write_if_changed(
-        out_dir / STATE_FILE,
-        json.dumps({"code": code_digest(), "cards": cards_state, "outputs": outputs}, sort_keys=True).encode(),
-    )
+    _save_state(out_dir, state, sources, plan)
     return report
+
+
+@dataclass
+class _Plan:
+    """Which outputs every card has, under which input keys, and which must be rendered."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    todo: dict[str, list[str]] = field(default_factory=dict)
+    dirs: dict[str, int] = field(default_factory=dict)
+    site_key: str = ""
+    site_current: bool = False
+    site_outputs: dict[str, str] = field(default_factory=dict)
+
+
+def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> _Plan:
+    """Decide, from input keys alone, what must be rendered."""
+    by_id = {s.id: s for s in sources}
+    inputs = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
+    shared = _hash(*inputs.values())
+    root = f"{out_dir}/"
+    plan = _Plan()
+    for source in sources:
+        meta = source.meta
+        successor = by_id[meta["successor"]].name if meta["successor"] else ""
+        plan.keys[source.id] = key = _hash(source.key, source.card_hash, meta["photo"], successor, shared)
+        old = state["cards"].get(source.id, {})
+        # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
+        if old.get("inputs") == key and old.get("dir") == _mtime(root + source.id):
+            plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
+            continue
+        card_inputs = {**inputs, "card": source.card_hash, "url": settings.card_url(source.id)}
+        card_inputs.update(photo=meta["photo"], successor=successor)
+        mine = plan.outputs[source.id] = {}
+        for rule in RULES:
+            if WHEN[rule.when](meta):
+                rel = rule.path.format(id=source.id)
+                mine[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
+                if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
+                    plan.todo.setdefault(source.id, []).append(rule.path)
+    plan.site_key = _hash(shared, json.dumps([[s.id, s.meta] for s in sources], sort_keys=True))
+    old_site = state["site"]
+    plan.site_outputs = old_site.get("outputs", {})
+    plan.site_current = old_site.get("inputs") == plan.site_key and all(
+        os.path.isfile(root + rel) for rel in plan.site_outputs
+    )
+    return plan
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return -1
+
+
+def _save_state(out_dir: Path, state: dict[str, Any], sources: list[Source], plan: _Plan) -> None:
+    """Record what this build made, unless the state on disk already says exactly that."""
+    cards = {}
+    for s in sources:
+        folder = plan.dirs[s.id] if s.id in plan.dirs else _mtime(f"{out_dir}/{s.id}")
+        cards[s.id] = {
+            "key": s.key,
+            "stat": s.stat,
+            "digest": s.digest,
+            "card": s.card_hash,
+            "name": s.name,
+            "meta": s.meta,
+            "inputs": plan.keys[s.id],
+            "outputs": plan.outputs[s.id],
+            "dir": folder,
+        }
+    new = {"code": code_digest(), "cards": cards, "site": {"inputs": plan.site_key, "outputs": plan.site_outputs}}
+    if new != state:  # comparing is far cheaper than serialising 10,000 cards for nothing
+        write_if_changed(out_dir / STATE_FILE, json.dumps(new, sort_keys=True, ensure_ascii=False).encode())
+
+
+def _all_outputs(state: dict[str, Any]) -> set[str]:
+    """Return every file a build state says it wrote."""
+    if "old" in state:
+        return state["old"]
+    rels = {rel for entry in state.get("cards", {}).values() for rel in entry.get("outputs", {})}
+    return rels | set(state.get("site", {}).get("outputs", {}))
 
 
 def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:
@@ -335,12 +443,12 @@ def _call(item: Any) -> Any:
 
 
 def read_state(out_dir: Path) -> dict[str, Any]:
-    """Return the last build's state, or an empty one when it is missing or stale."""
+    """Return the last build's state as written, or an empty one when it is missing or unreadable."""
     try:
         state = json.loads((out_dir / STATE_FILE).read_bytes())
     except (OSError, ValueError):
         return {}
-    return state if state.get("code") == code_digest() else {"outputs": state.get("outputs", {})}
+    return state if isinstance(state, dict) else {}
 
 
 def card_names(out_dir: Path) -> dict[str, str]:
