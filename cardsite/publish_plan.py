@@ -25,6 +25,7 @@ from typing import Any
 
 from .errors import Abort, display_path
 from .output import STATE_FILE, object_headers
+from .site import card_names, read_state
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +122,16 @@ class Manifest:
 
 def read_card_names(out_dir: Path) -> dict[str, str]:
     """Return {card id: full name} from the build state; refuse a folder that was never built."""
-    state_file = out_dir / STATE_FILE
     if not out_dir.is_dir():
         raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
-    try:
-        state = json.loads(state_file.read_bytes())
-        cards = state["cards"]
-        return {
-            card_id: str(card.get("name") or card.get("meta", {}).get("name", "")) for card_id, card in cards.items()
-        }
-    except FileNotFoundError:
+    if not (out_dir / STATE_FILE).is_file():
         raise Abort(
             f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"
-        ) from None
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
-        raise Abort(f"cannot read {display_path(state_file)} ({exc}); run `python build.py` again") from None
+        )
+    names = card_names(out_dir)
+    if not names and read_state(out_dir).get("cards") is None:
+        raise Abort(f"cannot read {display_path(out_dir / STATE_FILE)}; run `python build.py` again")
+    return names
 
 
 def scan_site(out_dir: Path, card_names: dict[str, str]) -> dict[str, LocalFile]:
