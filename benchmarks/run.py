@@ -60,14 +60,17 @@ print(json.dumps({"in_process": seconds, "written": report.written, "rendered": 
 
 def snapshot(out: Path) -> dict[str, tuple[int, int]]:
     """Return {file: (inode, mtime)} of everything under `out`, to see what a build really touched."""
-    if not out.is_dir():
-        return {}
-    return {
-        p.relative_to(out).as_posix(): (s.st_ino, s.st_mtime_ns)
-        for p in out.rglob("*")
-        if p.is_file() and not p.is_symlink()
-        for s in (p.stat(),)
-    }
+    found: dict[str, tuple[int, int]] = {}
+    stack = [(str(out), "")] if out.is_dir() else []
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{prefix}{entry.name}/"))
+                elif entry.is_file(follow_symlinks=False):
+                    found[prefix + entry.name] = (entry.inode(), entry.stat(follow_symlinks=False).st_mtime_ns)
+    return found
 
 
 def build_once(project: Path, out: Path, own: str = "") -> dict[str, Any]:
