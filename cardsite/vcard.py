@@ -82,18 +82,16 @@ def refold(text: str) -> str:
     vobject decides whether to fold by counting characters, so a short line of
     umlauts can leave it longer than 75 octets; unfold and fold again by bytes.
     """
-    logical = text.replace("\r\n ", "").split("\r\n")
-    out = []
-    for line in logical:
-        if not line:
-            continue
-        chunk, size = [], 0
-        for ch in line:
-            width = len(ch.encode("utf-8"))
-            if size + width > MAX_LINE_OCTETS:
-                out.append("".join(chunk))
-                chunk, size = [" "], 1
-            chunk.append(ch)
-            size += width
-        out.append("".join(chunk))
-    return "\r\n".join(out) + "\r\n"
+    out: list[bytes] = []
+    for line in text.replace("\r\n ", "").split("\r\n"):
+        data = line.encode("utf-8")
+        width = MAX_LINE_OCTETS
+        while len(data) > width:
+            cut = width
+            while data[cut] & 0xC0 == 0x80:  # never cut before a UTF-8 continuation byte
+                cut -= 1
+            out.append(data[:cut])
+            data = b" " + data[cut:]
+        if data:
+            out.append(data)
+    return (b"\r\n".join(out) + b"\r\n").decode("utf-8")
