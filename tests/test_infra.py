@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -24,18 +25,10 @@ MODULES = TERRAFORM / "modules"
 MODULE_NAMES = ("site", "cdn", "mail", "ci", "monitoring")
 CONFIG_DIRS = (TERRAFORM, BOOTSTRAP, *(MODULES / name for name in MODULE_NAMES))
 VIEWER_REQUEST_JS = MODULES / "cdn" / "functions" / "viewer-request.js"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 GITHUB_SUB = "token.actions.githubusercontent.com:sub"
 GITHUB_AUD = "token.actions.githubusercontent.com:aud"
 REPO_PIN = "repo:${var.github_repository}:"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip locally, but fail under CI=true, where every tool must be installed."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: install it, see .ci/run)")
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- HCL loading

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import skip_or_fail
 
 from cardsite.cli import build_parser
 
@@ -29,20 +30,12 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 SCRIPTS = ROOT / ".github" / "scripts"
 SETUP_DOC = ROOT / "docs" / "setup.md"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+(?:\.\d+){0,2}\s*$")
 BUILD_PY = re.compile(r"(?:^|[\s;&|(])python3?\s+(?:\./)?build\.py(?=\s|$)")
 SHELL_OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "2>", "2>>", "(", ")"}
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip locally, but fail under CI=true, where every tool must be installed."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: install it, see .ci/run)")
-    pytest.skip(reason)
 
 
 def tool(name: str) -> str:
