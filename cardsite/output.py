@@ -44,6 +44,14 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def mtime_ns(path: str) -> int:
+    """Return the modification time of `path` in nanoseconds, or -1 when it does not exist."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return -1
+
+
 def remove_output(out_dir: Path, rel: str) -> bool:
     """Remove one output file and any folder it leaves empty."""
     path = out_dir / rel

@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .output import STATE_FILE, guard_out_dir, remove_output, write_if_changed
+from .output import STATE_FILE, guard_out_dir, mtime_ns, remove_output, write_if_changed
+from .parallel import parallel_map
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
     from .pages import Pages
 
 log = logging.getLogger(__name__)
-
-#: Below this many cards to render, a process pool costs more than it saves.
-PARALLEL_MIN = 200
 
 
 @dataclass(frozen=True)
@@ -173,7 +169,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         else:
             to_load.append(source)
         sources.append(source)
-    for source, (card, found) in zip(to_load, _map(_load_one, settings, to_load), strict=True):
+    for source, (card, found) in zip(to_load, parallel_map(_load_one, settings, to_load), strict=True):
         problems.extend(found)
         if card:
             _attach(source, card)
@@ -273,7 +269,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     report = BuildReport(cards={s.id: s.name for s in sources})
     by_id = {s.id: s for s in sources}
     jobs = [(by_id[i], paths) for i, paths in plan.todo.items()]
-    for written in _map(_render_one, (pages, out_dir), jobs):
+    for written in parallel_map(_render_one, (pages, out_dir), jobs):
         report.written.extend(written)
     report.rendered = len(jobs)
     for rel, data in files.items():
@@ -315,7 +311,7 @@ def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_
         plan.keys[source.id] = key = _hash(source.key, source.card_hash, meta["photo"], successor, shared)
         old = state["cards"].get(source.id, {})
         # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
-        if old.get("inputs") == key and old.get("dir") == _mtime(root + source.id):
+        if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
             plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
             continue
         card_inputs = {**inputs, "card": source.card_hash, "url": settings.card_url(source.id)}
@@ -336,18 +332,11 @@ def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_
     return plan
 
 
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        return -1
-
-
 def _save_state(out_dir: Path, state: dict[str, Any], sources: list[Source], plan: _Plan) -> None:
     """Record what this build made, unless the state on disk already says exactly that."""
     cards = {}
     for s in sources:
-        folder = plan.dirs[s.id] if s.id in plan.dirs else _mtime(f"{out_dir}/{s.id}")
+        folder = plan.dirs[s.id] if s.id in plan.dirs else mtime_ns(f"{out_dir}/{s.id}")
         cards[s.id] = {
             "key": s.key,
             "stat": s.stat,
@@ -411,32 +400,6 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
             if write_if_changed(out_dir / rel, rule.render(pages, card)):
                 written.append(rel)
     return written
-
-
-_shared: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
-
-
-def _map(func: Callable[..., Any], context: Any, items: list[Any]) -> Iterable[Any]:
-    """Apply func(*context, item) to items in order, on every core when it pays."""
-    global _shared
-    args = context if isinstance(context, tuple) else (context,)
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_MIN or workers < 2:
-        return [func(*args, item) for item in items]
-    # Forked workers inherit the template environment instead of unpickling it per task.
-    _shared = (func, args)
-    try:
-        chunk = max(1, len(items) // (workers * 8))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_call, items, chunksize=chunk))
-    finally:
-        _shared = None
-
-
-def _call(item: Any) -> Any:
-    assert _shared is not None
-    func, args = _shared
-    return func(*args, item)
 
 
 # --------------------------------------------------------------------------- state

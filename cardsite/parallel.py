@@ -1,0 +1,38 @@
+"""Run a function over many cards on every core, when that pays."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+#: Below this many items, a process pool costs more than it saves.
+PARALLEL_MIN = 200
+
+
+_shared: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> Iterable[Any]:
+    """Apply func(*context, item) to items in order, on every core when it pays."""
+    global _shared
+    args = context if isinstance(context, tuple) else (context,)
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_MIN or workers < 2:
+        return [func(*args, item) for item in items]
+    # Forked workers inherit the template environment instead of unpickling it per task.
+    _shared = (func, args)
+    try:
+        chunk = max(1, len(items) // (workers * 8))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_call, items, chunksize=chunk))
+    finally:
+        _shared = None
+
+
+def _call(item: Any) -> Any:
+    assert _shared is not None
+    func, args = _shared
+    return func(*args, item)
