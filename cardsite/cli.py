@@ -211,9 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- entry
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever sys.stderr is at the time, so a replaced stderr never gets a stale handle."""
+
+    @property
+    def stream(self):  # type: ignore[no-untyped-def,override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def _setup_logging(level: int) -> None:
-    # Messages are the program's output, so they go to the current stderr without decoration.
-    handler = logging.StreamHandler(sys.stderr)
+    # Messages are the program's output, so they go to stderr without decoration.
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)

@@ -209,11 +209,14 @@ def test_a_burst_of_saves_causes_one_rebuild(preview: Preview, project: Path) ->
 def test_card_edit_renders_one_card_and_template_edit_every_card(preview: Preview, project: Path) -> None:
     edit(project / "contacts" / "max.yaml", "Muster", "Einzeln")
     assert wait_until(lambda: "Max Einzeln" in get(preview.url + "/max/")[2])
-    assert preview.report is not None and preview.report.rendered == 1
+    # The files land before the build returns its report, so wait for the report too.
+    assert wait_until(lambda: preview.report is not None and "max/index.html" in preview.report.written)
+    assert preview.report.rendered == 1
 
     edit(project / "templates" / "base.html", "<main>", '<main data-marker="tpl-edit">')
     for card_id in ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc"):
         assert wait_until(lambda card_id=card_id: "tpl-edit" in get(f"{preview.url}/{card_id}/")[2]), card_id
+    assert wait_until(lambda: "jana-mueller/index.html" in preview.report.written)
     assert preview.report.rendered == len(preview.cards)
 
 
