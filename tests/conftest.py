@@ -123,6 +123,47 @@ def page(browser):
 # --------------------------------------------------------------------------- AWS
 
 
+TEST_BUCKET = "cards"
+
+
+@pytest.fixture
+def s3(aws: str):
+    """Return an S3 client on the moto server, with the bucket TEST_BUCKET created."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=aws)
+    client.create_bucket(Bucket=TEST_BUCKET)
+    return client
+
+
+def create_distribution(endpoint: str, bucket: str) -> str:
+    """Create a CloudFront distribution for `bucket` on the moto server; return its id."""
+    import boto3
+
+    config = {
+        "CallerReference": f"cardsite-test-{bucket}",
+        "Comment": "cards",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "site",
+                    "DomainName": f"{bucket}.s3.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "site",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",  # CachingOptimized
+        },
+    }
+    cloudfront = boto3.client("cloudfront", endpoint_url=endpoint)
+    return cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """Start moto's server mode on a free loopback port and return its endpoint URL."""

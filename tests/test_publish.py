@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import boto3
+import conftest
 import pytest
 
 from cardsite.cli import main
@@ -22,7 +23,7 @@ from cardsite.publish_plan import (
     make_plan,
 )
 
-BUCKET = "cards"
+BUCKET = conftest.TEST_BUCKET
 
 
 # --------------------------------------------------------------------------- helpers
@@ -80,29 +81,8 @@ def site_files(out: Path) -> dict[str, Path]:
 
 
 def create_distribution(endpoint: str) -> str:
-    """Create a CloudFront distribution in moto; return its id."""
-    cloudfront = boto3.client("cloudfront", endpoint_url=endpoint)
-    config = {
-        "CallerReference": "cardsite-test",
-        "Comment": "cards",
-        "Enabled": True,
-        "Origins": {
-            "Quantity": 1,
-            "Items": [
-                {
-                    "Id": "site",
-                    "DomainName": f"{BUCKET}.s3.amazonaws.com",
-                    "S3OriginConfig": {"OriginAccessIdentity": ""},
-                }
-            ],
-        },
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "site",
-            "ViewerProtocolPolicy": "redirect-to-https",
-            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-        },
-    }
-    return cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    """Create a CloudFront distribution for the test bucket; return its id."""
+    return conftest.create_distribution(endpoint, BUCKET)
 
 
 def invalidations(endpoint: str, distribution_id: str) -> list[list[str]]:
@@ -138,14 +118,6 @@ def changed_files(before: dict[str, bytes], after: dict[str, bytes]) -> list[str
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def s3(aws: str):
-    """Return an S3 client on the moto server, with the test bucket created."""
-    client = boto3.client("s3", endpoint_url=aws)
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from test_publish import (
     BUCKET,
@@ -122,14 +121,6 @@ def proxy(aws: str) -> Iterator[Callable[[Fault], FaultProxy]]:
 def every(n: int, status: int = 503, code: str = "SlowDown") -> Fault:
     """Fail every n-th request with `status` (a deterministic share: 1/n)."""
     return lambda number, method, path: (status, code) if number % n == 0 else None
-
-
-@pytest.fixture
-def s3(aws: str):
-    """Return an S3 client on the moto server, with the test bucket created."""
-    client = boto3.client("s3", endpoint_url=aws)
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import skip_or_fail
+from conftest import create_distribution, skip_or_fail
 
 from cardsite.cli import build_parser
 
@@ -565,28 +565,7 @@ def test_the_deploy_job_publishes_and_announces_against_moto(
     bucket, sender, inbox = "cards-site", "cards@example.ch", "print-jobs@druckerei.example.ch"
     boto3.client("s3", endpoint_url=aws).create_bucket(Bucket=bucket)
     boto3.client("ses", endpoint_url=aws).verify_email_identity(EmailAddress=sender)
-    distribution = boto3.client("cloudfront", endpoint_url=aws).create_distribution(
-        DistributionConfig={
-            "CallerReference": "workflow-test",
-            "Comment": "cards",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "site",
-                        "DomainName": f"{bucket}.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "site",
-                "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
-            },
-        }
-    )["Distribution"]["Id"]
+    distribution = create_distribution(aws, bucket)
 
     # The workspace: the project plus what the job uses from the repository.
     shutil.copy(ROOT / "build.py", project / "build.py")
