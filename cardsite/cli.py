@@ -39,6 +39,10 @@ def _project_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _out_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--out", type=Path, default=Path("public"), metavar="DIR", help=help)
+
+
 def _base_url_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", metavar="URL", help="override base_url from site.yaml")
 
@@ -123,13 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="validate, then build contacts/ into public/ (the default)")
     _project_options(p)
     _base_url_option(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("public"),
-        metavar="DIR",
-        help="output folder (default: public)",
-    )
+    _out_option(p, "output folder (default: public)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("check", help="validate only; report every problem with file and line")
@@ -156,13 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("publish", help="sync the built site to S3 and invalidate CloudFront")
     _log_options(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("public"),
-        metavar="DIR",
-        help="built site (default: public)",
-    )
+    _out_option(p, "built site (default: public)")
     p.add_argument(
         "--bucket",
         default=os.environ.get("CARDSITE_BUCKET"),
@@ -183,13 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notify", help="e-mail the print shop and card owners about changed cards")
     _project_options(p)
     _base_url_option(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("public"),
-        metavar="DIR",
-        help="built site (default: public)",
-    )
+    _out_option(p, "built site (default: public)")
     p.add_argument(
         "--state",
         type=Path,
