@@ -47,6 +47,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.env.filters["short_url"] = short_url
+        self.env.filters["e164"] = self._e164
         self.catalogs = load_catalogs(root / LOCALE_DIR)
         self.assets = {}
         for source in sorted((root / ASSETS_DIR).glob("*")):
@@ -55,6 +56,15 @@ class Pages:
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
             self.assets[source.name] = Asset(source, path, data)
         self.digest = self.settings.templates_digest
+
+    def _e164(self, number: str) -> str:
+        """Return a checked phone number in E.164 form, for tel: links."""
+        import phonenumbers
+
+        from .validate import parse_phone
+
+        parsed = parse_phone(number, self.settings.phone_region)
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if parsed else number
 
     def _context(self, lang: str, depth: int) -> dict[str, Any]:
         if lang not in self.catalogs:

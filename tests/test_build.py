@@ -176,3 +176,11 @@ def test_catalogs_have_the_same_keys() -> None:
     keys = set(catalogs["en"])
     for lang, catalog in catalogs.items():
         assert set(catalog) == keys, f"{lang}: missing {keys - set(catalog)}, extra {set(catalog) - keys}"
+
+
+def test_company_phone_is_dialled_in_e164(project: Path) -> None:
+    site = project / "site.yaml"
+    site.write_text(site.read_text().replace('phone: "+41 44 668 18 00"', 'phone: "044 668 18 00"'))
+    run_build(project)
+    html = (project / "public" / "404.html").read_text()
+    assert 'href="tel:+41446681800"' in html and "044 668 18 00" in html
