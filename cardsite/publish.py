@@ -169,8 +169,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
     uploaded = remote.upload(plan.phases(), local, result.failed)
     for rel, etag in uploaded.items():
-        f = local[rel]
-        entries[rel] = Entry(f.sha256, f.headers_hash, f.size, etag)
+        entries[rel] = Entry.uploaded(local[rel], etag)
     result.uploaded = sorted(uploaded)
     if plan.deleted and not result.failed:
         result.deleted = remote.delete(plan.deleted, result.failed)

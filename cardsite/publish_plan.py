@@ -5,10 +5,13 @@ tested without S3. The AWS side lives in `publish.py`.
 
 A bucket listing gives keys, sizes and ETags but no headers, so what was
 uploaded is remembered in a manifest object under the reserved `_cardsite/`
-prefix: per key the sha256 of the bytes, a hash of the headers, the size and
-the ETag S3 answered. An entry is trusted only while the listing still shows
-that size and ETag, so an object changed or removed behind publish's back is
-uploaded again.
+prefix: per key a hash of the headers and, to recognise the content, either
+nothing more when S3 answered the content's MD5 as ETag (single-part uploads
+to an SSE-S3 bucket), or the sha256, size and ETag it answered. An entry is
+trusted only while the listing confirms it, so an object changed or removed
+behind publish's back is uploaded again. Because MD5-checked entries hold no
+content hash, a content-only edit leaves the manifest as it was: one card
+edit costs the card's files, and no manifest upload.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def md5_etag(data: bytes) -> str:
+    """Return the ETag S3 gives a single-part, non-KMS upload of `data`: its quoted MD5."""
+    return f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+
+
 def headers_hash(headers: dict[str, str]) -> str:
     """Return a short stable hash of an object's headers."""
     return hashlib.sha256(json.dumps(headers, sort_keys=True).encode()).hexdigest()[:32]
@@ -60,11 +68,16 @@ class LocalFile:
     size: int
     sha256: str
     headers: dict[str, str]
+    etag: str = ""
 
     @property
     def headers_hash(self) -> str:
         """Return the hash of this file's headers."""
         return headers_hash(self.headers)
+
+
+#: In an entry's etag field: the object's content is checked against the listing's ETag (its MD5).
+BY_MD5 = "md5"
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,21 @@ class Entry:
     headers: str
     size: int
     etag: str
+
+    @classmethod
+    def uploaded(cls, f: LocalFile, etag: str) -> Entry:
+        """Remember an upload; when S3 answered the MD5 as ETag, the listing alone vouches for the content."""
+        if etag == f.etag:
+            return cls("", f.headers_hash, -1, BY_MD5)
+        return cls(f.sha256, f.headers_hash, f.size, etag)
+
+    def matches(self, f: LocalFile, listed: Listed) -> bool:
+        """Tell whether the bucket's object, as listed, is `f` with `f`'s headers."""
+        if self.headers != f.headers_hash:
+            return False
+        if self.etag == BY_MD5:
+            return (listed.size, listed.etag) == (f.size, f.etag)
+        return (self.size, self.etag, self.sha256) == (listed.size, listed.etag, f.sha256)
 
 
 @dataclass(frozen=True)
@@ -145,7 +173,8 @@ def scan_site(out_dir: Path, card_names: dict[str, str]) -> dict[str, LocalFile]
             log.warning("Skipping %s: %s is reserved for cardsite's own objects", rel, RESERVED)
             continue
         data = path.read_bytes()
-        files[rel] = LocalFile(rel, path, len(data), content_hash(data), object_headers(rel, card_names))
+        headers = object_headers(rel, card_names)
+        files[rel] = LocalFile(rel, path, len(data), content_hash(data), headers, md5_etag(data))
     return files
 
 
@@ -189,11 +218,7 @@ def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str
         entry = manifest.entries.get(rel)
         if listed is None:
             plan.added.append(rel)
-        elif (
-            entry is not None
-            and (entry.size, entry.etag) == (listed.size, listed.etag)
-            and (entry.sha256, entry.headers) == (f.sha256, f.headers_hash)
-        ):
+        elif entry is not None and entry.matches(f, listed):
             plan.unchanged.append(rel)
         else:
             plan.changed.append(rel)
