@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import quote
 
 from .errors import Abort, display_path
 
@@ -85,23 +84,19 @@ _TYPES = {
 }
 
 
-def object_headers(rel: str, card_names: dict[str, str] | None = None) -> dict[str, str]:
-    """Return the HTTP headers a built file is served with, in preview and on S3 alike."""
+def object_headers(rel: str) -> dict[str, str]:
+    """Return the HTTP headers a built file is served with, in preview and on S3 alike.
+
+    Headers depend on the path alone, never on a card's content, so editing a
+    card changes its files' bytes but not their headers, and publish need not
+    rewrite its manifest.
+    """
     suffix = Path(rel).suffix.lower()
     headers = {
         "Content-Type": _TYPES.get(suffix, "application/octet-stream"),
         "Cache-Control": CACHE_IMMUTABLE if rel.startswith("assets/") else CACHE_SHORT,
     }
     if suffix == ".vcf":
-        headers["Content-Disposition"] = vcf_disposition(Path(rel).stem, (card_names or {}).get(Path(rel).stem))
+        # attachment makes phones offer the import; the id is ASCII, stable and names the person.
+        headers["Content-Disposition"] = f'attachment; filename="{Path(rel).name}"'
     return headers
-
-
-def vcf_disposition(card_id: str, full_name: str | None) -> str:
-    """Return an RFC 6266 attachment header naming the file after the person."""
-    ascii_name = f"{card_id}.vcf"
-    if not full_name:
-        return f'attachment; filename="{ascii_name}"'
-    # Characters that some file systems or header parsers reject are dropped from the name.
-    pretty = "-".join("".join(c for c in full_name if c not in '\\/:*?"<>|,;').split()) + ".vcf"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(pretty)}"

@@ -149,7 +149,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     `session` is a boto3 Session (default: a new one on the standard credential chain).
     """
     card_names = read_card_names(options.out)
-    local = scan_site(options.out, card_names)
+    local = scan_site(options.out)
     remote = Remote(options, session)
     listing = remote.list()
     manifest = remote.get_manifest() if MANIFEST in listing else Manifest()

@@ -162,7 +162,7 @@ def read_card_names(out_dir: Path) -> dict[str, str]:
     return names
 
 
-def scan_site(out_dir: Path, card_names: dict[str, str]) -> dict[str, LocalFile]:
+def scan_site(out_dir: Path) -> dict[str, LocalFile]:
     """Hash every publishable file under `out_dir`; dot-paths (the build state) stay private."""
     files: dict[str, LocalFile] = {}
     for path in sorted(out_dir.rglob("*")):
@@ -173,7 +173,7 @@ def scan_site(out_dir: Path, card_names: dict[str, str]) -> dict[str, LocalFile]
             log.warning("Skipping %s: %s is reserved for cardsite's own objects", rel, RESERVED)
             continue
         data = path.read_bytes()
-        headers = object_headers(rel, card_names)
+        headers = object_headers(rel)
         files[rel] = LocalFile(rel, path, len(data), content_hash(data), headers, md5_etag(data))
     return files
 

@@ -367,7 +367,7 @@ class Preview:
         if not rel and not (out / "index.html").is_file():
             status, headers, body = 200, object_headers("index.html"), index_page(cards)
         elif found is not None:
-            status, headers, body = 200, object_headers(found.relative_to(out).as_posix(), cards), _read(found)
+            status, headers, body = 200, object_headers(found.relative_to(out).as_posix()), _read(found)
         else:
             status, headers, body = 404, object_headers("404.html"), _read(out / "404.html") or b"<h1>Not found</h1>"
         if not rel.startswith("assets/"):

@@ -46,11 +46,10 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         from urllib.parse import unquote
 
         from cardsite.output import object_headers
-        from cardsite.site import card_names
 
         rel = unquote(self.path.split("?", 1)[0].lstrip("/"))
         if rel and not rel.endswith("/"):
-            for name, value in object_headers(rel, card_names(Path(self.directory))).items():
+            for name, value in object_headers(rel).items():
                 if name != "Content-Type":
                     self.send_header(name, value)
         super().end_headers()
