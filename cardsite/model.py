@@ -126,22 +126,6 @@ class Card:
         """Return the card as plain JSON-ready data."""
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Card:
-        """Rebuild a card from `to_dict` output."""
-        return cls(
-            **{
-                **data,
-                "name": Name(**data["name"]),
-                "emails": tuple(Email(**e) for e in data["emails"]),
-                "phones": tuple(Phone(**p) for p in data["phones"]),
-                "addresses": tuple(Address(**a) for a in data["addresses"]),
-                "websites": tuple(data["websites"]),
-                "social": tuple(Profile(**s) for s in data["social"]),
-                "aliases": tuple(data.get("aliases", ())),
-            }
-        )
-
 
 def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | None, list[Problem]]:
     """Check one contact document and build its Card; return the problems instead if any."""

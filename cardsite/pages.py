@@ -35,7 +35,6 @@ class Pages:
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
-    digest: str = field(init=False)
 
     def __post_init__(self) -> None:
         root = self.settings.templates_dir
@@ -55,7 +54,6 @@ class Pages:
             tag = hashlib.sha256(data).hexdigest()[:10]
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
             self.assets[source.name] = Asset(source, path, data)
-        self.digest = self.settings.templates_digest
 
     def _e164(self, number: str) -> str:
         """Return a checked phone number in E.164 form, for tel: links."""
