@@ -9,7 +9,7 @@ from .errors import Abort, display_path
 
 #: Build state lives inside the output folder, so it can never describe another folder.
 STATE_DIR = ".cardsite"
-STATE_FILE = f"{STATE_DIR}/build.json"
+STATE_FILE = f"{STATE_DIR}/build.state"
 
 
 def guard_out_dir(out_dir: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 PARALLEL_MIN = 200
 
 
-_shared: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+_shared: tuple[Callable[..., Any], tuple[Any, ...], list[Any]] | None = None
 
 
 def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> Iterable[Any]:
@@ -22,17 +22,17 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
     workers = min(os.cpu_count() or 1, 8)
     if len(items) < PARALLEL_MIN or workers < 2:
         return [func(*args, item) for item in items]
-    # Forked workers inherit the template environment instead of unpickling it per task.
-    _shared = (func, args)
+    # Forked workers inherit the context and the items; only indexes and results cross the pipe.
+    _shared = (func, args, items)
     try:
         chunk = max(1, len(items) // (workers * 8))
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_call, items, chunksize=chunk))
+            return list(pool.map(_call, range(len(items)), chunksize=chunk))
     finally:
         _shared = None
 
 
-def _call(item: Any) -> Any:
+def _call(index: int) -> Any:
     assert _shared is not None
-    func, args = _shared
-    return func(*args, item)
+    func, args, items = _shared
+    return func(*args, items[index])

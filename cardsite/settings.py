@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from .errors import Problem, ValidationError, display_path
 from .load import Document, read_yaml
-from .validate import email_problem, phone_problem, schema_problems, url_problem
 
 #: Templates that ship with cardsite, used when the project has no templates/ folder.
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -94,6 +93,9 @@ def load_settings(
     doc, problems = read_yaml(site_file)
     if doc is None:
         raise ValidationError(problems)
+    # The validators load here, not at import: a build with nothing to do (see stamp.py) never needs them.
+    from .validate import schema_problems
+
     problems = schema_problems(doc, "site")
     if problems:
         raise ValidationError(problems)
@@ -150,6 +152,8 @@ def contrast_with_white(color: str) -> float:
 
 def company_problems(doc: Document, region: str) -> list[Problem]:
     """Check the company's contact fields the way card fields are checked."""
+    from .validate import email_problem, phone_problem, url_problem
+
     company = doc.data["company"]
     checks = {
         "website": url_problem,

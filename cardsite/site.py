@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import marshal
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from .load import contact_files, read_yaml
 from .output import STATE_FILE, guard_out_dir, mtime_ns, remove_output, write_if_changed
 from .parallel import parallel_map
 from .settings import Settings
+from .stamp import code_digest
 
 if TYPE_CHECKING:
     from .model import Card
@@ -82,16 +84,6 @@ WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
     "active": lambda meta: meta["active"],
     "photo": lambda meta: meta["active"] and bool(meta["photo"]),
 }
-
-
-@cache
-def code_digest() -> str:
-    """Hash cardsite's own code and schemas, so an upgrade invalidates the build cache."""
-    root = Path(__file__).parent
-    h = hashlib.sha256()
-    for path in sorted([*root.glob("*.py"), *root.glob("schema/*.json")]):
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def _hash(*parts: str) -> str:
@@ -157,7 +149,8 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
             continue
         seen[card_id] = file
         entry = cached.get(card_id)
-        stat = [st.st_size, st.st_mtime_ns]
+        # ctime and inode too: a tool that puts the old mtime back after writing must not hide an edit.
+        stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         if entry and entry["stat"] == stat:
             digest = entry["digest"]
         else:
@@ -189,7 +182,9 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
 
 def _attach(source: Source, card: Card) -> None:
     source.card = card
-    source.card_hash = _hash(json.dumps(card.to_dict(), sort_keys=True))
+    # A dataclass repr names every field and value, nested ones too: a hash of it changes exactly when the card
+    # does, at a tenth of the cost of serialising asdict() to JSON, which the parent did 10,000 times in series.
+    source.card_hash = _hash(repr(card))
     source.meta = {
         "name": card.name.full,
         "lang": card.lang,
@@ -350,7 +345,7 @@ def _save_state(out_dir: Path, state: dict[str, Any], sources: list[Source], pla
         }
     new = {"code": code_digest(), "cards": cards, "site": {"inputs": plan.site_key, "outputs": plan.site_outputs}}
     if new != state:  # comparing is far cheaper than serialising 10,000 cards for nothing
-        write_if_changed(out_dir / STATE_FILE, json.dumps(new, sort_keys=True, ensure_ascii=False).encode())
+        write_if_changed(out_dir / STATE_FILE, STATE_HEADER + marshal.dumps(new))
 
 
 def _all_outputs(state: dict[str, Any]) -> set[str]:
@@ -405,11 +400,23 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
 # --------------------------------------------------------------------------- state
 
 
+#: The state is a cache of plain dicts, lists and strings in marshal's format: at 10,000 cards it loads in
+#: half the time of JSON and is written in a seventh, which a one-card rebuild feels. marshal's format may
+#: change between Python versions, so the header names the version, and any other header means no state.
+STATE_HEADER = f"cardsite build state 1 {sys.implementation.cache_tag} marshal {marshal.version}\n".encode()
+
+
 def read_state(out_dir: Path) -> dict[str, Any]:
     """Return the last build's state as written, or an empty one when it is missing or unreadable."""
     try:
-        state = json.loads((out_dir / STATE_FILE).read_bytes())
-    except (OSError, ValueError):
+        data = (out_dir / STATE_FILE).read_bytes()
+    except OSError:
+        return {}
+    if not data.startswith(STATE_HEADER):
+        return {}
+    try:
+        state = marshal.loads(memoryview(data)[len(STATE_HEADER) :])
+    except (EOFError, ValueError, TypeError):
         return {}
     return state if isinstance(state, dict) else {}
 
