@@ -51,6 +51,29 @@ def reference(url: str, level: str) -> tuple[qrcode.QRCode, list[list[bool]], in
     return code, matrix, mask
 
 
+def reference_svg(matrix: list[list[bool]]) -> bytes:
+    """Write the SVG render_svg has always written for this matrix: one path of runs of dark modules, row by row.
+
+    The bytes must not change between releases, or every card's qr.svg is rewritten and re-uploaded.
+    """
+    runs = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < len(row):
+            if row[x]:
+                w = row[x:].index(False) if False in row[x:] else len(row) - x
+                runs.append(f"M{x} {y}h{w}v1h-{w}z")
+                x += w
+            else:
+                x += 1
+    size = len(matrix)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}"'
+        f' shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>\n'
+    ).encode("ascii")
+
+
 def svg_matrix(svg: bytes) -> list[list[bool]]:
     """Rasterise our one-path SVG back to modules by reading its `Mx yhNv1h-Nz` runs."""
     text = svg.decode("ascii")
@@ -66,7 +89,7 @@ def svg_matrix(svg: bytes) -> list[list[bool]]:
 
 
 @pytest.mark.parametrize("level", ["M", "Q"])
-def test_mask_and_matrix_match_qrcodes_automatic_choice(level: str) -> None:
+def test_mask_matrix_and_svg_bytes_match_qrcodes_automatic_choice(level: str) -> None:
     versions, masks = set(), set()
     for url in varied_urls(300):
         ref, ref_matrix, ref_mask = reference(url, level)
@@ -75,6 +98,7 @@ def test_mask_and_matrix_match_qrcodes_automatic_choice(level: str) -> None:
         assert ours.data_cache == util.create_data(ref.version, ref.error_correction, ref.data_list), url
         assert ours.mask_pattern == ref_mask, url
         assert ours.get_matrix() == ref_matrix, url
+        assert qr.render_svg(url, level) == reference_svg(ref_matrix), url
         versions.add(ours.version)
         masks.add(ours.mask_pattern)
     # The sample must exercise every mask and a spread of versions, or it proves little.
@@ -90,6 +114,7 @@ def test_large_versions_match_qrcode() -> None:
         ours = qr._code(url, level)
         assert (ours.version, ours.mask_pattern) == (ref.version, ref_mask)
         assert ours.get_matrix() == ref_matrix
+        assert qr.render_svg(url, level) == reference_svg(ref_matrix)
 
 
 def test_too_long_url_fails_like_qrcode() -> None:
