@@ -14,6 +14,7 @@ import bisect
 import io
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import qrcode
@@ -29,29 +30,30 @@ _LEVELS = {"M": qrcode.constants.ERROR_CORRECT_M, "Q": qrcode.constants.ERROR_CO
 _MASKS = range(8)
 
 
-def _to_int(bits: np.ndarray) -> int:
-    """Pack a flat array of 0/1 into an integer, its first element the most significant bit."""
+def _pack(planes: np.ndarray) -> int:
+    """Pack planes of 0/1 (each padded to whole bytes) into one integer, the first element the most significant bit."""
     import numpy as np
 
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    return int.from_bytes(np.packbits(planes, axis=-1).tobytes(), "big")
 
 
 @dataclass(frozen=True)
 class _Layout:
     """Where one QR version puts its data, as qrcode lays it out in test mode, with the bit masks to score it.
 
-    A symbol is scored as two integers, its modules row by row and column by column (the same bit order
-    fits both, the symbol being square): a bitwise operation then covers every line of the symbol at
-    once, where numpy spent most of its time in per-call overhead on arrays this small.
+    A symbol is scored as one integer holding two planes, its modules row by row, then column by column
+    (the same line masks fit both, the symbol being square): a bitwise operation then covers every line
+    of the symbol at once, where numpy spent most of its time in per-call overhead on arrays this small.
     """
 
     size: int
     order: np.ndarray  # (2, n * n) per module, row by row and column by column: its bit in the padded data stream
     stream_bytes: int  # the data stream padded with zero bytes, so that order's index for "no data" reads a 0
-    template: tuple[int, int]  # function modules in test mode (format and version areas light)
-    masks: tuple[tuple[int, int], ...]  # mask pattern p over the data modules
+    template: int  # function modules in test mode (format and version areas light)
+    masks: tuple[int, ...]  # mask pattern p over the data modules
     pairs: int  # modules i where i and i + 1 lie on one line
     windows: int  # modules i where i to i + 10 lie on one line
+    blocks: int  # the top-left modules of the 2x2 blocks, in the row-by-row plane only
 
 
 @cache
@@ -89,20 +91,21 @@ def _layout(version: int) -> _Layout:
     order = np.full(n * n, stream_bytes * 8 - 1)
     order[data] = rank
 
-    def both(flat: np.ndarray) -> tuple[int, int]:
-        return _to_int(flat), _to_int(flat.reshape(n, n).T.ravel())
+    def both(flat: np.ndarray) -> np.ndarray:
+        return np.stack([flat, flat.reshape(n, n).T.ravel()])
 
     mask_planes = np.zeros((len(_MASKS), n * n), dtype=bool)
     mask_planes[:, data] = masks
-    col = np.arange(n * n) % n
+    row, col = np.divmod(np.arange(n * n), n)
     return _Layout(
         size=n,
-        order=np.stack([order, order.reshape(n, n).T.ravel()]),
+        order=both(order),
         stream_bytes=stream_bytes,
-        template=both(template.ravel()),
-        masks=tuple(both(plane) for plane in mask_planes),
-        pairs=_to_int(col < n - 1),
-        windows=_to_int(col < n - 10),
+        template=_pack(both(template.ravel())),
+        masks=tuple(_pack(both(plane)) for plane in mask_planes),
+        pairs=_pack(np.stack([col < n - 1] * 2)),
+        windows=_pack(np.stack([col < n - 10] * 2)),
+        blocks=_pack(np.stack([(row < n - 1) & (col < n - 1), np.zeros(n * n, dtype=bool)])),
     )
 
 
@@ -117,7 +120,7 @@ def _type_info(version: int, error_correction: int, mask: int) -> int:
     code.setup_type_info(False, mask)
     if version >= 7:
         code.setup_type_number(False)
-    return _to_int(np.array(code.modules, dtype=bool).ravel())
+    return _pack(np.array(code.modules, dtype=bool).ravel())
 
 
 class _Bits:
@@ -208,13 +211,16 @@ def _codewords(version: int, error_correction: int, payloads: list[tuple[util.QR
     # Interleave: the i-th byte of every block in turn, data first, then check bytes.
     interleaved = []
     for group in (dc, ec):
-        for i in range(max(map(len, group))):
+        # zip stops at the shortest block; then the bytes only longer blocks have.
+        shortest = min(map(len, group))
+        interleaved.extend(chain.from_iterable(zip(*group, strict=False)))
+        for i in range(shortest, max(map(len, group))):
             interleaved.extend(b[i] for b in group if i < len(b))
     return interleaved
 
 
-def _line_penalty(m: int, layout: _Layout) -> int:
-    """Score runs of five or more same-colour modules (length - 2 each) and finder-like patterns (40 each) along lines.
+def _penalty(layout: _Layout, m: int) -> int:
+    """Return qrcode's util.lost_point for one test-mode symbol, `m` holding it row by row and column by column.
 
     Bit i of `m << k` is module i + k, so ANDing shifted copies tests a window of modules starting at each i.
     """
@@ -222,7 +228,7 @@ def _line_penalty(m: int, layout: _Layout) -> int:
     five = same & (same << 1) & (same << 2) & (same << 3)
     starts = five & ~(five >> 1)
     # A run of length L holds L - 4 windows of five and one start: (L - 4) + 2 = L - 2.
-    runs = five.bit_count() + 2 * starts.bit_count()
+    score = five.bit_count() + 2 * starts.bit_count()
     light = ~m
     dark3 = m & (m << 1) & (m << 2)
     core = m & (light << 1) & (dark3 << 2) & (light << 5) & (m << 6)  # 1011101
@@ -230,18 +236,12 @@ def _line_penalty(m: int, layout: _Layout) -> int:
     light4 = light2 & (light2 << 2)
     # 1011101 then four light (10111010000), or four light then 1011101 (00001011101).
     finders = ((core & (light4 << 7)) | (light4 & (core << 4))) & layout.windows
-    return runs + 40 * finders.bit_count()
-
-
-def _penalty(layout: _Layout, rows: int, cols: int) -> int:
-    """Return qrcode's util.lost_point for one test-mode symbol, given row by row and column by column."""
+    score += 40 * finders.bit_count()
     n = layout.size
-    score = _line_penalty(rows, layout) + _line_penalty(cols, layout)
-    same = ~(rows ^ (rows << 1)) & layout.pairs
-    blocks = same & (same << n) & ~(rows ^ (rows << n))
+    blocks = same & (same << n) & ~(m ^ (m << n)) & layout.blocks
     score += 3 * blocks.bit_count()
-    # The same float arithmetic as qrcode, so rounding at the 5% steps agrees.
-    return score + int(abs(float(rows.bit_count()) / (n**2) * 100 - 50) / 5) * 10
+    # Each plane holds every module once. The same float arithmetic as qrcode, so rounding at the 5% steps agrees.
+    return score + int(abs(float(m.bit_count() // 2) / (n**2) * 100 - 50) / 5) * 10
 
 
 def _make(url: str, level: str) -> tuple[qrcode.QRCode, np.ndarray]:
@@ -255,16 +255,16 @@ def _make(url: str, level: str) -> tuple[qrcode.QRCode, np.ndarray]:
     layout = _layout(version)
     code.data_cache = _codewords(version, code.error_correction, payloads)
     stream = np.frombuffer(bytes(code.data_cache).ljust(layout.stream_bytes, b"\0"), dtype=np.uint8)
-    packed = np.packbits(np.unpackbits(stream)[layout.order], axis=1)
-    rows, cols = (int.from_bytes(line.tobytes(), "big") for line in packed)
-    (template_rows, template_cols) = layout.template
+    data = _pack(np.unpackbits(stream)[layout.order])
     # Each mask's test-mode symbol as qrcode's best_mask_pattern builds it; the first lowest score wins.
-    scores = [_penalty(layout, template_rows | (rows ^ r), template_cols | (cols ^ c)) for r, c in layout.masks]
+    scores = [_penalty(layout, layout.template | (data ^ mask)) for mask in layout.masks]
     mask = code.mask_pattern = scores.index(min(scores))
-    # Test mode leaves the format and version modules light; the final symbol sets the dark ones.
-    symbol = template_rows | (rows ^ layout.masks[mask][0]) | _type_info(version, code.error_correction, mask)
+    # Keep the row-by-row plane. Test mode left the format and version modules light; set the dark ones.
     n = layout.size
-    symbol_bytes = np.frombuffer(symbol.to_bytes(-(-n * n // 8), "big"), dtype=np.uint8)
+    plane_bytes = -(-n * n // 8)
+    rows = (layout.template | (data ^ layout.masks[mask])) >> (8 * plane_bytes)
+    symbol = rows | _type_info(version, code.error_correction, mask)
+    symbol_bytes = np.frombuffer(symbol.to_bytes(plane_bytes, "big"), dtype=np.uint8)
     return code, np.unpackbits(symbol_bytes, count=n * n).view(bool).reshape(n, n)
 
 
