@@ -11,7 +11,7 @@ from cardsite.load import read_yaml
 from cardsite.model import Card, make_card
 from cardsite.settings import load_settings
 from cardsite.site import check
-from cardsite.vcard import card_uid, render_vcard
+from cardsite.vcard import card_uid, refold, render_vcard, vcard_object
 
 
 @pytest.fixture
@@ -91,6 +91,26 @@ def test_escaping_of_special_characters(project: Path, settings) -> None:
     assert v.n.value.given == "Anna, Maria"
     assert v.n.value.family == "Back\\slash; Semi"
     assert v.note.value == "line one\nline two, with; all \\ of it"
+
+
+def test_bytes_equal_a_plain_vobject_serialize(project: Path, settings) -> None:
+    """render_vcard escapes lines itself to skip vobject's unescaping; the bytes must not change."""
+    cards = [source.card for source in check(settings)]
+    cards.append(
+        card_from(
+            project,
+            settings,
+            "tricky",
+            'name: {given: "Anna, Maria", family: "Back\\\\slash; Semi", prefix: "Dr.", suffix: "PhD"}\n'
+            'title: "R&D, Lead; Ops: \\"quoted\\""\ndepartment: "Sales; Nord"\n'
+            'note: "line one\\nline two, with; all \\\\ of it ' + "Zürich Genève Łódź " * 8 + '"\n'
+            "addresses: [{street: 'Rue du Rhône 1; Étage 2', locality: 'Genève', postal_code: '1204', country: CH}]\n",
+        )
+    )
+    for card in cards:
+        photo = (settings.contacts_dir / card.photo).read_bytes() if card.photo else None
+        assert render_vcard(card, photo) == refold(vcard_object(card, photo).serialize()).encode("utf-8"), card.id
+    assert any(card.photo for card in cards)
 
 
 def test_lines_are_crlf_and_folded_at_75_octets(project: Path, settings) -> None:
