@@ -151,9 +151,10 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         entry = cached.get(card_id)
         # ctime and inode too: a tool that puts the old mtime back after writing must not hide an edit.
         stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        digest = ""  # a file new to the cache is hashed by its loader, which reads it anyway
         if entry and entry["stat"] == stat:
             digest = entry["digest"]
-        else:
+        elif entry:
             with open(file, "rb") as f:
                 digest = hashlib.sha256(f.read()).hexdigest()
         source = Source(card_id, file, _hash(digest, fixed), stat, digest)
@@ -162,10 +163,13 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         else:
             to_load.append(source)
         sources.append(source)
-    for source, (card, found) in zip(to_load, parallel_map(_load_one, settings, to_load), strict=True):
+    for source, (card, digest, card_hash, found) in zip(
+        to_load, parallel_map(_load_one, settings, to_load), strict=True
+    ):
         problems.extend(found)
         if card:
-            _attach(source, card)
+            source.digest, source.key = digest, _hash(digest, fixed)
+            _attach(source, card, card_hash)
     if not problems:
         problems = cross_check(sources)
     if problems:
@@ -180,11 +184,8 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == meta["photo"]
 
 
-def _attach(source: Source, card: Card) -> None:
-    source.card = card
-    # A dataclass repr names every field and value, nested ones too: a hash of it changes exactly when the card
-    # does, at a tenth of the cost of serialising asdict() to JSON, which the parent did 10,000 times in series.
-    source.card_hash = _hash(repr(card))
+def _attach(source: Source, card: Card, card_hash: str) -> None:
+    source.card, source.card_hash = card, card_hash
     source.meta = {
         "name": card.name.full,
         "lang": card.lang,
@@ -196,13 +197,17 @@ def _attach(source: Source, card: Card) -> None:
     }
 
 
-def _load_one(settings: Settings, source: Source) -> tuple[Card | None, list[Problem]]:
+def _load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
+    """Load one card in a worker; return it with the digest of its file and a hash of the card."""
     from .model import make_card
 
     doc, problems = read_yaml(source.path)
     if doc is None:
-        return None, problems
-    return make_card(source.id, doc, settings)
+        return None, "", "", problems
+    card, problems = make_card(source.id, doc, settings)
+    # A dataclass repr names every field and value, nested ones too: its hash changes exactly when the card
+    # does, at a tenth of the cost of JSON from asdict().
+    return card, doc.digest, _hash(repr(card)) if card else "", problems
 
 
 def cross_check(sources: list[Source]) -> list[Problem]:
@@ -385,7 +390,7 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
     if card is None:
         # Unchanged source whose page must be redone (e.g. a template edit): it
         # was valid when cached under the same key, so it loads cleanly.
-        card, problems = _load_one(pages.settings, source)
+        card, _, _, problems = _load_one(pages.settings, source)
         if card is None:
             raise ValidationError(problems)
     written = []
