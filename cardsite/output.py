@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from .errors import Abort, display_path
@@ -41,6 +42,22 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         tmp.unlink(missing_ok=True)
         raise
     return True
+
+
+def write_new_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Create `folder` holding `files`, all at once: written in a hidden sibling, then renamed into place."""
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)  # left by a crashed build that had our process id
+    os.mkdir(tmp)
+    try:
+        for name, data in files.items():
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def mtime_ns(path: str) -> int:

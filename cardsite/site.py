@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .output import STATE_FILE, guard_out_dir, mtime_ns, remove_output, write_if_changed
+from .output import STATE_FILE, guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
 from .parallel import parallel_map
 from .settings import Settings
 from .stamp import code_digest
@@ -269,6 +269,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     report = BuildReport(cards={s.id: s.name for s in sources})
     by_id = {s.id: s for s in sources}
     jobs = [(by_id[i], paths) for i, paths in plan.todo.items()]
+    out_dir.mkdir(parents=True, exist_ok=True)
     for written in parallel_map(_render_one, (pages, out_dir), jobs):
         report.written.extend(written)
     report.rendered = len(jobs)
@@ -393,13 +394,13 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
         card, _, _, problems = _load_one(pages.settings, source)
         if card is None:
             raise ValidationError(problems)
-    written = []
-    for rule in RULES:
-        if rule.path in rule_paths:
-            rel = rule.path.format(id=source.id)
-            if write_if_changed(out_dir / rel, rule.render(pages, card)):
-                written.append(rel)
-    return written
+    files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
+    folder = out_dir / source.id
+    if not folder.exists():
+        # A new card's files appear together, with one rename instead of one per file.
+        write_new_folder(folder, {rel.removeprefix(f"{source.id}/"): data for rel, data in files.items()})
+        return list(files)
+    return [rel for rel, data in files.items() if write_if_changed(out_dir / rel, data)]
 
 
 # --------------------------------------------------------------------------- state

@@ -184,3 +184,14 @@ def test_company_phone_is_dialled_in_e164(project: Path) -> None:
     run_build(project)
     html = (project / "public" / "404.html").read_text()
     assert 'href="tel:+41446681800"' in html and "044 668 18 00" in html
+
+
+def test_a_new_card_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    from cardsite.output import write_new_folder
+
+    with pytest.raises(TypeError):
+        write_new_folder(tmp_path / "card", {"index.html": b"<p>ok</p>", "card.vcf": None})  # type: ignore[dict-item]
+    assert list(tmp_path.iterdir()) == []
+    write_new_folder(tmp_path / "card", {"index.html": b"<p>ok</p>", "card.vcf": b"BEGIN:VCARD"})
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["card", "card.vcf", "index.html"]
+    assert oct((tmp_path / "card" / "index.html").stat().st_mode & 0o777) == "0o644"
