@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import Abort, display_path
 from .output import STATE_FILE, object_headers
-from .site import card_names, read_state
+from .state import card_names, read_state
 
 log = logging.getLogger(__name__)
 

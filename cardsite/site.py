@@ -8,11 +8,8 @@ QR code, which depends on the URL alone, is re-encoded only when the URL moves.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import marshal
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .output import STATE_FILE, guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
+from .output import guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
 from .parallel import parallel_map
 from .settings import Settings
 from .stamp import code_digest
+from .state import all_outputs, read_state, write_state
 
 if TYPE_CHECKING:
     from .model import Card
@@ -103,6 +101,8 @@ class Source:
     card: Card | None = None
     card_hash: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The last build's state entry, when the file is unchanged since.
+    entry: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -137,6 +137,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     """
     cached = (state or {}).get("cards", {})
     fixed = _hash(settings.digest, code_digest())
+    same_fixed = (state or {}).get("fixed") == fixed
     sources: list[Source] = []
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -157,9 +158,10 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         elif entry:
             with open(file, "rb") as f:
                 digest = hashlib.sha256(f.read()).hexdigest()
-        source = Source(card_id, file, _hash(digest, fixed), stat, digest)
+        key = entry["key"] if same_fixed and digest and digest == entry["digest"] else _hash(digest, fixed)
+        source = Source(card_id, file, key, stat, digest)
         if entry and entry["key"] == source.key and _photo_unchanged(settings, entry["meta"]):
-            source.card_hash, source.meta = entry["card"], entry["meta"]
+            source.card_hash, source.meta, source.entry = entry["card"], entry["meta"], entry
         else:
             to_load.append(source)
         sources.append(source)
@@ -251,7 +253,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     state = read_state(out_dir)
     if state.get("code") != code_digest():
         # Made by another cardsite: keep only the list of files, to clean up what is gone.
-        state = {"cards": {}, "site": {}, "old": _all_outputs(state)}
+        state = {"cards": {}, "site": {}, "old": all_outputs(state)}
     sources = gather(settings, state)
     plan = _plan(settings, sources, state, out_dir)
 
@@ -278,11 +280,11 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
             report.written.append(rel)
 
     current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
-    for rel in sorted(_all_outputs(state) - current):
+    for rel in sorted(all_outputs(state) - current):
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
-    _save_state(out_dir, state, sources, plan)
+    _save_state(settings, out_dir, state, sources, plan)
     return report
 
 
@@ -324,7 +326,8 @@ def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_
                 mine[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
                 if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
                     plan.todo.setdefault(source.id, []).append(rule.path)
-    plan.site_key = _hash(shared, json.dumps([[s.id, s.meta] for s in sources], sort_keys=True))
+    # Every meta is built in one key order (_attach), so its repr is as stable as sorted JSON, and cheaper.
+    plan.site_key = _hash(shared, repr([(s.id, s.meta) for s in sources]))
     old_site = state["site"]
     plan.site_outputs = old_site.get("outputs", {})
     plan.site_current = old_site.get("inputs") == plan.site_key and all(
@@ -333,10 +336,13 @@ def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_
     return plan
 
 
-def _save_state(out_dir: Path, state: dict[str, Any], sources: list[Source], plan: _Plan) -> None:
+def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: _Plan) -> None:
     """Record what this build made, unless the state on disk already says exactly that."""
     cards = {}
     for s in sources:
+        if s.entry and s.id in plan.dirs and s.entry["inputs"] == plan.keys[s.id]:
+            cards[s.id] = s.entry  # unchanged in every field; the same object also compares fastest
+            continue
         folder = plan.dirs[s.id] if s.id in plan.dirs else mtime_ns(f"{out_dir}/{s.id}")
         cards[s.id] = {
             "key": s.key,
@@ -349,17 +355,14 @@ def _save_state(out_dir: Path, state: dict[str, Any], sources: list[Source], pla
             "outputs": plan.outputs[s.id],
             "dir": folder,
         }
-    new = {"code": code_digest(), "cards": cards, "site": {"inputs": plan.site_key, "outputs": plan.site_outputs}}
+    new = {
+        "code": code_digest(),
+        "fixed": _hash(settings.digest, code_digest()),
+        "cards": cards,
+        "site": {"inputs": plan.site_key, "outputs": plan.site_outputs},
+    }
     if new != state:  # comparing is far cheaper than serialising 10,000 cards for nothing
-        write_if_changed(out_dir / STATE_FILE, STATE_HEADER + marshal.dumps(new))
-
-
-def _all_outputs(state: dict[str, Any]) -> set[str]:
-    """Return every file a build state says it wrote."""
-    if "old" in state:
-        return state["old"]
-    rels = {rel for entry in state.get("cards", {}).values() for rel in entry.get("outputs", {})}
-    return rels | set(state.get("site", {}).get("outputs", {}))
+        write_state(out_dir, new)
 
 
 def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:
@@ -401,32 +404,3 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
         write_new_folder(folder, {rel.removeprefix(f"{source.id}/"): data for rel, data in files.items()})
         return list(files)
     return [rel for rel, data in files.items() if write_if_changed(out_dir / rel, data)]
-
-
-# --------------------------------------------------------------------------- state
-
-
-#: The state is a cache of plain dicts, lists and strings in marshal's format: at 10,000 cards it loads in
-#: half the time of JSON and is written in a seventh, which a one-card rebuild feels. marshal's format may
-#: change between Python versions, so the header names the version, and any other header means no state.
-STATE_HEADER = f"cardsite build state 1 {sys.implementation.cache_tag} marshal {marshal.version}\n".encode()
-
-
-def read_state(out_dir: Path) -> dict[str, Any]:
-    """Return the last build's state as written, or an empty one when it is missing or unreadable."""
-    try:
-        data = (out_dir / STATE_FILE).read_bytes()
-    except OSError:
-        return {}
-    if not data.startswith(STATE_HEADER):
-        return {}
-    try:
-        state = marshal.loads(memoryview(data)[len(STATE_HEADER) :])
-    except (EOFError, ValueError, TypeError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def card_names(out_dir: Path) -> dict[str, str]:
-    """Return {card id: full name} of the site built in `out_dir`."""
-    return {card_id: entry["name"] for card_id, entry in read_state(out_dir).get("cards", {}).items()}

@@ -88,7 +88,8 @@ def is_current(out_dir: Path, fingerprint: str) -> bool:
         saved = (out_dir / STAMP_FILE).read_text("ascii")
     except (OSError, UnicodeDecodeError):
         return False
-    return saved == f"{fingerprint} {_outputs(out_dir)}"
+    # Listing the output folder costs as much as fingerprinting the inputs: only do it when they match.
+    return saved.startswith(f"{fingerprint} ") and saved == f"{fingerprint} {_outputs(out_dir)}"
 
 
 def record(out_dir: Path, fingerprint: str) -> None:

@@ -22,7 +22,7 @@ from cardsite.publish_plan import (
     invalidation_paths,
     make_plan,
 )
-from cardsite.site import card_names
+from cardsite.state import card_names
 
 BUCKET = conftest.TEST_BUCKET
 
