@@ -142,8 +142,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     to_load: list[Source] = []
-    for file, st in contact_files(settings.contacts_dir):
-        card_id = os.path.splitext(os.path.basename(file))[0]
+    for card_id, file, st in contact_files(settings.contacts_dir):
         if card_id in seen:
             other = display_path(Path(seen[card_id]))
             problems.append(Problem(display_path(Path(file)), 1, "", f"card id '{card_id}' is also defined by {other}"))
