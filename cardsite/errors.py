@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,8 @@ class ValidationError(CardsiteError):
 
 def display_path(path: Path) -> str:
     """Return `path` relative to the working directory when it lies below it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    # Without resolve(): it stats every part of the path, and this runs once per card.
+    absolute, cwd = os.path.abspath(path), os.path.join(os.getcwd(), "")
+    if absolute.startswith(cwd):
+        return Path(absolute[len(cwd) :]).as_posix()
+    return path.as_posix()
