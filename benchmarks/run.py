@@ -43,17 +43,15 @@ TARGET_CARDS = 10_000
 COLD_MAX, COLD_HUGO_FACTOR = 10.0, 3.0
 NOOP_MAX, EDIT_MAX, MEMORY_MAX_MB, PREVIEW_MAX = 0.3, 0.4, 300.0, 1.0
 
-#: Runs one build in a fresh interpreter, as `python build.py` would, and reports what it did.
+#: Runs one build in a fresh interpreter exactly as `python build.py build` does, and reports time and memory.
 BUILD_CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from pathlib import Path
-from cardsite.settings import load_settings
-from cardsite.site import build
-report = build(load_settings(Path(sys.argv[1])), Path(sys.argv[2]))
+from cardsite.cli import main
+status = main(["build", "--quiet", "--contacts", sys.argv[1], "--out", sys.argv[2]])
 seconds = time.perf_counter() - started
 rss = {who: resource.getrusage(getattr(resource, who)).ru_maxrss for who in ("RUSAGE_SELF", "RUSAGE_CHILDREN")}
-print(json.dumps({"in_process": seconds, "written": report.written, "rendered": report.rendered,
+print(json.dumps({"status": status, "in_process": seconds,
                   "rss_main_kb": rss["RUSAGE_SELF"], "rss_worker_kb": rss["RUSAGE_CHILDREN"]}))
 """
 
@@ -90,9 +88,11 @@ def build_once(project: Path, out: Path, own: str = "") -> dict[str, Any]:
     )
     wall = time.perf_counter() - started
     cpu_after = os.times()
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not proc.stdout.strip():
         raise SystemExit(f"build failed:\n{proc.stderr}")
     child = json.loads(proc.stdout.strip().splitlines()[-1])
+    if child["status"] != 0:
+        raise SystemExit(f"build failed:\n{proc.stderr}")
     after = snapshot(out)
     touched = sorted(rel for rel, sig in after.items() if before.get(rel) != sig)
     cpu = (cpu_after.children_user - cpu_before.children_user) + (
@@ -106,7 +106,6 @@ def build_once(project: Path, out: Path, own: str = "") -> dict[str, Any]:
         "rss_main_mb": round(child["rss_main_kb"] / 1024, 1),
         "rss_worker_mb": round(child["rss_worker_kb"] / 1024, 1),
         "peak_mb": round(max(child["rss_main_kb"], child["rss_worker_kb"]) / 1024, 1),
-        "reported_written": len(child["written"]),
         "files_touched": len(touched),
         "touched_sample": touched[:8],
         "foreign": [rel for rel in touched if own and not rel.startswith((f"{own}/", "."))],
@@ -133,7 +132,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ("seconds", "in_process", "cpu_seconds", "cores_used", "peak_mb", "rss_main_mb", "rss_worker_mb")
     summary: dict[str, Any] = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys}
     summary["files_touched"] = max(r["files_touched"] for r in runs)
-    summary["reported_written"] = max(r["reported_written"] for r in runs)
     summary["seconds_runs"] = [r["seconds"] for r in runs]
     summary["runs"] = runs
     return summary
