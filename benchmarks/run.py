@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -143,7 +142,7 @@ def measure_builds(project: Path, card_id: str, runs: int, cold_only: bool = Fal
     results: dict[str, Any] = {}
     cold = []
     for _ in range(runs):
-        shutil.rmtree(out, ignore_errors=True)
+        hugo_site.set_aside(out, project.parent / "trash")  # not deleted: see hugo_site.SET_ASIDE_WHY
         cold.append(build_once(project, out))
     results["cold"] = summarise(cold)
     results["noop"] = summarise([build_once(project, out) for _ in range(runs)])
@@ -312,34 +311,40 @@ def save(figures: dict[str, Any], path: Path) -> None:
 def run(cards: list[int], runs: int, parts: set[str], path: Path) -> dict[str, Any]:
     """Measure every part for every N, saving to `path` as it goes; return all figures."""
     figures: dict[str, Any] = {"runs": runs, "machine": machine(), "results": {}}
-    for n in cards:
-        fig: dict[str, Any] = {}
-        figures["results"][str(n)] = fig
-        with tempfile.TemporaryDirectory(prefix=f"cardsite-bench-{n}-") as tmp:
-            project = Path(tmp)
-            print(f"[{n} cards] generating", file=sys.stderr)
-            ids = generate(project, n)
-            card_id = ids[len(ids) // 2]
-            if parts & {"build", "cold"}:
-                print(f"[{n} cards] builds", file=sys.stderr)
-                fig["build"] = measure_builds(project, card_id, runs, cold_only="build" not in parts)
-                save(figures, path)
-            if "hugo" in parts:
-                print(f"[{n} cards] Hugo", file=sys.stderr)
-                fig["hugo"] = hugo_site.measure(project, runs)
-                save(figures, path)
-            if "preview" in parts:
-                print(f"[{n} cards] preview", file=sys.stderr)
-                fig["preview"] = measure_preview(project, card_id, max(runs, 5))
-                save(figures, path)
-        if "publish" in parts:
-            print(f"[{n} cards] publish", file=sys.stderr)
-            fig["publish"] = measure_publish(n)
-        fig["targets"] = check_targets(n, fig)
-        save(figures, path)
+    # Every N's files are deleted only at the very end: see hugo_site.SET_ASIDE_WHY.
+    with tempfile.TemporaryDirectory(prefix="cardsite-bench-") as top:
+        for n in cards:
+            _measure(Path(top) / str(n), n, runs, parts, figures, path)
     figures["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     save(figures, path)
     return figures
+
+
+def _measure(project: Path, n: int, runs: int, parts: set[str], figures: dict[str, Any], path: Path) -> None:
+    """Measure every part for `n` cards generated into `project`."""
+    fig: dict[str, Any] = {}
+    figures["results"][str(n)] = fig
+    project.mkdir()
+    print(f"[{n} cards] generating", file=sys.stderr)
+    ids = generate(project, n)
+    card_id = ids[len(ids) // 2]
+    if parts & {"build", "cold"}:
+        print(f"[{n} cards] builds", file=sys.stderr)
+        fig["build"] = measure_builds(project, card_id, runs, cold_only="build" not in parts)
+        save(figures, path)
+    if "hugo" in parts:
+        print(f"[{n} cards] Hugo", file=sys.stderr)
+        fig["hugo"] = hugo_site.measure(project, runs)
+        save(figures, path)
+    if "preview" in parts:
+        print(f"[{n} cards] preview", file=sys.stderr)
+        fig["preview"] = measure_preview(project, card_id, max(runs, 5))
+        save(figures, path)
+    if "publish" in parts:
+        print(f"[{n} cards] publish", file=sys.stderr)
+        fig["publish"] = measure_publish(n)
+    fig["targets"] = check_targets(n, fig)
+    save(figures, path)
 
 
 def main() -> int:
