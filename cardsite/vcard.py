@@ -7,7 +7,6 @@ import uuid
 import vobject
 
 from .model import Card
-from .photo import vcard_jpeg
 
 MAX_LINE_OCTETS = 75
 UNFOLDED = 1 << 30
@@ -83,6 +82,8 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
     if card.note:
         v.add("note").value = card.note
     if photo:
+        from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
+
         # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
         line = v.add("photo")
         line.value = vcard_jpeg(photo)
