@@ -64,6 +64,8 @@ def measure(project: Path, card_id: str, runs: int) -> tuple[list[float], float,
             stderr=log,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            # A shell starts background jobs with Ctrl-C ignored, and the preview would inherit that.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             url = proc.stdout.readline().split()[-1].rstrip("/")

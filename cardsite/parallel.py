@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -20,7 +21,9 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
     global _shared
     args = context if isinstance(context, tuple) else (context,)
     workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_MIN or workers < 2:
+    # Forking while other threads run (the preview's server and watcher) can leave a lock another thread held
+    # locked forever in the child, and a worker waiting on it hangs the build: such a process stays serial.
+    if len(items) < PARALLEL_MIN or workers < 2 or threading.active_count() > 1:
         return [func(*args, item) for item in items]
     # Forked workers inherit the context and the items; only indexes and results cross the pipe.
     _shared = (func, args, items)
