@@ -35,6 +35,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from . import stamp
 from .errors import Abort, CardsiteError, ValidationError
 from .output import STATE_DIR, object_headers
 from .settings import Settings, load_settings
@@ -239,19 +240,25 @@ class Preview:
         return "" if self.port == wanted or not wanted else f"port {wanted} is in use"
 
     def start(self) -> None:
-        """Serve and watch in background threads; the first build starts at once."""
+        """Build once, then serve, watch and rebuild in background threads."""
         if self._server is None:
             self.bind()
         assert self._server is not None
         self.out_dir = Path(tempfile.mkdtemp(prefix="cardsite-preview-")).resolve()
-        self._observer = Observer()
+        # The first build, the one that needs every core, runs before any other thread exists: a process pool
+        # forked beside running threads can hang (parallel.py). Connections wait in the listen queue meanwhile.
         s = self.settings
+        before = stamp.inputs(s.contacts_dir, s.site_file, s.templates_dir, "")
+        self.rebuild()
+        self._observer = Observer()
         # Recursive: cards may use photos in a subfolder of contacts/.
         self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=True)
         self._observer.schedule(_Watch(self), str(s.templates_dir.resolve()), recursive=True)
         site_file = s.site_file.resolve()
         self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)
         self._observer.start()
+        if stamp.inputs(s.contacts_dir, s.site_file, s.templates_dir, "") != before:
+            self._dirty.set()  # saved during the first build, before the watcher started
         for target in (self._build_loop, self._server.serve_forever):
             thread = threading.Thread(target=target, name=f"preview-{target.__name__}", daemon=True)
             thread.start()
@@ -290,7 +297,6 @@ class Preview:
         self._dirty.set()
 
     def _build_loop(self) -> None:
-        self.rebuild()
         while not self._stopping.is_set():
             self._dirty.wait()
             # Merge a burst of saves: build once nothing has changed for DEBOUNCE seconds.
