@@ -132,6 +132,9 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
     reason = check_id(card_id)
     if reason:
         return None, [Problem(doc.name, 1, "", reason)]
+    # A quoted value or a YAML block scalar (`title: >`) can carry spaces or a final newline that nobody
+    # means to print; stripped first, the schema's single-line rules see what will be printed.
+    doc.data = _stripped(doc.data)
     problems = schema_problems(doc, "contact")
     if problems:
         return None, problems
@@ -223,6 +226,16 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         photo_digest=photo_digest,
     )
     return card, []
+
+
+def _stripped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict):
+        return {key: _stripped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stripped(item) for item in value]
+    return value
 
 
 def short_url(url: str) -> str:

@@ -143,3 +143,17 @@ def test_company_defaults_fill_a_minimal_card(settings) -> None:
     assert v.org.value == ["Example AG"]
     assert v.adr.value.street == "Bahnhofstrasse 10"
     assert v.url.value == "https://www.example.ch"
+
+
+def test_surrounding_spaces_and_a_final_newline_are_not_printed(project: Path, settings) -> None:
+    # `title: >` folds the lines and keeps a final newline; quotes keep spaces.
+    card = card_from(
+        project,
+        settings,
+        "spaces",
+        'name: {given: "  Jana ", family: "Müller\\n"}\ntitle: >\n  Head of\n  Platform\nemails: [{value: " jana@example.ch "}]\n',
+    )
+    assert (card.name.given, card.name.family, card.title) == ("Jana", "Müller", "Head of Platform")
+    text = render_vcard(card).decode()
+    assert "TITLE:Head of Platform\r\n" in text and "N:Müller;Jana;;;\r\n" in text
+    assert "EMAIL;TYPE=INTERNET,WORK,PREF:jana@example.ch\r\n" in text
