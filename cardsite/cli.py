@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import CardsiteError, ValidationError
-from .settings import Settings, default_paths, load_settings
+from .settings import Settings, load_settings, project_paths
 
 log = logging.getLogger("cardsite")
 
@@ -65,8 +65,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Validate everything, then build the site, unless nothing changed since the last build."""
     from . import stamp
 
-    site_file, templates_dir = default_paths(args.contacts)
-    site_file, templates_dir = args.site or site_file, args.templates or templates_dir
+    site_file, templates_dir = project_paths(args.contacts, args.site, args.templates)
     inputs, count = stamp.inputs(args.contacts, site_file, templates_dir, f"base_url={args.base_url}")
     if stamp.is_current(args.out, inputs):
         log.info("Built %d cards into %s: nothing changed, 0 files written", count, args.out)

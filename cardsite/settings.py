@@ -55,11 +55,14 @@ class Settings:
         return f"{self.base_url}/{card_id}/"
 
 
-def default_paths(contacts_dir: Path) -> tuple[Path, Path]:
-    """Return (site.yaml, templates/) of the project that holds `contacts_dir`."""
+def project_paths(
+    contacts_dir: Path, site_file: Path | None = None, templates_dir: Path | None = None
+) -> tuple[Path, Path]:
+    """Return (site.yaml, templates/): the ones given, else those of the project that holds `contacts_dir`."""
     root = contacts_dir.resolve().parent
     templates = root / "templates"
-    return root / "site.yaml", templates if templates.is_dir() else BUILTIN_TEMPLATES
+    default_templates = templates if templates.is_dir() else BUILTIN_TEMPLATES
+    return site_file or root / "site.yaml", templates_dir or default_templates
 
 
 def base_url_problem(url: str) -> str | None:
@@ -80,9 +83,7 @@ def load_settings(
     base_url: str | None = None,
 ) -> Settings:
     """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem."""
-    default_site, default_templates = default_paths(contacts_dir)
-    site_file = site_file or default_site
-    templates_dir = templates_dir or default_templates
+    site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
     name = display_path(site_file)
     if not contacts_dir.is_dir():
         raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
