@@ -20,7 +20,7 @@ from .load import contact_files, read_yaml
 from .output import guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
 from .parallel import parallel_map
 from .settings import Settings
-from .stamp import code_digest
+from .stamp import code_digest, signature
 from .state import all_outputs, read_state, write_state
 
 if TYPE_CHECKING:
@@ -89,6 +89,11 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
+def _fixed(settings: Settings) -> str:
+    """Hash what every card's validity depends on besides its own file: the settings and cardsite's code."""
+    return _hash(settings.digest, code_digest())
+
+
 @dataclass
 class Source:
     """One contact file: its id and digest, a summary of its card, and, once loaded, the Card."""
@@ -136,7 +141,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     file whose size and modification time match is not even read.
     """
     cached = (state or {}).get("cards", {})
-    fixed = _hash(settings.digest, code_digest())
+    fixed = _fixed(settings)
     same_fixed = (state or {}).get("fixed") == fixed
     sources: list[Source] = []
     problems: list[Problem] = []
@@ -149,8 +154,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
             continue
         seen[card_id] = file
         entry = cached.get(card_id)
-        # ctime and inode too: a tool that puts the old mtime back after writing must not hide an edit.
-        stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        stat = signature(st)
         digest = ""  # a file new to the cache is hashed by its loader, which reads it anyway
         if entry and entry["stat"] == stat:
             digest = entry["digest"]
@@ -356,7 +360,7 @@ def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], source
         }
     new = {
         "code": code_digest(),
-        "fixed": _hash(settings.digest, code_digest()),
+        "fixed": _fixed(settings),
         "cards": cards,
         "site": {"inputs": plan.site_key, "outputs": plan.site_outputs},
     }

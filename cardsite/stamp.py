@@ -34,9 +34,14 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def _line(name: str, st: os.stat_result) -> str:
+def signature(st: os.stat_result) -> list[int]:
+    """Return what tells a file changed without reading it: size, mtime, ctime and inode."""
     # ctime and inode change on every write or replacement, even when a tool puts the old mtime back.
-    return f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n"
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _line(name: str, st: os.stat_result) -> str:
+    return "\0".join([name, *map(str, signature(st))]) + "\n"
 
 
 def _tree(root: str, lines: list[str]) -> list[str]:
