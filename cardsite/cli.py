@@ -62,22 +62,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """Validate everything, then build the site, unless nothing changed since the last build."""
+    """Validate everything, then build what changed since the last build."""
     from . import stamp
 
     site_file, templates_dir = project_paths(args.contacts, args.site, args.templates)
-    inputs, count = stamp.inputs(args.contacts, site_file, templates_dir, f"base_url={args.base_url}")
-    if stamp.is_current(args.out, inputs):
-        log.info("Built %d cards into %s: nothing changed, 0 files written", count, args.out)
+    scan = stamp.scan(args.contacts, site_file, templates_dir, f"base_url={args.base_url}")
+    last = stamp.Stamp(args.out, scan)
+    changed = last.changed_cards()
+    if changed == {}:
+        log.info("Built %d cards into %s: nothing changed, 0 files written", scan.cards, args.out)
         return 0
 
+    from .rebuild import rebuild_cards
     from .site import build
 
-    report = build(_settings(args), args.out)
-    stamp.record(args.out, inputs)
+    settings = _settings(args)
+    if changed and (report := rebuild_cards(settings, args.out, changed)):
+        last.record(cards=changed)
+    else:
+        report = build(settings, args.out)
+        last.record()
     log.info(
         "Built %d cards into %s: %d files written, %d removed",
-        len(report.cards),
+        scan.cards,
         args.out,
         len(report.written),
         len(report.removed),

@@ -10,7 +10,8 @@ from .errors import Abort, display_path
 
 #: Build state lives inside the output folder, so it can never describe another folder.
 STATE_DIR = ".cardsite"
-STATE_FILE = f"{STATE_DIR}/build.state"
+#: The build state's site file; the cards' files lie beside it (state.py).
+STATE_FILE = f"{STATE_DIR}/state/build"
 
 
 def guard_out_dir(out_dir: Path) -> None:

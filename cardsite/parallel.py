@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 #: Below this many items, a process pool costs more than it saves.
@@ -25,6 +23,10 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
     # locked forever in the child, and a worker waiting on it hangs the build: such a process stays serial.
     if len(items) < PARALLEL_MIN or workers < 2 or threading.active_count() > 1:
         return [func(*args, item) for item in items]
+    # Imported here: a build of a few cards never pays for loading them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # Forked workers inherit the context and the items; only indexes and results cross the pipe.
     _shared = (func, args, items)
     try:

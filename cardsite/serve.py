@@ -248,7 +248,7 @@ class Preview:
         # The first build, the one that needs every core, runs before any other thread exists: a process pool
         # forked beside running threads can hang (parallel.py). Connections wait in the listen queue meanwhile.
         s = self.settings
-        before = stamp.inputs(s.contacts_dir, s.site_file, s.templates_dir, "")
+        before = stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "")
         self.rebuild()
         self._observer = Observer()
         # Recursive: cards may use photos in a subfolder of contacts/.
@@ -257,7 +257,7 @@ class Preview:
         site_file = s.site_file.resolve()
         self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)
         self._observer.start()
-        if stamp.inputs(s.contacts_dir, s.site_file, s.templates_dir, "") != before:
+        if stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "") != before:
             self._dirty.set()  # saved during the first build, before the watcher started
         for target in (self._build_loop, self._server.serve_forever):
             thread = threading.Thread(target=target, name=f"preview-{target.__name__}", daemon=True)

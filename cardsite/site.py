@@ -89,7 +89,7 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
 
-def _fixed(settings: Settings) -> str:
+def fixed_key(settings: Settings) -> str:
     """Hash what every card's validity depends on besides its own file: the settings and cardsite's code."""
     return _hash(settings.digest, code_digest())
 
@@ -141,7 +141,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     file whose size and modification time match is not even read.
     """
     cached = (state or {}).get("cards", {})
-    fixed = _fixed(settings)
+    fixed = fixed_key(settings)
     same_fixed = (state or {}).get("fixed") == fixed
     sources: list[Source] = []
     problems: list[Problem] = []
@@ -169,12 +169,11 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
             to_load.append(source)
         sources.append(source)
     for source, (card, digest, card_hash, found) in zip(
-        to_load, parallel_map(_load_one, settings, to_load), strict=True
+        to_load, parallel_map(load_one, settings, to_load), strict=True
     ):
         problems.extend(found)
         if card:
-            source.digest, source.key = digest, _hash(digest, fixed)
-            _attach(source, card, card_hash)
+            attach(source, card, digest, card_hash, fixed)
     if not problems:
         problems = cross_check(sources)
     if problems:
@@ -189,7 +188,9 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == meta["photo"]
 
 
-def _attach(source: Source, card: Card, card_hash: str) -> None:
+def attach(source: Source, card: Card, digest: str, card_hash: str, fixed: str) -> None:
+    """Give `source` its freshly loaded card, the digest of its file and the card's hash, and their summary."""
+    source.digest, source.key = digest, _hash(digest, fixed)
     source.card, source.card_hash = card, card_hash
     source.meta = {
         "name": card.name.full,
@@ -202,7 +203,7 @@ def _attach(source: Source, card: Card, card_hash: str) -> None:
     }
 
 
-def _load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
+def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
     """Load one card in a worker; return it with the digest of its file and a hash of the card."""
     from .model import make_card
 
@@ -272,12 +273,8 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
 
     report = BuildReport(cards={s.id: s.name for s in sources})
-    by_id = {s.id: s for s in sources}
-    jobs = [(by_id[i], paths) for i, paths in plan.todo.items()]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for written in parallel_map(_render_one, (pages, out_dir), jobs):
-        report.written.extend(written)
-    report.rendered = len(jobs)
+    report.written = render_cards(pages, out_dir, sources, plan.todo)
+    report.rendered = len(plan.todo)
     for rel, data in files.items():
         if write_if_changed(out_dir / rel, data):
             report.written.append(rel)
@@ -292,9 +289,12 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
 
 
 @dataclass
-class _Plan:
+class Plan:
     """Which outputs every card has, under which input keys, and which must be rendered."""
 
+    #: The inputs every card's pages share (settings, templates, QR level), and their hash.
+    shared: dict[str, str]
+    shared_key: str
     keys: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     todo: dict[str, list[str]] = field(default_factory=dict)
@@ -304,33 +304,22 @@ class _Plan:
     site_outputs: dict[str, str] = field(default_factory=dict)
 
 
-def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> _Plan:
+def new_plan(settings: Settings) -> Plan:
+    """Return an empty plan for building with these settings."""
+    shared = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
+    return Plan(shared, _hash(*shared.values()))
+
+
+def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> Plan:
     """Decide, from input keys alone, what must be rendered."""
     by_id = {s.id: s for s in sources}
-    inputs = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
-    shared = _hash(*inputs.values())
     root = f"{out_dir}/"
-    plan = _Plan()
+    plan = new_plan(settings)
     for source in sources:
-        meta = source.meta
-        successor = by_id[meta["successor"]].name if meta["successor"] else ""
-        plan.keys[source.id] = key = _hash(source.key, source.card_hash, meta["photo"], successor, shared)
-        old = state["cards"].get(source.id, {})
-        # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
-        if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
-            plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
-            continue
-        card_inputs = {**inputs, "card": source.card_hash, "url": settings.card_url(source.id)}
-        card_inputs.update(photo=meta["photo"], successor=successor)
-        mine = plan.outputs[source.id] = {}
-        for rule in RULES:
-            if WHEN[rule.when](meta):
-                rel = rule.path.format(id=source.id)
-                mine[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
-                if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
-                    plan.todo.setdefault(source.id, []).append(rule.path)
+        successor = by_id[source.meta["successor"]].name if source.meta["successor"] else ""
+        plan_card(settings, plan, source, successor, state["cards"].get(source.id, {}), root)
     # Every meta is built in one key order (_attach), so its repr is as stable as sorted JSON, and cheaper.
-    plan.site_key = _hash(shared, repr([(s.id, s.meta) for s in sources]))
+    plan.site_key = _hash(plan.shared_key, repr([(s.id, s.meta) for s in sources]))
     old_site = state["site"]
     plan.site_outputs = old_site.get("outputs", {})
     plan.site_current = old_site.get("inputs") == plan.site_key and all(
@@ -339,33 +328,55 @@ def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_
     return plan
 
 
-def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: _Plan) -> None:
-    """Record what this build made, unless the state on disk already says exactly that."""
+def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, old: dict[str, Any], root: str) -> None:
+    """Add one card's input key and outputs to `plan`, and to its to-do list the outputs whose inputs changed."""
+    meta = source.meta
+    plan.keys[source.id] = key = _hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
+    # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
+    if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
+        plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
+        return
+    card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
+    card_inputs.update(photo=meta["photo"], successor=successor)
+    mine = plan.outputs[source.id] = {}
+    for rule in RULES:
+        if WHEN[rule.when](meta):
+            rel = rule.path.format(id=source.id)
+            mine[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
+            if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
+                plan.todo.setdefault(source.id, []).append(rule.path)
+
+
+def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: Plan) -> None:
+    """Record what this build made, rewriting only the parts of the state on disk that differ."""
     cards = {}
     for s in sources:
         if s.entry and s.id in plan.dirs and s.entry["inputs"] == plan.keys[s.id]:
             cards[s.id] = s.entry  # unchanged in every field; the same object also compares fastest
-            continue
-        folder = plan.dirs[s.id] if s.id in plan.dirs else mtime_ns(f"{out_dir}/{s.id}")
-        cards[s.id] = {
-            "key": s.key,
-            "stat": s.stat,
-            "digest": s.digest,
-            "card": s.card_hash,
-            "name": s.name,
-            "meta": s.meta,
-            "inputs": plan.keys[s.id],
-            "outputs": plan.outputs[s.id],
-            "dir": folder,
-        }
+        else:
+            cards[s.id] = card_entry(s, plan, out_dir)
     new = {
         "code": code_digest(),
-        "fixed": _fixed(settings),
+        "fixed": fixed_key(settings),
         "cards": cards,
         "site": {"inputs": plan.site_key, "outputs": plan.site_outputs},
     }
-    if new != state:  # comparing is far cheaper than serialising 10,000 cards for nothing
-        write_state(out_dir, new)
+    write_state(out_dir, new, state)
+
+
+def card_entry(source: Source, plan: Plan, out_dir: Path) -> dict[str, Any]:
+    """Return the build state of one card, after its outputs are written."""
+    return {
+        "key": source.key,
+        "stat": source.stat,
+        "digest": source.digest,
+        "card": source.card_hash,
+        "name": source.name,
+        "meta": source.meta,
+        "inputs": plan.keys[source.id],
+        "outputs": plan.outputs[source.id],
+        "dir": plan.dirs[source.id] if source.id in plan.dirs else mtime_ns(f"{out_dir}/{source.id}"),
+    }
 
 
 def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:
@@ -391,13 +402,21 @@ def site_files(pages: Pages, sources: list[Source]) -> dict[str, bytes]:
     return files
 
 
+def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], todo: dict[str, list[str]]) -> list[str]:
+    """Render and write the outputs on the to-do list, {card id: rule paths}; return the files written."""
+    by_id = {s.id: s for s in sources}
+    jobs = [(by_id[card_id], paths) for card_id, paths in todo.items()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [rel for written in parallel_map(_render_one, (pages, out_dir), jobs) for rel in written]
+
+
 def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> list[str]:
     source, rule_paths = job
     card = source.card
     if card is None:
         # Unchanged source whose page must be redone (e.g. a template edit): it
         # was valid when cached under the same key, so it loads cleanly.
-        card, _, _, problems = _load_one(pages.settings, source)
+        card, _, _, problems = load_one(pages.settings, source)
         if card is None:
             raise ValidationError(problems)
     files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}

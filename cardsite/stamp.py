@@ -1,27 +1,35 @@
-"""Tell from file metadata alone that nothing changed since the last successful build.
+"""Tell from file metadata alone what changed since the last successful build.
 
-A build with nothing to do must stay quick at 10,000 cards: quicker than importing
-the validators and reading the build state. So before anything else, `build`
-fingerprints what a build reads (every file under the contacts folder, site.yaml,
-the templates, cardsite's own code and the options) and what it wrote (every entry
-at the top of the output folder, whose folder times change when a file inside is
-added or deleted): names, sizes, times and inodes. When both match the stamp saved
-after the last successful build, the output is current and the build stops there.
-A mismatch only means the full build runs, which decides file by file.
+At 10,000 cards, a build with nothing to do, or with one card to redo, must cost less
+than reading the whole build state. So before anything else, `build` scans what a
+build reads: every file under the contacts folder, file by file, and a fingerprint of
+the rest (site.yaml, the templates, cardsite's own code and the options). It also
+scans what a build wrote: every entry at the top of the output folder, whose folder
+times change when a file inside is added, replaced or deleted, and the build state.
+Each file is known by its size, times and inode, never by reading it.
+
+Against the stamp saved after the last successful build, the scans give one of three
+answers: nothing changed; only these contact files changed, so only their cards need
+a look (rebuild.py); or something else changed, and the full build decides file by file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from .load import CONTACT_SUFFIXES
 from .output import STATE_DIR, STATE_FILE, write_if_changed
 
 STAMP_FILE = f"{STATE_DIR}/stamp"
+STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
 
 
 @cache
@@ -40,67 +48,118 @@ def signature(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _line(name: str, st: os.stat_result) -> str:
-    return "\0".join([name, *map(str, signature(st))]) + "\n"
-
-
-def _tree(root: str, lines: list[str]) -> list[str]:
-    """Append one line per file and folder below `root`; return the names of the files at its top."""
+def _tree(root: str, found: dict[str, list[int]]) -> None:
+    """Add the signature of every file and folder below `root` to `found`."""
     try:
         with os.scandir(root) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            for entry in it:
+                found[entry.path] = signature(entry.stat())
+                if entry.is_dir():
+                    _tree(entry.path, found)
     except FileNotFoundError:
-        lines.append(f"{root}\0missing\n")
-        return []
-    files = []
-    for entry in entries:
-        lines.append(_line(entry.path, entry.stat()))
-        if entry.is_dir():
-            _tree(entry.path, lines)
+        found[root] = []
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a build would read: a fingerprint of the site's settings, templates and code, and each contact file."""
+
+    fixed: str
+    contacts: dict[str, list[int]]
+    contacts_dir: str
+
+    @property
+    def cards(self) -> int:
+        """Return the number of contact files, as the build will count cards."""
+        top = f"{self.contacts_dir}/"
+        return sum(p.endswith(CONTACT_SUFFIXES) and "/" not in p.removeprefix(top) for p in self.contacts)
+
+
+def scan(contacts_dir: Path, site_file: Path, templates_dir: Path, options: str) -> Scan:
+    """Scan everything a build reads."""
+    rest: dict[str, list[int]] = {}
+    try:
+        rest[str(site_file)] = signature(os.stat(site_file))
+    except FileNotFoundError:
+        rest[str(site_file)] = []
+    _tree(str(templates_dir), rest)
+    fixed = hashlib.sha256(repr((code_digest(), options, sorted(rest.items()))).encode()).hexdigest()
+    contacts: dict[str, list[int]] = {}
+    _tree(str(contacts_dir), contacts)
+    return Scan(fixed, contacts, str(contacts_dir))
+
+
+def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, list[int]]:
+    """Scan the build state and the top of the output folder, or only these entries of it."""
+    found: dict[str, list[int]] = {}
+    if names is None:
+        try:
+            with os.scandir(out_dir) as it:
+                found = {entry.name: signature(entry.stat()) for entry in it}
+        except FileNotFoundError:
+            return {}
+        # The stamp is written after this scan; the state folder and its site file stand for the rest.
+        found.pop(STATE_DIR, None)
+    for name in (*(names or ()), STATE_FILE, STATE_FILE.rsplit("/", 1)[0]):
+        try:
+            found[name] = signature(os.stat(out_dir / name))
+        except FileNotFoundError:
+            found[name] = []
+    return found
+
+
+class Stamp:
+    """Compare a build's inputs with the stamp of the last successful build into `out_dir`; save its own."""
+
+    def __init__(self, out_dir: Path, inputs: Scan) -> None:
+        self.out_dir, self.inputs = out_dir, inputs
+        #: The output folder as found before the build, when changed_cards() needed to look.
+        self.outputs: dict[str, list[int]] | None = None
+
+    def _saved(self) -> dict[str, Any]:
+        try:
+            data = (self.out_dir / STAMP_FILE).read_bytes()
+        except OSError:
+            return {}
+        if not data.startswith(STAMP_HEADER):
+            return {}
+        try:
+            saved = marshal.loads(memoryview(data)[len(STAMP_HEADER) :])
+        except (EOFError, ValueError, TypeError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    def changed_cards(self) -> dict[str, str] | None:
+        """Return {card id: file} of the contact files changed since the last successful build.
+
+        Return an empty dict when nothing changed, and None when anything but contact files
+        changed, or files were added or removed: then only the full build can tell what to do.
+        """
+        saved, now = self._saved(), self.inputs
+        if saved.get("fixed") != now.fixed or saved.get("contacts", {}).keys() != now.contacts.keys():
+            return None
+        old = saved["contacts"]
+        changed = {path: Path(path) for path, sig in now.contacts.items() if old[path] != sig}
+        top = Path(now.contacts_dir)
+        if any(path.parent != top or path.suffix not in CONTACT_SUFFIXES for path in changed.values()):
+            return None
+        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer.
+        self.outputs = _outputs(self.out_dir)
+        if saved.get("outputs") != self.outputs:
+            return None
+        return {path.stem: name for name, path in changed.items()}
+
+    def record(self, cards: Iterable[str] | None = None) -> None:
+        """Save the stamp of a successful build of the inputs scanned before it began.
+
+        `cards`: when the build wrote into these card folders and the build state alone, only
+        they are looked at again; otherwise the whole output folder is. Only a success saves a
+        stamp. A failed build leaves the old one, which cannot match again: the inputs it was
+        built from changed (file times only move on), or the outputs did.
+        """
+        if cards is None or self.outputs is None:
+            outputs = _outputs(self.out_dir)
         else:
-            files.append(entry.name)
-    return files
-
-
-def inputs(contacts_dir: Path, site_file: Path, templates_dir: Path, options: str) -> tuple[str, int]:
-    """Fingerprint everything a build reads; return it with the number of contact files."""
-    lines = [code_digest(), "\n", options, "\n"]
-    try:
-        lines.append(_line(str(site_file), os.stat(site_file)))
-    except FileNotFoundError:
-        lines.append("no site file\n")
-    _tree(str(templates_dir), lines)
-    cards = sum(name.endswith(CONTACT_SUFFIXES) for name in _tree(str(contacts_dir), lines))
-    return hashlib.sha256("".join(lines).encode()).hexdigest(), cards
-
-
-def _outputs(out_dir: Path) -> str:
-    """Fingerprint the top of the output folder: one line per entry, and the build state."""
-    lines: list[str] = []
-    try:
-        with os.scandir(out_dir) as it:
-            entries = sorted(it, key=lambda e: e.name)
-        lines.extend(_line(e.name, e.stat()) for e in entries if e.name != STATE_DIR)
-        lines.append(_line(STATE_FILE, os.stat(out_dir / STATE_FILE)))
-    except FileNotFoundError:
-        return "missing"
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def is_current(out_dir: Path, fingerprint: str) -> bool:
-    """Return whether `out_dir` is the output of a successful build of inputs with this fingerprint."""
-    try:
-        saved = (out_dir / STAMP_FILE).read_text("ascii")
-    except (OSError, UnicodeDecodeError):
-        return False
-    # Listing the output folder costs as much as fingerprinting the inputs: only do it when they match.
-    return saved.startswith(f"{fingerprint} ") and saved == f"{fingerprint} {_outputs(out_dir)}"
-
-
-def record(out_dir: Path, fingerprint: str) -> None:
-    """Save the stamp of a successful build of inputs fingerprinted (before it began) as `fingerprint`.
-
-    Only a success saves a stamp. A failed build leaves the old one, which cannot match again: the inputs
-    it was built from changed (file times only move on), or the outputs did.
-    """
-    write_if_changed(out_dir / STAMP_FILE, f"{fingerprint} {_outputs(out_dir)}".encode("ascii"))
+            outputs = {**self.outputs, **_outputs(self.out_dir, cards)}
+        stamp = {"fixed": self.inputs.fixed, "contacts": self.inputs.contacts, "outputs": outputs}
+        write_if_changed(self.out_dir / STAMP_FILE, STAMP_HEADER + marshal.dumps(stamp))

@@ -94,7 +94,7 @@ def preview(project: Path) -> Iterator[Preview]:
         ("contacts/.max.yaml.swx", False),
         ("contacts/4913", False),  # vim's "can I write here" probe
         ("contacts/max.yaml___jb_tmp___", False),
-        ("public/.cardsite/build.state", False),
+        ("public/.cardsite/state/build", False),
     ],
 )
 def test_should_rebuild_ignores_editor_scratch_files(name: str, expected: bool) -> None:
@@ -142,11 +142,11 @@ def test_serves_the_build_like_production(preview: Preview) -> None:
 
 
 def test_never_serves_the_build_cache_and_answers_unknown_paths_with_the_404_page(preview: Preview) -> None:
-    assert preview.out_dir is not None and (preview.out_dir / ".cardsite" / "build.state").is_file()
-    for path in ("/.cardsite/build.state", "/max/../.cardsite/build.state", "/nobody/", "/nobody/nobody.vcf"):
+    assert preview.out_dir is not None and (preview.out_dir / ".cardsite" / "state" / "build").is_file()
+    for path in ("/.cardsite/state/build", "/max/../.cardsite/state/cards.00", "/nobody/", "/nobody/nobody.vcf"):
         status, headers, text = get(preview.url + path)
         assert status == 404, path
-        assert "build.state" not in text and "outputs" not in text
+        assert "cardsite build state" not in text and "outputs" not in text
     status, headers, text = get(preview.url + "/nobody/")
     assert headers["Content-Type"].startswith("text/html")
     assert (preview.out_dir / "404.html").read_text("utf-8").split("</body>")[0] in text

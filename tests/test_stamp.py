@@ -69,7 +69,7 @@ def test_any_change_rebuilds(project: Path, capsys: pytest.CaptureFixture[str], 
     elif change == "delete a card's folder":
         shutil.rmtree(out / "zoe-leclerc")
     elif change == "delete the build state":
-        (out / ".cardsite" / "build.state").unlink()
+        shutil.rmtree(out / ".cardsite" / "state")
     err = build(capsys)
     assert NOTHING not in err
     assert (out / "max" / "qr.svg").is_file() and (out / "zoe-leclerc" / "index.html").is_file()

@@ -1,0 +1,71 @@
+"""Rebuild only the cards whose files changed, when the stamp shows that nothing else did.
+
+A full build reads the state of every card and looks at every card's folder, which at
+10,000 cards costs more than rendering one card. When the stamp (stamp.py) shows that
+the settings, the templates, cardsite's code, the output folder and every other contact
+file are exactly as the last successful build left them, the changed cards are the only
+inputs that moved. Each is loaded and checked as the full build would, planned and
+rendered under the same rules (site.RULES), and only its part of the build state is
+read and rewritten. A change that other pages show (a card's name, language, status,
+successor, aliases or photo) is left to the full build, which redoes those pages.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import site
+from .errors import Problem, ValidationError
+from .settings import Settings
+from .stamp import code_digest, signature
+from .state import read_cards, update_cards
+
+#: Beyond this many changed cards, the full build's process pool is quicker than rebuilding one by one.
+REBUILD_MAX = 20
+
+
+def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str]) -> site.BuildReport | None:
+    """Rebuild the cards {card id: file} alone; return None when the full build must decide instead."""
+    if len(card_files) > REBUILD_MAX:
+        return None
+    built, entries = read_cards(out_dir, card_files)
+    fixed = site.fixed_key(settings)
+    if built.get("code") != code_digest() or built.get("fixed") != fixed or entries.keys() != card_files.keys():
+        return None
+
+    sources: list[site.Source] = []
+    problems: list[Problem] = []
+    for card_id, file in card_files.items():
+        source = site.Source(card_id, file, "", signature(os.stat(file)), "")
+        card, digest, card_hash, found = site.load_one(settings, source)
+        problems.extend(found)
+        if card:
+            site.attach(source, card, digest, card_hash, fixed)
+        sources.append(source)
+    if problems:
+        # Every other card was valid in the last build and is unchanged; these are all the problems there are.
+        raise ValidationError(problems)
+    if any(source.meta != entries[source.id]["meta"] for source in sources):
+        return None
+
+    names = {source.id: source.name for source in sources}
+    successors = {s.meta["successor"] for s in sources if s.meta["successor"]} - names.keys()
+    names.update((card_id, entry["name"]) for card_id, entry in read_cards(out_dir, successors)[1].items())
+    if not successors <= names.keys():
+        return None
+    plan = site.new_plan(settings)
+    for source in sources:
+        successor = names[source.meta["successor"]] if source.meta["successor"] else ""
+        site.plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
+    pages = None
+    if plan.todo:
+        from .pages import Pages
+
+        pages = Pages(settings, names=names)
+        site.trial_render(pages, sources, plan.todo)
+    # The report names the cards rebuilt; the others are as the last build left them.
+    report = site.BuildReport(cards={s.id: s.name for s in sources}, rendered=len(plan.todo))
+    report.written = site.render_cards(pages, out_dir, sources, plan.todo)
+    update_cards(out_dir, {source.id: site.card_entry(source, plan, out_dir) for source in sources})
+    return report

@@ -1,0 +1,127 @@
+"""Rebuilding edited cards alone: the same result as a full build, for a fraction of its work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cardsite import site
+from cardsite.cli import main
+from cardsite.state import read_state
+
+
+def build(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["build", *args]) == 0
+    return capsys.readouterr().err
+
+
+def snapshot(out: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in out.rglob("*")
+        if p.is_file() and ".cardsite" not in p.parts
+    }
+
+
+def touched(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> set[str]:
+    return {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+
+
+def no_full_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the build fail the test if it reads every card."""
+    monkeypatch.setattr(site, "gather", lambda *args, **kwargs: pytest.fail("the full build ran"))
+
+
+def edit(card: Path, old: str, new: str) -> None:
+    text = card.read_text()
+    assert old in text
+    card.write_text(text.replace(old, new))
+
+
+def test_an_edited_card_is_rebuilt_alone(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project / "public"
+    build(capsys)
+    before = snapshot(out)
+    edit(project / "contacts" / "jana-mueller.yaml", "title: ", "title: Chief ")
+    edit(project / "contacts" / "max.yaml", "Max", "Max")  # rewritten with the same bytes
+    no_full_build(monkeypatch)
+    err = build(capsys)
+    assert "Built 5 cards" in err and "3 files written" in err
+    assert touched(before, snapshot(out)) == {
+        "jana-mueller/index.html",
+        "jana-mueller/jana-mueller.vcf",
+        "jana-mueller/signature.html",
+    }
+    assert "Chief " in (out / "jana-mueller" / "index.html").read_text()
+    assert "TITLE:Chief " in (out / "jana-mueller" / "jana-mueller.vcf").read_text()
+    assert "nothing changed" in build(capsys)
+
+
+def test_a_rebuild_leaves_the_state_a_full_build_would(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = project / "public"
+    build(capsys)
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
+    build(capsys)
+    after_rebuild = read_state(out)
+    (out / ".cardsite" / "stamp").unlink()
+    before = snapshot(out)
+    assert "0 files written" in build(capsys)  # the full build finds every file current
+    assert snapshot(out) == before
+    assert read_state(out) == after_rebuild
+
+
+def test_a_change_other_pages_show_rebuilds_them(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = project / "public"
+    build(capsys)
+    edit(project / "contacts" / "jana-mueller.yaml", "family: Müller", "family: Muster")
+    build(capsys)
+    for page in ("hans-meier", "jmueller"):  # her successor link and her alias redirect name her
+        text = (out / page / "index.html").read_text()
+        assert "Sophie Muster" in text and "Müller" not in text, page
+
+
+def test_a_broken_edit_is_reported_and_writes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project / "public"
+    build(capsys)
+    card = project / "contacts" / "max.yaml"
+    good = card.read_text()
+    card.write_text(good + "phones:\n  - value: '12'\n")
+    line = len(good.splitlines()) + 2
+    before = snapshot(out)
+    with monkeypatch.context() as patch:
+        no_full_build(patch)
+        for _ in range(2):  # a failed build saves no stamp: the second try checks the card again
+            assert main(["build"]) == 1
+            err = capsys.readouterr().err
+            assert f"contacts/max.yaml:{line}" in err and "phones[0]" in err and "'12'" in err
+            assert "Traceback" not in err
+            assert snapshot(out) == before
+    card.write_text(good.replace("Max", "Maxi"))
+    build(capsys)
+    assert "Maxi" in (out / "max" / "index.html").read_text()
+
+
+def test_an_output_changed_by_hand_is_restored(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = project / "public"
+    build(capsys)
+    (out / "zoe-leclerc" / "qr.svg").unlink()
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
+    build(capsys)
+    assert (out / "zoe-leclerc" / "qr.svg").is_file()
+    assert "nothing changed" in build(capsys)
+
+
+def test_a_lost_state_file_means_a_full_build(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = project / "public"
+    build(capsys)
+    for shard in (out / ".cardsite" / "state").glob("cards.*"):
+        shard.write_bytes(b"garbage")
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
+    build(capsys)
+    assert "Intern" in (out / "max" / "index.html").read_text()
+    assert len(read_state(out)["cards"]) == 5
