@@ -52,9 +52,13 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, checked: bool = False) -> Settings:
     return load_settings(
-        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=getattr(args, "base_url", None)
+        args.contacts,
+        site_file=args.site,
+        templates_dir=args.templates,
+        base_url=getattr(args, "base_url", None),
+        checked=checked,
     )
 
 
@@ -76,7 +80,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .rebuild import rebuild_cards
     from .site import build
 
-    settings = _settings(args)
+    # When only contact files changed, site.yaml is the very file the last successful build checked.
+    settings = _settings(args, checked=changed is not None)
     if changed and (report := rebuild_cards(settings, args.out, changed)):
         last.record(cards=changed)
     else:

@@ -12,6 +12,8 @@ from .errors import Abort, display_path
 STATE_DIR = ".cardsite"
 #: The build state's site file; the cards' files lie beside it (state.py).
 STATE_FILE = f"{STATE_DIR}/state/build"
+#: Compiled templates, kept so that rebuilding one card need not compile them again.
+TEMPLATE_CACHE = f"{STATE_DIR}/templates"
 
 
 def guard_out_dir(out_dir: Path) -> None:

@@ -11,6 +11,7 @@ import jinja2
 import yaml
 
 from .errors import Problem, ValidationError, display_path
+from .load import Loader
 from .model import Card, short_url
 from .settings import Settings
 
@@ -32,14 +33,25 @@ class Pages:
 
     settings: Settings
     names: dict[str, str] = field(default_factory=dict)
+    #: Where compiled templates are kept between builds, or None to compile them afresh.
+    cache_dir: Path | None = None
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
 
     def __post_init__(self) -> None:
         root = self.settings.templates_dir
+        cache = None
+        if self.cache_dir is not None:
+            from .stamp import code_digest
+
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            # Compiled code follows the options below as well as the template, so cardsite's code is in the name;
+            # Jinja checks the template's own text.
+            cache = jinja2.FileSystemBytecodeCache(str(self.cache_dir), f"{code_digest()[:16]}-%s.cache")
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(root),
+            bytecode_cache=cache,
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -122,7 +134,7 @@ def load_catalogs(folder: Path) -> dict[str, dict[str, str]]:
     problems: list[Problem] = []
     for path in sorted(folder.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text("utf-8"))
+            data = yaml.load(path.read_text("utf-8"), Loader=Loader)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(Problem(display_path(path), 1, "", f"cannot read catalog: {exc}"))
             continue

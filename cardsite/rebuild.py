@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import site
 from .errors import Problem, ValidationError
+from .output import TEMPLATE_CACHE
 from .settings import Settings
 from .stamp import code_digest, signature
 from .state import read_cards, update_cards
@@ -62,7 +63,7 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     if plan.todo:
         from .pages import Pages
 
-        pages = Pages(settings, names=names)
+        pages = Pages(settings, names=names, cache_dir=out_dir / TEMPLATE_CACHE)
         site.trial_render(pages, sources, plan.todo)
     # The report names the cards rebuilt; the others are as the last build left them.
     report = site.BuildReport(cards={s.id: s.name for s in sources}, rendered=len(plan.todo))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .output import guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
+from .output import TEMPLATE_CACHE, guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
 from .parallel import parallel_map
 from .settings import Settings
 from .stamp import code_digest, signature
@@ -258,6 +259,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     if state.get("code") != code_digest():
         # Made by another cardsite: keep only the list of files, to clean up what is gone.
         state = {"cards": {}, "site": {}, "old": all_outputs(state)}
+        shutil.rmtree(out_dir / TEMPLATE_CACHE, ignore_errors=True)
     sources = gather(settings, state)
     plan = _plan(settings, sources, state, out_dir)
 
@@ -266,7 +268,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     if plan.todo or not plan.site_current:
         from .pages import Pages
 
-        pages = Pages(settings, names={s.id: s.name for s in sources})
+        pages = Pages(settings, names={s.id: s.name for s in sources}, cache_dir=out_dir / TEMPLATE_CACHE)
         trial_render(pages, sources, plan.todo)
     if not plan.site_current:
         files = site_files(pages, sources)

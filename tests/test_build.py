@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cardsite.cli import main
+from cardsite.output import TEMPLATE_CACHE
 from cardsite.settings import load_settings
 from cardsite.site import build
 
@@ -17,10 +18,11 @@ ACTIVE_IDS = SAMPLE_IDS - {"hans-meier"}
 
 
 def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
+    """Return every file of the site and its build state; compiled templates are a cache of their text alone."""
     return {
         p.relative_to(out).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
         for p in sorted(out.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.relative_to(out).as_posix().startswith(TEMPLATE_CACHE)
     }
 
 
@@ -195,3 +197,12 @@ def test_a_new_card_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
     write_new_folder(tmp_path / "card", {"index.html": b"<p>ok</p>", "card.vcf": b"BEGIN:VCARD"})
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["card", "card.vcf", "index.html"]
     assert oct((tmp_path / "card" / "index.html").stat().st_mode & 0o777) == "0o644"
+
+
+def test_compiled_templates_never_hide_a_template_edit(project: Path) -> None:
+    run_build(project)
+    assert list((project / "public" / TEMPLATE_CACHE).glob("*.cache")), "templates are kept compiled"
+    card = project / "templates" / "card.html"
+    card.write_text(card.read_text().replace("{% block main %}", "{% block main %}<p>edited template</p>"))
+    run_build(project)
+    assert "<p>edited template</p>" in (project / "public" / "max" / "index.html").read_text()
