@@ -34,12 +34,27 @@ STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
 
 @cache
 def code_digest() -> str:
-    """Hash cardsite's own code and schemas, so an upgrade invalidates every cache."""
+    """Hash cardsite's own code and schemas and the installed libraries, so an upgrade invalidates every cache."""
     root = Path(__file__).parent
     h = hashlib.sha256(sys.implementation.cache_tag.encode())
     for path in sorted([*root.glob("*.py"), *root.glob("schema/*.json")]):
         h.update(path.read_bytes())
+    h.update("\n".join(installed()).encode())
     return h.hexdigest()
+
+
+def installed() -> list[str]:
+    """Return the metadata folder names of every installed distribution, which carry name and version."""
+    # A new vobject, Jinja or qrcode may write different bytes. Listing the folders costs under a millisecond,
+    # where asking importlib.metadata for each library's version costs tens.
+    names: list[str] = []
+    for folder in sys.path:
+        try:
+            with os.scandir(folder or ".") as it:
+                names.extend(e.name for e in it if e.name.endswith((".dist-info", ".egg-info")))
+        except OSError:  # a zip file or a folder that does not exist
+            continue
+    return sorted(names)
 
 
 def signature(st: os.stat_result) -> list[int]:

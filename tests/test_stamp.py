@@ -98,3 +98,21 @@ def test_a_failed_build_is_never_current(project: Path, capsys: pytest.CaptureFi
     card.write_text(good)
     assert NOTHING not in build(capsys)
     assert NOTHING in build(capsys)
+
+
+def test_a_library_upgrade_rebuilds(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cardsite import stamp
+
+    build(capsys)
+    libraries = tmp_path / "libraries"
+    (libraries / "vobject-99.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(libraries))
+    stamp.code_digest.cache_clear()
+    try:
+        assert "vobject-99.0.dist-info" in stamp.installed()
+        assert NOTHING not in build(capsys), "output made with other libraries is not current"
+        assert NOTHING in build(capsys)
+    finally:
+        stamp.code_digest.cache_clear()
