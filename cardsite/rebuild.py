@@ -5,7 +5,7 @@ A full build reads the state of every card and looks at every card's folder, whi
 the settings, the templates, cardsite's code, the output folder and every other contact
 file are exactly as the last successful build left them, the changed cards are the only
 inputs that moved. Each is loaded and checked as the full build would, planned and
-rendered under the same rules (site.RULES), and only its part of the build state is
+rendered under the same rules (rules.py), and only its part of the build state is
 read and rewritten. A change that other pages show (a card's name, language, status,
 successor, aliases or photo) is left to the full build, which redoes those pages.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import site
+from . import rules, site
 from .errors import Problem, ValidationError
 from .output import TEMPLATE_CACHE
 from .settings import Settings
@@ -55,10 +55,10 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     names.update((card_id, entry["name"]) for card_id, entry in read_cards(out_dir, successors)[1].items())
     if not successors <= names.keys():
         return None
-    plan = site.new_plan(settings)
+    plan = rules.new_plan(settings)
     for source in sources:
         successor = names[source.meta["successor"]] if source.meta["successor"] else ""
-        site.plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
+        rules.plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
     pages = None
     if plan.todo:
         from .pages import Pages

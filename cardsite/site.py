@@ -1,17 +1,14 @@
 """Build the site: gather and check every card, then write only what changed.
 
-Which outputs depend on which inputs is spelled out once, in RULES: a template
-change re-renders every page, a card change re-renders that card only, and the
-QR code, which depends on the URL alone, is re-encoded only when the URL moves.
+Which outputs depend on which inputs, and so what a change re-renders, is spelled
+out once, in rules.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +17,7 @@ from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
 from .output import TEMPLATE_CACHE, guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
 from .parallel import parallel_map
+from .rules import RULES, Plan, plan_all, short_hash
 from .settings import Settings
 from .stamp import code_digest, signature
 from .state import all_outputs, read_state, write_state
@@ -31,68 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One output of a card, the inputs it depends on, which cards get it, and how to make it."""
-
-    path: str
-    depends: tuple[str, ...]
-    when: str
-    render: Callable[[Pages, Card], bytes]
-
-
-# The renderers import their libraries on first use: a build with nothing to render never loads them.
-
-
-def _photo(pages: Pages, card: Card) -> bytes:
-    return (pages.settings.contacts_dir / card.photo).read_bytes()
-
-
-def _vcard(pages: Pages, card: Card) -> bytes:
-    from .vcard import render_vcard
-
-    return render_vcard(card, _photo(pages, card) if card.photo else None)
-
-
-def _qr(pages: Pages, card: Card) -> bytes:
-    from .qr import render_svg
-
-    return render_svg(card.url, pages.settings.qr_error_correction)
-
-
-def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
-    def render(pages: Pages, card: Card) -> bytes:
-        from .photo import web_jpeg
-
-        return web_jpeg(_photo(pages, card), name)
-
-    return render
-
-
-RULES = (
-    Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
-    Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
-    Rule("{id}/photo.jpg", ("photo",), "photo", _web_photo("photo.jpg")),
-    Rule("{id}/photo@2x.jpg", ("photo",), "photo", _web_photo("photo@2x.jpg")),
-    Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),
-    Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
-)
-#: Which cards get an output, decided from the small summary kept in the build state.
-WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "always": lambda meta: True,
-    "active": lambda meta: meta["active"],
-    "photo": lambda meta: meta["active"] and bool(meta["photo"]),
-}
-
-
-def _hash(*parts: str) -> str:
-    # 80 bits tell changed from unchanged with room to spare, and keep the state file small.
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
-
-
 def fixed_key(settings: Settings) -> str:
     """Hash what every card's validity depends on besides its own file: the settings and cardsite's code."""
-    return _hash(settings.digest, code_digest())
+    return short_hash(settings.digest, code_digest())
 
 
 @dataclass
@@ -162,7 +101,7 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         elif entry:
             with open(file, "rb") as f:
                 digest = hashlib.sha256(f.read()).hexdigest()
-        key = entry["key"] if same_fixed and digest and digest == entry["digest"] else _hash(digest, fixed)
+        key = entry["key"] if same_fixed and digest and digest == entry["digest"] else short_hash(digest, fixed)
         source = Source(card_id, file, key, stat, digest)
         if entry and entry["key"] == source.key and _photo_unchanged(settings, entry["meta"]):
             source.card_hash, source.meta, source.entry = entry["card"], entry["meta"], entry
@@ -191,7 +130,7 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
 
 def attach(source: Source, card: Card, digest: str, card_hash: str, fixed: str) -> None:
     """Give `source` its freshly loaded card, the digest of its file and the card's hash, and their summary."""
-    source.digest, source.key = digest, _hash(digest, fixed)
+    source.digest, source.key = digest, short_hash(digest, fixed)
     source.card, source.card_hash = card, card_hash
     source.meta = {
         "name": card.name.full,
@@ -214,7 +153,7 @@ def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str,
     card, problems = make_card(source.id, doc, settings)
     # A dataclass repr names every field and value, nested ones too: its hash changes exactly when the card
     # does, at a tenth of the cost of JSON from asdict().
-    return card, doc.digest, _hash(repr(card)) if card else "", problems
+    return card, doc.digest, short_hash(repr(card)) if card else "", problems
 
 
 def cross_check(sources: list[Source]) -> list[Problem]:
@@ -261,7 +200,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         state = {"cards": {}, "site": {}, "old": all_outputs(state)}
         shutil.rmtree(out_dir / TEMPLATE_CACHE, ignore_errors=True)
     sources = gather(settings, state)
-    plan = _plan(settings, sources, state, out_dir)
+    plan = plan_all(settings, sources, state, out_dir)
 
     files: dict[str, bytes] = {}
     pages = None
@@ -288,65 +227,6 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
 
     _save_state(settings, out_dir, state, sources, plan)
     return report
-
-
-@dataclass
-class Plan:
-    """Which outputs every card has, under which input keys, and which must be rendered."""
-
-    #: The inputs every card's pages share (settings, templates, QR level), and their hash.
-    shared: dict[str, str]
-    shared_key: str
-    keys: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
-    todo: dict[str, list[str]] = field(default_factory=dict)
-    dirs: dict[str, int] = field(default_factory=dict)
-    site_key: str = ""
-    site_current: bool = False
-    site_outputs: dict[str, str] = field(default_factory=dict)
-
-
-def new_plan(settings: Settings) -> Plan:
-    """Return an empty plan for building with these settings."""
-    shared = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
-    return Plan(shared, _hash(*shared.values()))
-
-
-def _plan(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> Plan:
-    """Decide, from input keys alone, what must be rendered."""
-    by_id = {s.id: s for s in sources}
-    root = f"{out_dir}/"
-    plan = new_plan(settings)
-    for source in sources:
-        successor = by_id[source.meta["successor"]].name if source.meta["successor"] else ""
-        plan_card(settings, plan, source, successor, state["cards"].get(source.id, {}), root)
-    # Every meta is built in one key order (_attach), so its repr is as stable as sorted JSON, and cheaper.
-    plan.site_key = _hash(plan.shared_key, repr([(s.id, s.meta) for s in sources]))
-    old_site = state["site"]
-    plan.site_outputs = old_site.get("outputs", {})
-    plan.site_current = old_site.get("inputs") == plan.site_key and all(
-        os.path.isfile(root + rel) for rel in plan.site_outputs
-    )
-    return plan
-
-
-def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, old: dict[str, Any], root: str) -> None:
-    """Add one card's input key and outputs to `plan`, and to its to-do list the outputs whose inputs changed."""
-    meta = source.meta
-    plan.keys[source.id] = key = _hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
-    # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
-    if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
-        plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
-        return
-    card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
-    card_inputs.update(photo=meta["photo"], successor=successor)
-    mine = plan.outputs[source.id] = {}
-    for rule in RULES:
-        if WHEN[rule.when](meta):
-            rel = rule.path.format(id=source.id)
-            mine[rel] = _hash(rule.path, *(card_inputs[d] for d in rule.depends))
-            if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
-                plan.todo.setdefault(source.id, []).append(rule.path)
 
 
 def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: Plan) -> None:

@@ -1,0 +1,143 @@
+"""Say which outputs each card has, which inputs each depends on, and which must be rendered.
+
+The dependencies are spelled out once, in RULES: a template change re-renders every
+page, a card change re-renders that card only, and the QR code, which depends on the
+URL alone, is re-encoded only when the URL moves. The full build (site.py) and the
+rebuild of a few cards (rebuild.py) both plan with these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .output import mtime_ns
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .model import Card
+    from .pages import Pages
+    from .site import Source
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One output of a card, the inputs it depends on, which cards get it, and how to make it."""
+
+    path: str
+    depends: tuple[str, ...]
+    when: str
+    render: Callable[[Pages, Card], bytes]
+
+
+# The renderers import their libraries on first use: a build with nothing to render never loads them.
+
+
+def _photo(pages: Pages, card: Card) -> bytes:
+    return (pages.settings.contacts_dir / card.photo).read_bytes()
+
+
+def _vcard(pages: Pages, card: Card) -> bytes:
+    from .vcard import render_vcard
+
+    return render_vcard(card, _photo(pages, card) if card.photo else None)
+
+
+def _qr(pages: Pages, card: Card) -> bytes:
+    from .qr import render_svg
+
+    return render_svg(card.url, pages.settings.qr_error_correction)
+
+
+def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
+    def render(pages: Pages, card: Card) -> bytes:
+        from .photo import web_jpeg
+
+        return web_jpeg(_photo(pages, card), name)
+
+    return render
+
+
+RULES = (
+    Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
+    Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
+    Rule("{id}/photo.jpg", ("photo",), "photo", _web_photo("photo.jpg")),
+    Rule("{id}/photo@2x.jpg", ("photo",), "photo", _web_photo("photo@2x.jpg")),
+    Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),
+    Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
+)
+#: Which cards get an output, decided from the small summary kept in the build state.
+WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "always": lambda meta: True,
+    "active": lambda meta: meta["active"],
+    "photo": lambda meta: meta["active"] and bool(meta["photo"]),
+}
+
+
+def short_hash(*parts: str) -> str:
+    """Return a short hash of `parts`, for input keys."""
+    # 80 bits tell changed from unchanged with room to spare, and keep the state file small.
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
+@dataclass
+class Plan:
+    """Which outputs every card has, under which input keys, and which must be rendered."""
+
+    #: The inputs every card's pages share (settings, templates, QR level), and their hash.
+    shared: dict[str, str]
+    shared_key: str
+    keys: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    todo: dict[str, list[str]] = field(default_factory=dict)
+    dirs: dict[str, int] = field(default_factory=dict)
+    site_key: str = ""
+    site_current: bool = False
+    site_outputs: dict[str, str] = field(default_factory=dict)
+
+
+def new_plan(settings: Settings) -> Plan:
+    """Return an empty plan for building with these settings."""
+    shared = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
+    return Plan(shared, short_hash(*shared.values()))
+
+
+def plan_all(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> Plan:
+    """Decide, from input keys alone, what must be rendered for every card and for the site's own pages."""
+    by_id = {s.id: s for s in sources}
+    root = f"{out_dir}/"
+    plan = new_plan(settings)
+    for source in sources:
+        successor = by_id[source.meta["successor"]].name if source.meta["successor"] else ""
+        plan_card(settings, plan, source, successor, state["cards"].get(source.id, {}), root)
+    # Every meta is built in one key order (_attach), so its repr is as stable as sorted JSON, and cheaper.
+    plan.site_key = short_hash(plan.shared_key, repr([(s.id, s.meta) for s in sources]))
+    old_site = state["site"]
+    plan.site_outputs = old_site.get("outputs", {})
+    plan.site_current = old_site.get("inputs") == plan.site_key and all(
+        os.path.isfile(root + rel) for rel in plan.site_outputs
+    )
+    return plan
+
+
+def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, old: dict[str, Any], root: str) -> None:
+    """Add one card's input key and outputs to `plan`, and to its to-do list the outputs whose inputs changed."""
+    meta = source.meta
+    plan.keys[source.id] = key = short_hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
+    # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
+    if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
+        plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
+        return
+    card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
+    card_inputs.update(photo=meta["photo"], successor=successor)
+    mine = plan.outputs[source.id] = {}
+    for rule in RULES:
+        if WHEN[rule.when](meta):
+            rel = rule.path.format(id=source.id)
+            mine[rel] = short_hash(rule.path, *(card_inputs[d] for d in rule.depends))
+            if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
+                plan.todo.setdefault(source.id, []).append(rule.path)
