@@ -71,7 +71,7 @@ def _tree(root: str, found: dict[str, list[int]]) -> None:
                 found[entry.path] = signature(entry.stat())
                 if entry.is_dir():
                     _tree(entry.path, found)
-    except FileNotFoundError:
+    except OSError:  # missing, not a folder, unreadable: the full build that follows says which
         found[root] = []
 
 

@@ -116,3 +116,12 @@ def test_a_library_upgrade_rebuilds(
         assert NOTHING in build(capsys)
     finally:
         stamp.code_digest.cache_clear()
+
+
+@pytest.mark.parametrize("option", ["--contacts", "--templates"])
+def test_a_file_given_for_a_folder_is_a_clean_error(
+    project: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    assert main(["build", option, "site.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "folder not found" in err and "Traceback" not in err
