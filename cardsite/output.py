@@ -10,8 +10,9 @@ from .errors import Abort, display_path
 
 #: Build state lives inside the output folder, so it can never describe another folder.
 STATE_DIR = ".cardsite"
-#: The build state's site file; the cards' files lie beside it (state.py).
-STATE_FILE = f"{STATE_DIR}/state/build"
+#: The build state: a site file, and the cards' files beside it (state.py).
+STATE_FOLDER = f"{STATE_DIR}/state"
+STATE_FILE = f"{STATE_FOLDER}/build"
 #: Compiled templates, kept so that rebuilding one card need not compile them again.
 TEMPLATE_CACHE = f"{STATE_DIR}/templates"
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from . import rules, site
 from .errors import Problem, ValidationError
-from .output import TEMPLATE_CACHE
 from .settings import Settings
 from .stamp import code_digest, signature
 from .state import read_cards, update_cards
@@ -59,12 +58,7 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     for source in sources:
         successor = names[source.meta["successor"]] if source.meta["successor"] else ""
         rules.plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
-    pages = None
-    if plan.todo:
-        from .pages import Pages
-
-        pages = Pages(settings, names=names, cache_dir=out_dir / TEMPLATE_CACHE)
-        site.trial_render(pages, sources, plan.todo)
+    pages = site.pages_for(settings, out_dir, names, sources, plan.todo) if plan.todo else None
     # The report names the cards rebuilt; the others are as the last build left them.
     report = site.BuildReport(cards={s.id: s.name for s in sources}, rendered=len(plan.todo))
     report.written = site.render_cards(pages, out_dir, sources, plan.todo)

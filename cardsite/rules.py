@@ -114,7 +114,7 @@ def plan_all(settings: Settings, sources: list[Source], state: dict[str, Any], o
     for source in sources:
         successor = by_id[source.meta["successor"]].name if source.meta["successor"] else ""
         plan_card(settings, plan, source, successor, state["cards"].get(source.id, {}), root)
-    # Every meta is built in one key order (_attach), so its repr is as stable as sorted JSON, and cheaper.
+    # Every meta is built in one key order (site.attach), so its repr is as stable as sorted JSON, and cheaper.
     plan.site_key = short_hash(plan.shared_key, repr([(s.id, s.meta) for s in sources]))
     old_site = state["site"]
     plan.site_outputs = old_site.get("outputs", {})

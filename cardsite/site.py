@@ -205,10 +205,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     files: dict[str, bytes] = {}
     pages = None
     if plan.todo or not plan.site_current:
-        from .pages import Pages
-
-        pages = Pages(settings, names={s.id: s.name for s in sources}, cache_dir=out_dir / TEMPLATE_CACHE)
-        trial_render(pages, sources, plan.todo)
+        pages = pages_for(settings, out_dir, {s.id: s.name for s in sources}, sources, plan.todo)
     if not plan.site_current:
         files = site_files(pages, sources)
         plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
@@ -259,6 +256,17 @@ def card_entry(source: Source, plan: Plan, out_dir: Path) -> dict[str, Any]:
         "outputs": plan.outputs[source.id],
         "dir": plan.dirs[source.id] if source.id in plan.dirs else mtime_ns(f"{out_dir}/{source.id}"),
     }
+
+
+def pages_for(
+    settings: Settings, out_dir: Path, names: dict[str, str], sources: list[Source], todo: dict[str, list[str]]
+) -> Pages:
+    """Return the template environment of a build into `out_dir`, once a trial render found no template error."""
+    from .pages import Pages
+
+    pages = Pages(settings, names=names, cache_dir=out_dir / TEMPLATE_CACHE)
+    trial_render(pages, sources, todo)
+    return pages
 
 
 def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:

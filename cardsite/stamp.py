@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .load import CONTACT_SUFFIXES
-from .output import STATE_DIR, STATE_FILE, write_if_changed
+from .output import STATE_DIR, STATE_FILE, STATE_FOLDER, write_if_changed
 
 STAMP_FILE = f"{STATE_DIR}/stamp"
 STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
@@ -63,6 +63,14 @@ def signature(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+def _signature_of(path: str | Path) -> list[int]:
+    """Return the signature of `path`, or an empty one when it does not exist."""
+    try:
+        return signature(os.stat(path))
+    except FileNotFoundError:
+        return []
+
+
 def _tree(root: str, found: dict[str, list[int]]) -> None:
     """Add the signature of every file and folder below `root` to `found`."""
     try:
@@ -92,11 +100,7 @@ class Scan:
 
 def scan(contacts_dir: Path, site_file: Path, templates_dir: Path, options: str) -> Scan:
     """Scan everything a build reads."""
-    rest: dict[str, list[int]] = {}
-    try:
-        rest[str(site_file)] = signature(os.stat(site_file))
-    except FileNotFoundError:
-        rest[str(site_file)] = []
+    rest = {str(site_file): _signature_of(site_file)}
     _tree(str(templates_dir), rest)
     fixed = hashlib.sha256(repr((code_digest(), options, sorted(rest.items()))).encode()).hexdigest()
     contacts: dict[str, list[int]] = {}
@@ -115,11 +119,7 @@ def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, lis
             return {}
         # The stamp is written after this scan; the state folder and its site file stand for the rest.
         found.pop(STATE_DIR, None)
-    for name in (*(names or ()), STATE_FILE, STATE_FILE.rsplit("/", 1)[0]):
-        try:
-            found[name] = signature(os.stat(out_dir / name))
-        except FileNotFoundError:
-            found[name] = []
+    found.update((name, _signature_of(out_dir / name)) for name in (*(names or ()), STATE_FILE, STATE_FOLDER))
     return found
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .output import STATE_FILE, write_if_changed
+from .output import STATE_FILE, STATE_FOLDER, write_if_changed
 
 #: Each file is plain dicts, lists and strings in marshal's format: at 10,000 cards it loads in half the
 #: time of JSON and is written in a seventh. marshal's format may change between Python versions, so each
@@ -30,8 +30,16 @@ def shard_of(card_id: str) -> int:
     return zlib.crc32(card_id.encode()) % SHARDS
 
 
+def _by_shard(cards: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Group {card id: entry} by the state file that holds each card."""
+    shards: dict[int, dict[str, Any]] = {}
+    for card_id, entry in cards.items():
+        shards.setdefault(shard_of(card_id), {})[card_id] = entry
+    return shards
+
+
 def _shard_path(out_dir: Path, shard: int) -> Path:
-    return out_dir / STATE_FILE.rsplit("/", 1)[0] / f"cards.{shard:02d}"
+    return out_dir / STATE_FOLDER / f"cards.{shard:02d}"
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -83,12 +91,7 @@ def read_cards(out_dir: Path, card_ids: Iterable[str]) -> tuple[dict[str, Any], 
 
 def write_state(out_dir: Path, state: dict[str, Any], old: dict[str, Any]) -> None:
     """Save `state`, rewriting only the files whose part differs from the `old` state read before the build."""
-    shards: dict[int, dict[str, Any]] = {}
-    for card_id, entry in state["cards"].items():
-        shards.setdefault(shard_of(card_id), {})[card_id] = entry
-    old_shards: dict[int, dict[str, Any]] = {}
-    for card_id, entry in old.get("cards", {}).items():
-        old_shards.setdefault(shard_of(card_id), {})[card_id] = entry
+    shards, old_shards = _by_shard(state["cards"]), _by_shard(old.get("cards", {}))
     for shard, part in shards.items():
         if part != old_shards.get(shard):
             _save(_shard_path(out_dir, shard), part)
@@ -102,10 +105,7 @@ def write_state(out_dir: Path, state: dict[str, Any], old: dict[str, Any]) -> No
 
 def update_cards(out_dir: Path, entries: dict[str, Any]) -> None:
     """Replace the state of these cards, which the last build already holds, leaving every other card's."""
-    by_shard: dict[int, dict[str, Any]] = {}
-    for card_id, entry in entries.items():
-        by_shard.setdefault(shard_of(card_id), {})[card_id] = entry
-    for shard, changed in by_shard.items():
+    for shard, changed in _by_shard(entries).items():
         path = _shard_path(out_dir, shard)
         _save(path, {**(_load(path) or {}), **changed})
 
