@@ -52,6 +52,18 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
 
 
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> argparse.ArgumentParser:
+    """Add a command whose one-line summary shows both in the command list and in its own --help."""
+    assert name in COMMANDS, f"add {name!r} to COMMANDS, which main() reads to default to build"
+    # No abbreviated options: '--base' must never silently mean '--base-url'.
+    return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
+
+
+COMMANDS = ("build", "check", "serve", "publish", "notify")
+
+
 def _settings(args: argparse.Namespace, checked: bool = False) -> Settings:
     return load_settings(
         args.contacts,
@@ -136,22 +148,21 @@ def cmd_notify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command and its options."""
+    # prog stays argparse's default, the name the program was called by (build.py or cardsite).
     parser = argparse.ArgumentParser(
         allow_abbrev=False,
-        prog="build.py",
         description="Build contact YAML into vCards, landing pages and print-ready QR codes.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    # No abbreviated options: '--base' must never silently mean '--base-url'.
-    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
+    command = functools.partial(_command, sub)
 
-    p = sub.add_parser("build", help="validate, then build contacts/ into public/ (the default)")
+    p = command("build", "validate, then build contacts/ into public/ (the default)")
     _project_options(p)
     _base_url_option(p)
     _out_option(p, "output folder (default: public)")
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("check", help="validate only; report every problem with file and line")
+    p = command("check", "validate only; report every problem with file and line")
     _project_options(p)
     _base_url_option(p)
     p.add_argument(
@@ -167,13 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("serve", help="preview the site with live reload")
+    p = command("serve", "preview the site with live reload")
     _project_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("publish", help="sync the built site to S3 and invalidate CloudFront")
+    p = command("publish", "sync the built site to S3 and invalidate CloudFront")
     _log_options(p)
     _out_option(p, "built site (default: public)")
     p.add_argument(
@@ -193,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--result", type=Path, metavar="FILE", help="write the result as JSON")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("notify", help="e-mail the print shop and card owners about changed cards")
+    p = command("notify", "e-mail the print shop and card owners about changed cards")
     _project_options(p)
     _base_url_option(p)
     _out_option(p, "built site (default: public)")
@@ -243,8 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "build")  # `build.py` alone, or with build's options, means build
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
