@@ -276,11 +276,6 @@ def _code(url: str, level: str) -> qrcode.QRCode:
     return code
 
 
-def matrix(url: str, level: str = "M") -> list[list[bool]]:
-    """Return the modules of `url`'s QR code, quiet zone included."""
-    return _code(url, level).get_matrix()
-
-
 @cache
 def _path_pieces(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the path text of a run of dark modules by its first column, and by its row and width."""
