@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 import vobject
+from vobject.behavior import Behavior
 
 from .model import Card
 
@@ -17,6 +19,25 @@ _TEL_TYPES = {
     "home": ["HOME", "VOICE"],
     "fax": ["WORK", "FAX"],
 }
+
+
+class _Uri(Behavior):
+    """A `uri` value (URL, X-SOCIALPROFILE): written as it is.
+
+    RFC 2426 escapes only text values; ical.js, sabre/vobject and vcf keep the backslashes
+    of an escaped URL in the link. vobject treats every unknown property as text, hence this.
+    """
+
+    @classmethod
+    def encode(cls, line: vobject.base.ContentLine) -> None:
+        if any(c.isspace() or unicodedata.category(c) == "Cc" for c in line.value):
+            # The link checks refuse these; written raw, a line break would start a new property.
+            raise RuntimeError(f"{line.name} {line.value!r} cannot be written as a uri value")
+        line.encoded = True
+
+    @classmethod
+    def decode(cls, line: vobject.base.ContentLine) -> None:
+        line.encoded = False
 
 
 def card_uid(card: Card) -> str:
@@ -49,7 +70,7 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
     v.add("n").value = vobject.vcard.Name(
         family=n.family, given=n.given, additional=n.additional, prefix=n.prefix, suffix=n.suffix
     )
-    v.add("fn").value = n.full
+    v.add("fn").value = n.fn
     v.add("org").value = [card.org, card.department] if card.department else [card.org]
     if card.title:
         v.add("title").value = card.title
@@ -72,13 +93,11 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
         )
         adr.type_param = [address.type.upper()]
     for website in card.websites:
-        v.add("url").value = website
+        _add_uri(v, "url", website)
     for profile in card.social:
         # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
-        social = v.add("x-socialprofile")
-        social.value = profile.url
-        social.type_param = profile.network
-        v.add("url").value = profile.url
+        _add_uri(v, "x-socialprofile", profile.url).type_param = profile.network
+        _add_uri(v, "url", profile.url)
     if card.note:
         v.add("note").value = card.note
     if photo:
@@ -91,6 +110,12 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
         line.type_param = "JPEG"
     v.add("uid").value = card_uid(card)
     return v
+
+
+def _add_uri(v: vobject.base.Component, name: str, uri: str) -> vobject.base.ContentLine:
+    line = v.add(name)
+    line.value, line.behavior = uri, _Uri
+    return line
 
 
 def refold(text: str) -> str:
