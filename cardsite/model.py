@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -62,6 +63,7 @@ def is_cjk(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Name:
+    # Pages show the name up to eight times, so the formatted forms are kept (in __dict__, not in fields).
     given: str = ""
     family: str = ""
     additional: str = ""
@@ -87,13 +89,13 @@ class Name:
         # 김민수, 张伟, 田中由紀: CJK names run together, as Android's contacts app writes them.
         return ("" if all(is_cjk(p) for p in parts) else " ").join(parts)
 
-    @property
+    @cached_property
     def full(self) -> str:
         """Return the name as pages and mails show it: prefix, the names in order, then ", suffix"."""
         main = " ".join(p for p in (self.prefix, self.ordered()) if p)
         return f"{main}, {self.suffix}" if self.suffix else main
 
-    @property
+    @cached_property
     def fn(self) -> str:
         """Return the vCard FN: as `full`, but with no comma before the suffix.
 
@@ -107,7 +109,7 @@ class Name:
         """Return given and family name in the person's order, for subject lines and greetings."""
         return self.ordered(additional=False)
 
-    @property
+    @cached_property
     def dir(self) -> str:
         """Return the HTML direction of the name: "rtl" for Arabic or Hebrew, "ltr", or "auto" if unclear."""
         for char in self.ordered():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 import uuid
 
 import vobject
@@ -20,6 +20,9 @@ _TEL_TYPES = {
     "fax": ["WORK", "FAX"],
 }
 
+#: Whitespace (line breaks included) and control characters: raw in a uri value, they would end the line.
+_UNSAFE_IN_URI = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
 
 class _Uri(Behavior):
     """A `uri` value (URL, X-SOCIALPROFILE): written as it is.
@@ -30,7 +33,7 @@ class _Uri(Behavior):
 
     @classmethod
     def encode(cls, line: vobject.base.ContentLine) -> None:
-        if any(c.isspace() or unicodedata.category(c) == "Cc" for c in line.value):
+        if _UNSAFE_IN_URI.search(line.value):
             # The link checks refuse these; written raw, a line break would start a new property.
             raise RuntimeError(f"{line.name} {line.value!r} cannot be written as a uri value")
         line.encoded = True
