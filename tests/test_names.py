@@ -163,3 +163,15 @@ def test_a_misspelt_order_is_reported_with_its_line(project: Path, capsys: pytes
     report = err.out + err.err
     assert "contacts/typo.yaml:4: name.order: 'family-frist' is not one of" in report, report
     assert "Traceback" not in report
+
+
+@pytest.mark.browser
+def test_chromium_lays_out_an_arabic_name_right_to_left(built: Path, serve_dir, page) -> None:
+    base = serve_dir(built)
+    page.goto(f"{base}/layla-haddad/")
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == "ليلى حداد"
+    assert heading.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    page.goto(f"{base}/minsu-kim/")
+    assert page.title().startswith("김민수 – ")
+    assert page.get_by_role("heading", level=1).evaluate("e => getComputedStyle(e).direction") == "ltr"
