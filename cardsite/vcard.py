@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import quote
 
 import vobject
 from vobject.behavior import Behavior
@@ -33,9 +34,9 @@ class _Uri(Behavior):
 
     @classmethod
     def encode(cls, line: vobject.base.ContentLine) -> None:
-        if _UNSAFE_IN_URI.search(line.value):
-            # The link checks refuse these; written raw, a line break would start a new property.
-            raise RuntimeError(f"{line.name} {line.value!r} cannot be written as a uri value")
+        # The link checks refuse these characters; should one get through, it is percent-encoded, as a
+        # browser would, so it can never end the line and start a property of its own.
+        line.value = _UNSAFE_IN_URI.sub(lambda m: quote(m.group()), line.value)
         line.encoded = True
 
     @classmethod
