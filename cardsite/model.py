@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -37,19 +39,86 @@ NETWORK_LABELS = {
 }
 
 
+#: Unicode name prefixes of the scripts whose names are written family name first (Chinese,
+#: Japanese, Korean), and without a space between the parts.
+_CJK_SCRIPTS = (
+    "CJK UNIFIED IDEOGRAPH",
+    "CJK COMPATIBILITY IDEOGRAPH",
+    "HANGUL",
+    "HIRAGANA",
+    "KATAKANA",
+    "HALFWIDTH KATAKANA",
+)
+
+FAMILY_FIRST, GIVEN_FIRST = "family-first", "given-first"
+
+
+def is_cjk(text: str) -> bool:
+    """Return whether the first letter of `text` is Han, Hangul or Kana."""
+    for char in text:
+        if char.isalpha():
+            return unicodedata.name(char, "").startswith(_CJK_SCRIPTS)
+    return False
+
+
 @dataclass(frozen=True)
 class Name:
+    # Pages show the name up to eight times, so the formatted forms are kept (in __dict__, not in fields).
     given: str = ""
     family: str = ""
     additional: str = ""
     prefix: str = ""
     suffix: str = ""
+    #: FAMILY_FIRST, GIVEN_FIRST, or "" to follow the script of the name.
+    order: str = ""
 
     @property
+    def family_first(self) -> bool:
+        """Return whether the person writes the family name first."""
+        if self.order:
+            return self.order == FAMILY_FIRST
+        # The script decides only for CJK: Hungarian and Vietnamese names are Latin and need the setting.
+        return is_cjk(self.family) or is_cjk(self.given)
+
+    def ordered(self, additional: bool = True) -> str:
+        """Return the given, additional and family names in the person's own order."""
+        extra = self.additional if additional else ""
+        if not self.family_first:
+            return " ".join(p for p in (self.given, extra, self.family) if p)
+        parts = [p for p in (self.family, self.given, extra) if p]
+        # 김민수, 张伟, 田中由紀: CJK names run together, as Android's contacts app writes them.
+        return ("" if all(is_cjk(p) for p in parts) else " ").join(parts)
+
+    @cached_property
     def full(self) -> str:
-        """Return the formatted name (vCard FN): prefix given additional family, suffix."""
-        main = " ".join(p for p in (self.prefix, self.given, self.additional, self.family) if p)
+        """Return the name as pages and mails show it: prefix, the names in order, then ", suffix"."""
+        main = " ".join(p for p in (self.prefix, self.ordered()) if p)
         return f"{main}, {self.suffix}" if self.suffix else main
+
+    @cached_property
+    def fn(self) -> str:
+        """Return the vCard FN: as `full`, but with no comma before the suffix.
+
+        An escaped comma (`\\,`) is correct, but some readers show the backslash; a space reads the same
+        everywhere, and the suffix keeps its own slot in N.
+        """
+        return " ".join(p for p in (self.prefix, self.ordered(), self.suffix) if p)
+
+    @property
+    def short(self) -> str:
+        """Return given and family name in the person's order, for subject lines and greetings."""
+        return self.ordered(additional=False)
+
+    @cached_property
+    def dir(self) -> str:
+        """Return the HTML direction of the name: "rtl" for Arabic or Hebrew, "ltr", or "auto" if unclear."""
+        for char in self.ordered():
+            kind = unicodedata.bidirectional(char)
+            if kind in ("R", "AL"):
+                return "rtl"
+            if kind == "L":
+                return "ltr"
+        return "auto"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import qr
 from .mail_strings import strings_for
-from .model import Card
+from .model import Card, Name
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"
@@ -85,13 +85,16 @@ def card_fields(card: Card) -> dict[str, Any]:
     # Through JSON, so tuples become lists and compare equal to the saved state.
     fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
     fields["name"]["full"] = card.name.full
+    if not card.name.order:
+        del fields["name"]["order"]  # only a set order is printable content; the script decides otherwise
     return fields
 
 
 def display_name(fields: dict[str, Any]) -> str:
-    """Return the short name a subject line shows: given and family name."""
+    """Return the short name a subject line shows: given and family name, in the person's order."""
     name = fields["name"]
-    return " ".join(p for p in (name.get("given", ""), name.get("family", "")) if p) or name.get("full", "")
+    parts = {key: name.get(key, "") for key in ("given", "family", "order")}
+    return Name(**parts).short or name.get("full", "")
 
 
 def changed_fields(before: dict[str, Any] | None, after: dict[str, Any], url_before: str, url_after: str) -> list[str]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from urllib.parse import quote
 
 import vobject
+from vobject.behavior import Behavior
 
 from .model import Card
 
@@ -17,6 +20,28 @@ _TEL_TYPES = {
     "home": ["HOME", "VOICE"],
     "fax": ["WORK", "FAX"],
 }
+
+#: Whitespace (line breaks included) and control characters: raw in a uri value, they would end the line.
+_UNSAFE_IN_URI = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+class _Uri(Behavior):
+    """A `uri` value (URL, X-SOCIALPROFILE): written as it is.
+
+    RFC 2426 escapes only text values; ical.js, sabre/vobject and vcf keep the backslashes
+    of an escaped URL in the link. vobject treats every unknown property as text, hence this.
+    """
+
+    @classmethod
+    def encode(cls, line: vobject.base.ContentLine) -> None:
+        # The link checks refuse these characters; should one get through, it is percent-encoded, as a
+        # browser would, so it can never end the line and start a property of its own.
+        line.value = _UNSAFE_IN_URI.sub(lambda m: quote(m.group()), line.value)
+        line.encoded = True
+
+    @classmethod
+    def decode(cls, line: vobject.base.ContentLine) -> None:
+        line.encoded = False
 
 
 def card_uid(card: Card) -> str:
@@ -49,7 +74,7 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
     v.add("n").value = vobject.vcard.Name(
         family=n.family, given=n.given, additional=n.additional, prefix=n.prefix, suffix=n.suffix
     )
-    v.add("fn").value = n.full
+    v.add("fn").value = n.fn
     v.add("org").value = [card.org, card.department] if card.department else [card.org]
     if card.title:
         v.add("title").value = card.title
@@ -72,13 +97,11 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
         )
         adr.type_param = [address.type.upper()]
     for website in card.websites:
-        v.add("url").value = website
+        _add_uri(v, "url", website)
     for profile in card.social:
         # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
-        social = v.add("x-socialprofile")
-        social.value = profile.url
-        social.type_param = profile.network
-        v.add("url").value = profile.url
+        _add_uri(v, "x-socialprofile", profile.url).type_param = profile.network
+        _add_uri(v, "url", profile.url)
     if card.note:
         v.add("note").value = card.note
     if photo:
@@ -91,6 +114,12 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
         line.type_param = "JPEG"
     v.add("uid").value = card_uid(card)
     return v
+
+
+def _add_uri(v: vobject.base.Component, name: str, uri: str) -> vobject.base.ContentLine:
+    line = v.add(name)
+    line.value, line.behavior = uri, _Uri
+    return line
 
 
 def refold(text: str) -> str:

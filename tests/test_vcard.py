@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -40,7 +43,7 @@ def test_every_sample_card_round_trips(settings) -> None:
         card = source.card
         v = parse(render_vcard(card))
         assert v.version.value == "3.0"
-        assert v.fn.value == card.name.full
+        assert v.fn.value == card.name.fn
         n = v.n.value
         assert (n.family, n.given, n.additional, n.prefix, n.suffix) == (
             card.name.family,
@@ -66,6 +69,8 @@ def test_full_card_fields(settings) -> None:
     card = {s.id: s for s in check(settings)}["jana-mueller"].card
     text = render_vcard(card).decode()
     assert "N:Müller;Jana;Sophie;Dr.;MSc ETH\r\n" in text
+    # FN is free-form: a space before the suffix needs no escaping, which two readers showed as "\\,".
+    assert "FN:Dr. Jana Sophie Müller MSc ETH\r\n" in text
     assert "ORG:Example AG;Platform Engineering\r\n" in text
     assert "TEL;TYPE=CELL,VOICE:+41791234567\r\n" in text
     assert "TEL;TYPE=WORK,FAX:+41446681899\r\n" in text
@@ -104,7 +109,8 @@ def test_bytes_equal_a_plain_vobject_serialize(project: Path, settings) -> None:
             'name: {given: "Anna, Maria", family: "Back\\\\slash; Semi", prefix: "Dr.", suffix: "PhD"}\n'
             'title: "R&D, Lead; Ops: \\"quoted\\""\ndepartment: "Sales; Nord"\n'
             'note: "line one\\nline two, with; all \\\\ of it ' + "Zürich Genève Łódź " * 8 + '"\n'
-            "addresses: [{street: 'Rue du Rhône 1; Étage 2', locality: 'Genève', postal_code: '1204', country: CH}]\n",
+            "addresses: [{street: 'Rue du Rhône 1; Étage 2', locality: 'Genève', postal_code: '1204', country: CH}]\n"
+            "websites: ['https://example.org/a,b;c?q=1,2']\nsocial: {github: 'https://github.com/a;b,c'}\n",
         )
     )
     for card in cards:
@@ -157,3 +163,57 @@ def test_surrounding_spaces_and_a_final_newline_are_not_printed(project: Path, s
     text = render_vcard(card).decode()
     assert "TITLE:Head of Platform\r\n" in text and "N:Müller;Jana;;;\r\n" in text
     assert "EMAIL;TYPE=INTERNET,WORK,PREF:jana@example.ch\r\n" in text
+
+
+def raw_lines(data: bytes) -> list[vobject.base.ContentLine]:
+    """Read content lines with vobject's own parser, but not its text unescaping.
+
+    vobject reads every property it does not know as text, so it would cut an unescaped URL at a
+    comma; a URL is a uri value (RFC 2426 §3.6.8, §5), whose text is the link as written.
+    """
+    logical = vobject.base.getLogicalLines(io.StringIO(data.decode("utf-8")))
+    return [vobject.base.textLineToContentLine(line, n) for line, n in logical]
+
+
+URIS = [
+    "https://example.org/a,b;c",
+    "https://maps.example.org/?q=47.37,8.54;z=12&lang=de#map",
+    "https://example.org/~user/(x)!*+@:$=/%C3%A4?a=1,2",
+    "https://例え.jp/パス;v=1",
+    "https://www.example.org/" + "segment,with;specials/" * 5 + "end",
+]
+SOCIAL = {"github": "https://github.com/a,b", "mastodon": "https://mastodon.social/@x;y"}
+
+
+def test_uris_are_written_unescaped(project: Path, settings) -> None:
+    text = json.dumps({"name": {"given": "Uri"}, "websites": URIS, "social": SOCIAL})
+    data = render_vcard(card_from(project, settings, "uris", text))
+    lines = raw_lines(data)
+    assert [line.value for line in lines if line.name == "URL"] == [*URIS, *SOCIAL.values()]
+    social = {line.params["TYPE"][0]: line.value for line in lines if line.name == "X-SOCIALPROFILE"}
+    assert social == SOCIAL
+    for physical in data.split(b"\r\n"):
+        assert len(physical) <= 75, physical
+    # Read as vobject reads them by default, links without a comma come back whole, ';' included.
+    read = [u.value for u in parse(data).contents["url"]]
+    assert [got for got, uri in zip(read[: len(URIS)], URIS, strict=True) if "," not in uri] == [
+        uri for uri in URIS if "," not in uri
+    ]
+
+
+def test_a_uri_with_a_line_break_cannot_add_a_property(settings) -> None:
+    """The link checks refuse such URLs; the vCard writer still never lets one end its line."""
+    card = {s.id: s for s in check(settings)}["max"].card
+    bad = "https://example.org/a\r\nEMAIL:x@example.org\u2028b c\x00"
+    lines = raw_lines(render_vcard(dataclasses.replace(card, websites=(bad,))))
+    assert [line.value for line in lines if line.name == "URL"] == [
+        "https://example.org/a%0D%0AEMAIL:x@example.org%E2%80%A8b%20c%00"
+    ]
+    assert not [line for line in lines if line.name == "EMAIL"]
+
+
+def test_every_email_says_internet_and_keeps_work_or_home(settings) -> None:
+    for source in (s for s in check(settings) if s.card.emails):
+        for email, line in zip(source.card.emails, parse(render_vcard(source.card)).contents["email"], strict=True):
+            types = [t.upper() for t in line.params["TYPE"]]
+            assert types[:2] == ["INTERNET", email.type.upper()], types
