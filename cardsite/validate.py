@@ -158,8 +158,9 @@ def _describe(doc: Document, error: SchemaError) -> list[Problem]:
         return [doc.problem(path, f"is too long ({len(value)} characters, at most {error.validator_value})")]
     if kind in ("maxItems", "maxProperties"):
         return [doc.problem(path, f"has too many entries (at most {error.validator_value})")]
-    if kind == "propertyNames":
-        bad = error.message.split("'")[1] if "'" in error.message else str(value)
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad key as the pattern's error on the mapping; the key's own line is better.
+        bad = str(value)
         return [doc.problem((*path, bad), f"'{bad}' is not a valid name: use lowercase letters, digits and '-'")]
     if kind == "pattern":
         return [doc.problem(path, f"'{value}' does not have the expected form ({error.validator_value})")]
@@ -240,9 +241,14 @@ def host_problem(url: str, host: str) -> str | None:
     if not host.isascii():
         import idna
 
+        # IDNA 2008 without UTS 46 mapping: a host must be written as it is shown, so fullwidth letters
+        # or an ideographic full stop, which browsers map to ASCII, are refused rather than mapped.
         try:
             expected = idna.encode(host, uts46=False).decode("ascii")
+            same = idna.decode(expected) == host
         except idna.IDNAError:
+            same = False
+        if not same:
             return f"'{url}': the host '{host}' is neither plain ASCII nor a valid international domain name"
     if ":" in expected:
         expected = f"[{expected}]"  # an IPv6 address, which WHATWG keeps in brackets
