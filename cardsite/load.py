@@ -79,8 +79,7 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
         return None, [Problem(name, 1, "", "file is empty")]
     loader = Loader(text)
     try:
-        # Only a text with '&' or '*' can hold an anchor or alias, so most cards skip the extra scan.
-        problems = _anchor_problems(name, text) if "&" in text or "*" in text else []
+        problems = _anchor_problems(name, text) if _MAYBE_ANCHOR.search(text) else []
         if problems:
             return None, problems
         node = loader.get_single_node()
@@ -111,6 +110,10 @@ def _yaml_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem(name, line, "", f"invalid YAML: {reason}")
 
 
+#: Where an anchor (&a) or alias (*a) could start: a node begins after whitespace, a flow indicator or ':',
+#: and a name follows at once. Text such as "R&D" or "Finanzen & Controlling" does not match, so cards
+#: skip the token scan that decides.
+_MAYBE_ANCHOR = re.compile(r"(?<![^\s\[{,:])[&*][^\s\[\]{},]")
 #: Report at most this many anchors and aliases of one file: one is enough to refuse it.
 MAX_ANCHOR_PROBLEMS = 10
 

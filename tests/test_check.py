@@ -183,15 +183,19 @@ def test_a_schema_mistake_hides_no_other_problem_in_annotations(
     ]
 
 
-def test_the_preview_error_page_lists_every_problem(project: Path) -> None:
+def test_the_preview_error_page_lists_every_problem(project: Path, tmp_path: Path) -> None:
     from cardsite.errors import ValidationError
+    from cardsite.serve import error_page
     from cardsite.settings import load_settings
-    from cardsite.site import check as run_check
+    from cardsite.site import build
 
     write(project, "jana.yaml", THREE_KINDS)
     with pytest.raises(ValidationError) as caught:
-        run_check(load_settings(project / "contacts"))
+        build(load_settings(project / "contacts"), tmp_path / "out")
     assert [(p.line, p.field) for p in caught.value.problems] == [(3, "emial"), (5, "phones[0]"), (7, "emails[0]")]
+    page = error_page([p.format() for p in caught.value.problems]).decode()
+    assert "3 problem(s) found" in page
+    assert "contacts/jana.yaml:5: phones[0]: &#x27;+41 44 12&#x27; is not a valid phone number" in page
 
 
 @pytest.mark.parametrize(
@@ -224,3 +228,15 @@ def test_github_annotations_escape_the_file_name(project: Path, capsys: pytest.C
     prop, data = line.removeprefix("::error ").split("::", 1)
     assert prop == "file=contacts/x%2Cline=1%2Ctitle=ok%3A%3Awarning 100%25.yaml,line=1"
     assert data.startswith("'x,line=1,title=ok::warning 100%25' is not a valid card id")
+
+
+def test_a_schema_mistake_in_site_yaml_hides_no_other_problem(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = project / "site.yaml"
+    text = site.read_text().replace('brand_color: "#0b5cad"', "brand_colour: red")
+    site.write_text(text.replace('phone: "+41 44 668 18 00"', 'phone: "+41 44 12"'))
+    code, out = check(capsys)
+    assert code == 1
+    assert "unknown field 'brand_colour'; did you mean 'brand_color'?" in out
+    assert "company.phone: '+41 44 12' is not a valid phone number" in out

@@ -75,6 +75,10 @@ def test_an_alias_bomb_in_site_yaml_is_refused(project: Path, capsys: pytest.Cap
         "name: {given: A}\nbase: &b {given: B}\n",  # an anchor with no alias is refused too
         "name: &n {given: A}\nnote: *n\n",
         "name: {given: A}\nx: &x {a: 1}\ny:\n  <<: *x\n",  # a merge key is an alias as well
+        "name: {given: A}\naliases: [&a x, *a]\n",
+        '{"name":&n {"given": "A"}, "note": *n}\n',
+        "name: {given: A}\nnote: !!str &t text\n",
+        "&top\nname: {given: A}\n",
     ],
 )
 def test_anchors_and_aliases_are_refused(text: str) -> None:
