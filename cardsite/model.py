@@ -217,12 +217,11 @@ def _value_checks(doc: Document, region: str, reported: set[str]) -> tuple[list[
             problems.append(doc.problem(("phones", i), f"'{value}' is not a valid phone number"))
             continue
         fmt = phonenumbers.PhoneNumberFormat
-        kind = data["phones"][i].get("type", "work")
         phones.append(
             Phone(
-                phonenumbers.format_number(number, fmt.E164),
-                phonenumbers.format_number(number, fmt.INTERNATIONAL),
-                kind,
+                e164=phonenumbers.format_number(number, fmt.E164),
+                display=phonenumbers.format_number(number, fmt.INTERNATIONAL),
+                type=data["phones"][i].get("type", "work"),
             )
         )
     for i, value in _texts(data, "emails", "value"):

@@ -94,8 +94,10 @@ def _check(doc: Document) -> None:
     problems += character_problems(doc, MULTI_LINE_FIELDS)
     reported = {p.field for p in problems}
     data: dict[str, Any] = doc.data
-    region = data.get("phone_region", "CH") if "phone_region" not in reported else "CH"
-    problems += company_problems(doc, region if isinstance(region, str) else "CH", reported)
+    region = data.get("phone_region", "CH")
+    if "phone_region" in reported or not isinstance(region, str):
+        region = "CH"  # numbers are still checked, against the default region
+    problems += company_problems(doc, region, reported)
     color = data.get("brand_color", "#0b5cad")
     ratio = contrast_with_white(color) if "brand_color" not in reported and isinstance(color, str) else MIN_CONTRAST
     if ratio < MIN_CONTRAST:
