@@ -307,6 +307,17 @@ def test_tabs_and_line_breaks_only_in_multi_line_fields(project: Path, char: str
             assert any(p.message.startswith(expected) for p in problems), problems
 
 
+@pytest.mark.parametrize("given", ["Eve\u2028Bcc: evil@attacker.example", "Eve\u0085Bcc: evil@attacker.example"])
+def test_a_name_that_would_split_a_mail_header_never_reaches_notify(
+    project: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    # Python's e-mail headers treat U+2028 and NEL as line breaks; the card is refused before any mail.
+    write(project, "eve.yaml", json.dumps({"name": {"given": given, "family": "Doe"}}))
+    code, out = check(capsys)
+    assert code == 1
+    assert f"contacts/eve.yaml:1: name.given: contains the control character {describe_character(given[3])}" in out
+
+
 def test_check_prints_what_the_user_wrote_without_running_it(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # An ESC sequence used to recolour (or clear) the terminal of whoever ran `check`.
     write(
