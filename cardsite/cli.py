@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import CardsiteError, ValidationError
+from .errors import CardsiteError, ValidationError, shown
 from .settings import Settings, load_settings, project_paths
 
 log = logging.getLogger("cardsite")
@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: {len(exc.problems)} problem(s) found; nothing was written.", file=sys.stderr)
         return 1
     except CardsiteError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

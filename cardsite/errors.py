@@ -18,13 +18,34 @@ class Problem:
     message: str
 
     def format(self, style: str = "text") -> str:
-        """Render as `file:line: field: message` or as a GitHub annotation."""
-        where = f"{self.field}: " if self.field else ""
+        """Render as `file:line: field: message` or as a GitHub annotation, with user text made harmless."""
+        field, message = shown(self.field), shown(self.message)
+        where = f"{field}: " if field else ""
         if style == "github":
-            # GitHub annotation data must not contain raw newlines or '%'.
-            text = (where + self.message).replace("%", "%25").replace("\n", "%0A")
-            return f"::error file={self.file},line={self.line}::{text}"
-        return f"{self.file}:{self.line}: {where}{self.message}"
+            return f"::error file={github_property(shown(self.file))},line={self.line}::{github_data(where + message)}"
+        return f"{shown(self.file)}:{self.line}: {where}{message}"
+
+
+def shown(text: str) -> str:
+    """Return `text` with each character a terminal, log or editor would act on written as an escape.
+
+    File names, keys and values come from the user: an ESC, a bidi override or a line break printed raw
+    can recolour a terminal, reorder a line or fake another message. They appear as Python writes them in a
+    string literal (\\x1b, \\u202e, \\n); everything printable, non-ASCII letters included, stays as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def github_data(text: str) -> str:
+    """Escape the message of a GitHub workflow command (`::error ...::MESSAGE`)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_property(text: str) -> str:
+    """Escape a property value of a workflow command (`file=...`): its data rules plus ':' and ','."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class CardsiteError(Exception):

@@ -16,10 +16,15 @@ from .errors import Problem, display_path
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+#: The one rule for a card id; used with fullmatch, as `$` would also match before a final newline.
+ID_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 #: Card ids that would collide with the site's own folders.
 RESERVED_IDS = frozenset({"assets"})
 CONTACT_SUFFIXES = (".yaml", ".yml")
+#: A card is a few hundred bytes; a cap keeps a hostile file from costing the build its memory.
+MAX_FILE_BYTES = 256 * 1024
+#: A card nests three levels (phones[0].value); deeper data is a mistake or an attack.
+MAX_DEPTH = 20
 
 PathKey = tuple[str | int, ...]
 
@@ -58,7 +63,12 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
     """Parse one YAML file; return the document or the problems that stop it."""
     name = display_path(path)
     if data is None:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return None, [
+            Problem(name, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB, the most cardsite reads")
+        ]
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8-sig")
@@ -69,19 +79,21 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
         return None, [Problem(name, 1, "", "file is empty")]
     loader = Loader(text)
     try:
+        problems = _anchor_problems(name, text) if _MAYBE_ANCHOR.search(text) else []
+        if problems:
+            return None, problems
         node = loader.get_single_node()
         doc = Document(path, name, None, digest)
-        problems: list[Problem] = []
         doc.data = _construct(loader, node, (), doc, problems)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        reason = exc.problem or str(exc)
-        if exc.context:
-            reason = f"{exc.context}, {reason}"
-        return None, [Problem(name, line, "", f"invalid YAML: {reason}")]
+        return None, [_yaml_problem(name, exc)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, 1, "", f"invalid YAML: {exc}")]
+    except _TooDeep as exc:
+        return None, [Problem(name, exc.line, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
+    except RecursionError:
+        # Only the pure-Python loader gets here (libyaml stops at 1000 levels), or a deeply nested key.
+        return None, [Problem(name, 1, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
     finally:
         loader.dispose()
     if problems:
@@ -89,9 +101,52 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
     return doc, []
 
 
+def _yaml_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    reason = exc.problem or str(exc)
+    if exc.context:
+        reason = f"{exc.context}, {reason}"
+    return Problem(name, line, "", f"invalid YAML: {reason}")
+
+
+#: Where an anchor (&a) or alias (*a) could start: a node begins after whitespace, a flow indicator or ':',
+#: and a name follows at once. Text such as "R&D" or "Finanzen & Controlling" does not match, so cards
+#: skip the token scan that decides.
+_MAYBE_ANCHOR = re.compile(r"(?<![^\s\[{,:])[&*][^\s\[\]{},]")
+#: Report at most this many anchors and aliases of one file: one is enough to refuse it.
+MAX_ANCHOR_PROBLEMS = 10
+
+
+def _anchor_problems(name: str, text: str) -> list[Problem]:
+    """Refuse YAML anchors and aliases: a card has no use for them, and nested aliases are a memory bomb."""
+    scanner = Loader(text)
+    problems: list[Problem] = []
+    try:
+        while len(problems) < MAX_ANCHOR_PROBLEMS and scanner.check_token():
+            token = scanner.get_token()
+            if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+                what = "anchor" if isinstance(token, yaml.AnchorToken) else "alias"
+                sign = "&" if what == "anchor" else "*"
+                message = f"YAML {what} '{sign}{token.value}' is not allowed: write the value out in full"
+                problem = Problem(name, token.start_mark.line + 1, "", message)
+                if problem not in problems:
+                    problems.append(problem)
+    finally:
+        scanner.dispose()
+    return problems
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
 def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem]) -> Any:
     doc.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        if len(path) >= MAX_DEPTH:
+            raise _TooDeep(node.start_mark.line + 1)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
@@ -105,6 +160,8 @@ def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, probl
             result[key] = _construct(loader, value_node, (*path, key), doc, problems)
         return result
     if isinstance(node, yaml.SequenceNode):
+        if len(path) >= MAX_DEPTH:
+            raise _TooDeep(node.start_mark.line + 1)
         return [_construct(loader, item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
@@ -122,7 +179,7 @@ def check_id(card_id: str) -> str | None:
     """Return why `card_id` is not a usable card id, or None when it is."""
     if card_id in RESERVED_IDS:
         return f"the id '{card_id}' is reserved for the site's own files; rename the file"
-    if not ID_PATTERN.match(card_id):
+    if not ID_PATTERN.fullmatch(card_id):
         return (
             f"'{card_id}' is not a valid card id: use 1 to 40 lowercase letters a-z, digits and '-',"
             " starting and ending with a letter or digit (rename the file)"

@@ -14,9 +14,9 @@ from urllib.parse import quote_plus, urlsplit
 import phonenumbers
 
 from .errors import Problem
-from .load import Document, check_id
+from .load import Document, check_id, format_path
 from .settings import Settings
-from .validate import email_problem, parse_phone, schema_problems, url_problem
+from .validate import character_problems, email_problem, parse_phone, schema_problems, url_problem
 
 #: NTAG213: 144 bytes of user memory less the URI record header and TLV wrapper.
 NFC_MAX_URI_BYTES = 132
@@ -196,63 +196,28 @@ class Card:
         return dataclasses.asdict(self)
 
 
+#: The fields that may hold several lines (and tabs); every other text is a single line.
+MULTI_LINE_FIELDS = frozenset({("note",), ("addresses", None, "street")})
+
+
 def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | None, list[Problem]]:
-    """Check one contact document and build its Card; return the problems instead if any."""
+    """Check one contact document and build its Card; return every problem instead if any."""
     reason = check_id(card_id)
-    if reason:
-        return None, [Problem(doc.name, 1, "", reason)]
+    problems = [Problem(doc.name, 1, "", reason)] if reason else []
     # A quoted value or a YAML block scalar (`title: >`) can carry spaces or a final newline that nobody
     # means to print; stripped first, the schema's single-line rules see what will be printed.
     doc.data = _stripped(doc.data)
-    problems = schema_problems(doc, "contact")
-    if problems:
-        return None, problems
+    problems += schema_problems(doc, "contact")
     data = doc.data
-    region = settings.phone_region
-
-    phones = []
-    for i, item in enumerate(data.get("phones", [])):
-        number = parse_phone(item["value"], region)
-        if number is None:
-            problems.append(doc.problem(("phones", i), f"'{item['value']}' is not a valid phone number"))
-            continue
-        fmt = phonenumbers.PhoneNumberFormat
-        phones.append(
-            Phone(
-                e164=phonenumbers.format_number(number, fmt.E164),
-                display=phonenumbers.format_number(number, fmt.INTERNATIONAL),
-                type=item.get("type", "work"),
-            )
-        )
-    for i, item in enumerate(data.get("emails", [])):
-        reason = email_problem(item["value"])
-        if reason:
-            problems.append(doc.problem(("emails", i), reason))
-    for i, url in enumerate(data.get("websites", [])):
-        reason = url_problem(url)
-        if reason:
-            problems.append(doc.problem(("websites", i), reason))
-    for network, url in data.get("social", {}).items():
-        reason = url_problem(url)
-        if reason:
-            problems.append(doc.problem(("social", network), reason))
-
-    photo, photo_digest = "", ""
-    if "photo" in data:
-        photo = data["photo"]
-        path = (settings.contacts_dir / photo).resolve()
-        if not path.is_relative_to(settings.contacts_dir.resolve()):
-            problems.append(doc.problem(("photo",), f"photo '{photo}' must be a path inside the contacts folder"))
-        elif reason := _photo_problem(path):
-            problems.append(doc.problem(("photo",), reason))
-        else:
-            photo_digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if data.get("successor") == card_id:
-        problems.append(doc.problem(("successor",), "a card cannot be its own successor"))
-    if "successor" in data and data.get("active", True):
-        problems.append(doc.problem(("successor",), "only a retired card (active: false) has a successor"))
-    if card_id in data.get("aliases", []):
-        problems.append(doc.problem(("aliases",), f"'{card_id}' is this card's own id, not a former one"))
+    if not isinstance(data, dict):
+        return None, problems
+    # A schema mistake (a typo such as `emial:`) must not hide the other fields' problems, so every check
+    # runs on whatever has the right type, and skips a field that has a problem already.
+    problems += character_problems(doc, MULTI_LINE_FIELDS)
+    phones, found = _value_checks(doc, settings.phone_region, {p.field for p in problems})
+    problems += found
+    photo, photo_digest, found = _photo_check(doc, settings, {p.field for p in problems})
+    problems += found + _relation_problems(card_id, doc)
 
     url = settings.card_url(card_id)
     after_scheme = url.split("://", 1)[1].encode()
@@ -267,7 +232,8 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
             )
         )
     if problems:
-        return None, problems
+        # The character check and the schema both say "must be a single line"; once is enough.
+        return None, sorted(set(problems))
 
     company = settings.company
     addresses = data.get("addresses") or ([company["address"]] if "address" in company else [])
@@ -295,6 +261,72 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         photo_digest=photo_digest,
     )
     return card, []
+
+
+def _texts(data: dict[str, Any], key: str, inner: str = "") -> list[tuple[str | int, str]]:
+    """Return (index or name, text) of the entries of list or mapping `key` whose value (or `inner`) is text."""
+    entries = data.get(key)
+    pairs = enumerate(entries) if isinstance(entries, list) else entries.items() if isinstance(entries, dict) else ()
+    found = []
+    for index, item in pairs:
+        value = item.get(inner) if inner and isinstance(item, dict) else None if inner else item
+        if isinstance(value, str):
+            found.append((index, value))
+    return found
+
+
+def _value_checks(doc: Document, region: str, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
+    """Check phone numbers, e-mail addresses and links; return the phones and the problems found."""
+    data, phones, problems = doc.data, [], []
+    for i, value in _texts(data, "phones", "value"):
+        if format_path(("phones", i, "value")) in reported:
+            continue
+        number = parse_phone(value, region)
+        if number is None:
+            problems.append(doc.problem(("phones", i), f"'{value}' is not a valid phone number"))
+            continue
+        fmt = phonenumbers.PhoneNumberFormat
+        phones.append(
+            Phone(
+                e164=phonenumbers.format_number(number, fmt.E164),
+                display=phonenumbers.format_number(number, fmt.INTERNATIONAL),
+                type=data["phones"][i].get("type", "work"),
+            )
+        )
+    for i, value in _texts(data, "emails", "value"):
+        if format_path(("emails", i, "value")) not in reported and (reason := email_problem(value)):
+            problems.append(doc.problem(("emails", i), reason))
+    for key in ("websites", "social"):
+        for index, url in _texts(data, key):
+            if format_path((key, index)) not in reported and (reason := url_problem(url)):
+                problems.append(doc.problem((key, index), reason))
+    return phones, problems
+
+
+def _photo_check(doc: Document, settings: Settings, reported: set[str]) -> tuple[str, str, list[Problem]]:
+    """Check the photo; return its path, the digest of its bytes and the problems found."""
+    photo = doc.data.get("photo")
+    if not isinstance(photo, str) or "photo" in reported:
+        return "", "", []
+    path = (settings.contacts_dir / photo).resolve()
+    if not path.is_relative_to(settings.contacts_dir.resolve()):
+        return "", "", [doc.problem(("photo",), f"photo '{photo}' must be a path inside the contacts folder")]
+    if reason := _photo_problem(path):
+        return "", "", [doc.problem(("photo",), reason)]
+    return photo, hashlib.sha256(path.read_bytes()).hexdigest(), []
+
+
+def _relation_problems(card_id: str, doc: Document) -> list[Problem]:
+    """Check the successor and aliases against the card's own id and status."""
+    data, problems = doc.data, []
+    if data.get("successor") == card_id:
+        problems.append(doc.problem(("successor",), "a card cannot be its own successor"))
+    if "successor" in data and data.get("active", True) is not False:
+        problems.append(doc.problem(("successor",), "only a retired card (active: false) has a successor"))
+    aliases = data.get("aliases")
+    if isinstance(aliases, list) and card_id in aliases:
+        problems.append(doc.problem(("aliases",), f"'{card_id}' is this card's own id, not a former one"))
+    return problems
 
 
 def _stripped(value: Any) -> Any:

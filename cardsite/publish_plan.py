@@ -20,13 +20,13 @@ import gzip
 import hashlib
 import json
 import logging
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import Abort, display_path
+from .load import ID_PATTERN, RESERVED_IDS
 from .output import STATE_FILE, object_headers
 from .state import card_names, read_state
 
@@ -41,7 +41,6 @@ DELETE_MIN = 10
 DELETE_SHARE = 0.10
 #: Past this many invalidation paths, one `/*` is cheaper and as good.
 MAX_INVALIDATION_PATHS = 8
-CARD_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 
 def content_hash(data: bytes) -> str:
@@ -249,7 +248,7 @@ def check_deletions(plan: Plan, allow_deletes: int | None) -> None:
 def card_of(rel: str) -> str | None:
     """Return the card id a key belongs to, or None for site-wide files."""
     top, sep, _ = rel.partition("/")
-    return top if sep and top != "assets" and CARD_ID.match(top) else None
+    return top if sep and top not in RESERVED_IDS and ID_PATTERN.fullmatch(top) else None
 
 
 def invalidation_paths(keys: list[str]) -> list[str]:

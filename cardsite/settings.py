@@ -67,35 +67,49 @@ def project_paths(
 
 def base_url_problem(url: str) -> str | None:
     """Return why `url` cannot be the site's base URL, or None."""
+    from .validate import url_characters_problem
+
+    if reason := url_characters_problem(url):
+        return f"base URL {reason}"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"base URL '{url}' must start with https:// (or http://) and name a host"
-    if parts.query or parts.fragment or parts.username:
+    if parts.query or parts.fragment or "@" in parts.netloc:
         return f"base URL '{url}' must not have a query, fragment or user name"
     return None
 
 
+#: The one site.yaml field that may hold several lines; every other text is a single line.
+MULTI_LINE_FIELDS = frozenset({("company", "address", "street")})
+
+
 def _check(doc: Document) -> None:
-    """Raise ValidationError listing every problem of site.yaml that its schema and the company checks find."""
+    """Raise ValidationError listing every problem of site.yaml: its schema, characters and company checks."""
     # The validators load here, not at import: a build with nothing to do (see stamp.py) never needs them.
-    from .validate import schema_problems
+    from .validate import character_problems, schema_problems
 
     problems = schema_problems(doc, "site")
-    if problems:
+    if not isinstance(doc.data, dict):
         raise ValidationError(problems)
+    problems += character_problems(doc, MULTI_LINE_FIELDS)
+    reported = {p.field for p in problems}
     data: dict[str, Any] = doc.data
-    problems = company_problems(doc, data.get("phone_region", "CH"))
-    ratio = contrast_with_white(data.get("brand_color", "#0b5cad"))
+    region = data.get("phone_region", "CH")
+    if "phone_region" in reported or not isinstance(region, str):
+        region = "CH"  # numbers are still checked, against the default region
+    problems += company_problems(doc, region, reported)
+    color = data.get("brand_color", "#0b5cad")
+    ratio = contrast_with_white(color) if "brand_color" not in reported and isinstance(color, str) else MIN_CONTRAST
     if ratio < MIN_CONTRAST:
         problems.append(
             doc.problem(
                 ("brand_color",),
-                f"white text on {data['brand_color']} has a contrast of {ratio:.1f}:1; "
+                f"white text on {color} has a contrast of {ratio:.1f}:1; "
                 f"the 'Save contact' button needs at least {MIN_CONTRAST}:1 (WCAG AA), so pick a darker colour",
             )
         )
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError(sorted(set(problems)))
 
 
 def load_settings(
@@ -163,11 +177,13 @@ def contrast_with_white(color: str) -> float:
     return 1.05 / (luminance + 0.05)
 
 
-def company_problems(doc: Document, region: str) -> list[Problem]:
-    """Check the company's contact fields the way card fields are checked."""
+def company_problems(doc: Document, region: str, reported: frozenset[str] | set[str] = frozenset()) -> list[Problem]:
+    """Check the company's contact fields the way card fields are checked, but for those in `reported`."""
     from .validate import email_problem, phone_problem, url_problem
 
-    company = doc.data["company"]
+    company = doc.data.get("company")
+    if not isinstance(company, dict):
+        return []
     checks = {
         "website": url_problem,
         "email": email_problem,
@@ -175,8 +191,7 @@ def company_problems(doc: Document, region: str) -> list[Problem]:
     }
     problems = []
     for key, check in checks.items():
-        if key in company:
-            reason = check(company[key])
-            if reason:
-                problems.append(doc.problem(("company", key), reason))
+        value = company.get(key)
+        if isinstance(value, str) and f"company.{key}" not in reported and (reason := check(value)):
+            problems.append(doc.problem(("company", key), reason))
     return problems

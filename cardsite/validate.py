@@ -3,15 +3,18 @@
 jsonschema is the reference and writes the messages, but it costs ~60 ms to import and
 ~0.2 ms a card. A validator compiled by fastjsonschema decides valid/invalid in ~0.01 ms;
 only a document it rejects goes to jsonschema, whose answer then stands. The compiled
-check may reject more than jsonschema (its `$` does not match before a final newline),
-never less: tests/test_validate_fast.py proves this over hundreds of documents and keeps
-the schemas to the keywords both treat alike. docs/performance-validation.md has figures.
+check never accepts what jsonschema rejects: tests/test_validate_fast.py proves this over
+hundreds of documents and keeps the schemas to the keywords both treat alike. Every
+pattern ends in `(?!\n)$`, so that neither validator lets a final newline through
+(Python's `$` also matches before one). docs/performance-validation.md has figures.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
+import unicodedata
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -21,7 +24,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from .errors import Problem
-from .load import Document
+from .load import Document, PathKey
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -29,6 +32,21 @@ if TYPE_CHECKING:
     from referencing import Registry
 
 SCHEMAS = ("contact", "site")
+#: The schemas' single-line rule ($defs/line), and the message for a value that breaks it.
+LINE_PATTERN = "^[^\\r\\n]*(?!\\n)$"
+SINGLE_LINE = "must be a single line"
+#: Words people write for an allowed value that difflib cannot see as close (phone type 'mobile' is 'cell').
+ENUM_SYNONYMS = {
+    "mobile": "cell",
+    "handy": "cell",
+    "cellphone": "cell",
+    "cellular": "cell",
+    "office": "work",
+    "business": "work",
+    "private": "home",
+    "personal": "home",
+    "telefax": "fax",
+}
 #: fastjsonschema's draft-07 generator: every keyword our schemas use means the same there as in 2020-12.
 FAST_DRAFT = "http://json-schema.org/draft-07/schema#"
 
@@ -129,21 +147,37 @@ def _describe(doc: Document, error: SchemaError) -> list[Problem]:
         return [doc.problem(path, f"needs at least {options}")]
     if kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return [doc.problem(path, f"'{value}' is not one of: {allowed}")]
-    if kind == "pattern" and error.validator_value == "^[^\\r\\n]*$":
-        return [doc.problem(path, "must be a single line")]
+        hint = close_match(value, error.validator_value)
+        also = f"; did you mean '{hint}'?" if hint else ""
+        return [doc.problem(path, f"'{value}' is not one of: {allowed}{also}")]
+    if kind == "pattern" and error.validator_value == LINE_PATTERN:
+        return [doc.problem(path, SINGLE_LINE)]
     if kind == "minLength" and error.validator_value == 1:
         return [doc.problem(path, "must not be empty")]
     if kind == "maxLength":
         return [doc.problem(path, f"is too long ({len(value)} characters, at most {error.validator_value})")]
     if kind in ("maxItems", "maxProperties"):
         return [doc.problem(path, f"has too many entries (at most {error.validator_value})")]
-    if kind == "propertyNames":
-        bad = error.message.split("'")[1] if "'" in error.message else str(value)
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad key as the pattern's error on the mapping; the key's own line is better.
+        bad = str(value)
         return [doc.problem((*path, bad), f"'{bad}' is not a valid name: use lowercase letters, digits and '-'")]
     if kind == "pattern":
-        return [doc.problem(path, f"'{value}' does not have the expected form ({error.validator_value})")]
+        form = error.validator_value.replace("(?!\\n)$", "$")  # the end-of-text guard means nothing to a reader
+        return [doc.problem(path, f"'{value}' does not have the expected form ({form})")]
     return [doc.problem(path, error.message)]
+
+
+def close_match(value: Any, allowed: list[Any]) -> str | None:
+    """Return the allowed value `value` was most likely meant to be, or None."""
+    options = {str(v).casefold(): str(v) for v in allowed}
+    text = str(value).strip().casefold()
+    if text in options:
+        return options[text]
+    if ENUM_SYNONYMS.get(text) in options:
+        return options[ENUM_SYNONYMS[text]]
+    hint = difflib.get_close_matches(text, list(options), n=1)
+    return options[hint[0]] if hint else None
 
 
 _TYPE_NAMES = {
@@ -166,13 +200,118 @@ def _type_message(value: Any, expected: str | list[str]) -> str:
 
 
 def url_problem(url: str) -> str | None:
-    """Return why `url` is not an acceptable web link, or None."""
-    parts = urlsplit(url.strip())
+    """Return why `url` is not a web link that can be shown, followed and written into a vCard as is, or None."""
+    if reason := url_characters_problem(url):
+        return reason
+    parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return f"'{url}' is not a web address: only http:// and https:// links are allowed"
-    if not parts.hostname or any(c.isspace() for c in url.strip()) or url != url.strip():
+    if not parts.hostname:
         return f"'{url}' is not a valid web address"
+    if "@" in parts.netloc:
+        return f"'{url}' has a user name or password before '@': browsers go to the host after it; remove that part"
+    return host_problem(url, parts.hostname)
+
+
+def url_characters_problem(url: str) -> str | None:
+    """Return why `url` has a character no link may hold, or None.
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so such a link
+    would go elsewhere than its text says; a space or control character would also break the
+    vCard's unescaped URI value.
+    """
+    if url.isprintable() and " " not in url and "\\" not in url:
+        return None
+    bad = next(c for c in url if not c.isprintable() or c in " \\")
+    what = "a space" if bad == " " else "a backslash" if bad == "\\" else describe_character(bad)
+    return f"'{url}' contains {what}; a link must not (write a space as %20)"
+
+
+def host_problem(url: str, host: str) -> str | None:
+    """Return why a browser would not open `url` at `host`, the host Python reads and the page shows, or None."""
+    # Imported here: only cards with links need the WHATWG parser (ada, as browsers parse) or IDNA tables.
+    import ada_url
+
+    try:
+        parsed = ada_url.parse_url(url, attributes=("hostname", "username", "password"))
+    except ValueError:
+        return f"'{url}' is not a valid web address"
+    if parsed["username"] or parsed["password"]:
+        return f"'{url}' has a user name or password before '@': browsers go to the host after it; remove that part"
+    expected = host
+    if not host.isascii():
+        import idna
+
+        # IDNA 2008 without UTS 46 mapping: a host must be written as it is shown, so fullwidth letters
+        # or an ideographic full stop, which browsers map to ASCII, are refused rather than mapped.
+        try:
+            expected = idna.encode(host, uts46=False).decode("ascii")
+            same = idna.decode(expected) == host
+        except idna.IDNAError:
+            same = False
+        if not same:
+            return f"'{url}': the host '{host}' is neither plain ASCII nor a valid international domain name"
+    if ":" in expected:
+        expected = f"[{expected}]"  # an IPv6 address, which WHATWG keeps in brackets
+    if parsed["hostname"] != expected:
+        return f"'{url}': a browser would open the host '{parsed['hostname']}', not '{host}'; write the host plainly"
     return None
+
+
+#: Refused in every value: C0 controls but tab and line feed, DEL, C1 controls (NEL among them), the
+#: Unicode line and paragraph separators, and the bidi embeddings, overrides and isolates that make text
+#: display in another order than it is stored.
+_CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_REFUSED_MULTI_LINE = re.compile(f"[{_CONTROL}]")
+_REFUSED_SINGLE_LINE = re.compile(f"[\t\n{_CONTROL}]")
+#: Names of the control characters unicodedata does not name.
+_CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0A: "LF", 0x0B: "VT", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
+_CONTROL_NAMES |= {0x85: "NEL"}
+
+
+def describe_character(char: str) -> str:
+    """Name a character for a message: 'U+001B (ESC)'."""
+    name = _CONTROL_NAMES.get(ord(char)) or unicodedata.name(char, "")
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
+
+
+#: A field's path with None for every list index: ("addresses", None, "street").
+FieldShape = tuple[str | None, ...]
+
+
+def character_problems(doc: Document, multi_line: frozenset[FieldShape]) -> list[Problem]:
+    """Refuse control characters in every text value of `doc`; tabs and line feeds only in `multi_line` fields."""
+    problems: list[Problem] = []
+
+    # Runs on every card: one regex search a text in the common case, and the shape built as it goes.
+    def visit(value: Any, path: PathKey, shape: FieldShape) -> None:
+        if isinstance(value, str):
+            found = _REFUSED_SINGLE_LINE.search(value)
+            many = found is not None and shape in multi_line
+            if many:
+                found = _REFUSED_MULTI_LINE.search(value)
+            if found is None:
+                return
+            char = found.group()
+            if char in "\r\n" and not many:
+                problems.append(doc.problem(path, SINGLE_LINE))
+            else:
+                hint = "; only multi-line fields (note, street) take tabs" if char == "\t" else ""
+                problems.append(doc.problem(path, f"contains the control character {describe_character(char)}{hint}"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, (*path, key), (*shape, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(item, (*path, i), (*shape, None))
+
+    visit(doc.data, (), ())
+    return problems
+
+
+def reported_fields(problems: list[Problem]) -> set[str]:
+    """Return the fields that already have a problem, so that later checks do not report them twice."""
+    return {p.field for p in problems}
 
 
 def email_problem(value: str) -> str | None:

@@ -146,3 +146,97 @@ def test_brand_colour_must_keep_the_button_readable(project: Path, capsys: pytes
     code, out = check(capsys)
     assert code == 1
     assert "site.yaml:" in out and "brand_color: white text on #ffd400 has a contrast of 1.4:1" in out
+
+
+THREE_KINDS = """\
+name:
+  given: Jana
+emial: jana@example.ch
+phones:
+  - value: '+41 44 12'
+emails:
+  - value: not-an-address
+"""
+
+
+def test_a_schema_mistake_hides_no_other_problem(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A typo used to stop the card at the schema, so the bad number and address went unreported.
+    write(project, "jana.yaml", THREE_KINDS)
+    code, out = check(capsys)
+    assert code == 1
+    assert "contacts/jana.yaml:3: emial: unknown field 'emial'; did you mean 'emails'?" in out
+    assert "contacts/jana.yaml:5: phones[0]: '+41 44 12' is not a valid phone number" in out
+    assert "contacts/jana.yaml:7: emails[0]: 'not-an-address' is not a valid e-mail address" in out
+    assert "3 problem(s) found" in out
+
+
+def test_a_schema_mistake_hides_no_other_problem_in_annotations(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(project, "jana.yaml", THREE_KINDS)
+    assert main(["check", "--format", "github"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("::")[1] for line in lines] == [
+        "error file=contacts/jana.yaml,line=3",
+        "error file=contacts/jana.yaml,line=5",
+        "error file=contacts/jana.yaml,line=7",
+    ]
+
+
+def test_the_preview_error_page_lists_every_problem(project: Path, tmp_path: Path) -> None:
+    from cardsite.errors import ValidationError
+    from cardsite.serve import error_page
+    from cardsite.settings import load_settings
+    from cardsite.site import build
+
+    write(project, "jana.yaml", THREE_KINDS)
+    with pytest.raises(ValidationError) as caught:
+        build(load_settings(project / "contacts"), tmp_path / "out")
+    assert [(p.line, p.field) for p in caught.value.problems] == [(3, "emial"), (5, "phones[0]"), (7, "emails[0]")]
+    page = error_page([p.format() for p in caught.value.problems]).decode()
+    assert "3 problem(s) found" in page
+    assert "contacts/jana.yaml:5: phones[0]: &#x27;+41 44 12&#x27; is not a valid phone number" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "meant"),
+    [("phones", "mobile", "cell"), ("phones", "Fax", "fax"), ("phones", "wrok", "work"), ("emails", "private", "home")],
+)
+def test_an_allowed_value_is_suggested(
+    project: Path, capsys: pytest.CaptureFixture[str], field: str, written: str, meant: str
+) -> None:
+    value = "'+41446681800'" if field == "phones" else "a@example.ch"
+    write(project, "a.yaml", f"name: {{given: A}}\n{field}:\n  - {{value: {value}, type: {written}}}\n")
+    code, out = check(capsys)
+    assert code == 1
+    assert f"contacts/a.yaml:3: {field}[0].type: '{written}' is not one of: " in out
+    assert f"did you mean '{meant}'?" in out
+
+
+def test_an_unrelated_value_gets_no_suggestion(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(project, "a.yaml", "name: {given: A}\nlang: zz\n")
+    code, out = check(capsys)
+    assert code == 1
+    assert "lang: 'zz' is not one of: en, de, fr, it\n" in out
+
+
+def test_github_annotations_escape_the_file_name(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A file name is a pull request's to choose: unescaped, ',' and '::' would fake properties or a command.
+    write(project, "x,line=1,title=ok::warning 100%.yaml", "name: {given: A}\n")
+    assert main(["check", "--format", "github"]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    prop, data = line.removeprefix("::error ").split("::", 1)
+    assert prop == "file=contacts/x%2Cline=1%2Ctitle=ok%3A%3Awarning 100%25.yaml,line=1"
+    assert data.startswith("'x,line=1,title=ok::warning 100%25' is not a valid card id")
+
+
+def test_a_schema_mistake_in_site_yaml_hides_no_other_problem(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = project / "site.yaml"
+    text = site.read_text().replace('brand_color: "#0b5cad"', "brand_colour: red")
+    site.write_text(text.replace('phone: "+41 44 668 18 00"', 'phone: "+41 44 12"'))
+    code, out = check(capsys)
+    assert code == 1
+    assert "unknown field 'brand_colour'; did you mean 'brand_color'?" in out
+    assert "company.phone: '+41 44 12' is not a valid phone number" in out

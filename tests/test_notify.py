@@ -355,8 +355,7 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
     "given",
     [
         "=?utf-8?q?Eve=0D=0ABcc:_evil@attacker.example?=",
-        "Eve\u2028Bcc: evil@attacker.example",
-        "Eve\u0085Bcc: evil@attacker.example",
+        # U+2028 and NEL in a name are refused by `check` now (tests/test_hostile_input.py).
         'Eve" <evil@attacker.example>, "x',
     ],
 )
