@@ -110,7 +110,7 @@ def new_plan(settings: Settings) -> Plan:
 
 
 def plan_all(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> Plan:
-    """Decide, from input keys alone, what must be rendered for every card and for the site's own pages."""
+    """Decide, from input keys and the outputs' signatures, what to render for every card and the site's own pages."""
     by_id = {s.id: s for s in sources}
     root = f"{out_dir}/"
     plan = new_plan(settings)
@@ -139,11 +139,12 @@ def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, ol
     meta = source.meta
     plan.keys[source.id] = key = short_hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
     folder, found = root + source.id, old.get("files", {})
-    if old.get("dir") == mtime_ns(folder):
+    dir_time = mtime_ns(folder)
+    if old.get("dir") == dir_time:
         if old.get("inputs") == key and as_left(root, old["outputs"], found):
             plan.outputs[source.id], plan.dirs[source.id], plan.files[source.id] = old["outputs"], old["dir"], found
             return
-    else:
+    elif dir_time != -1:
         remove_leftovers(folder)  # a file came or went since the last build: perhaps a killed build's
     card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
     card_inputs.update(photo=meta["photo"], successor=successor)
