@@ -124,9 +124,9 @@ def remove_leftovers(folder: str) -> list[str]:
 
 
 def _running(pid: int) -> bool:
-    """Return whether process `pid` exists (this one included)."""
+    """Return whether `pid` is another process that still runs."""
     if pid == os.getpid():
-        return False  # ours, from an earlier build in this process that was stopped
+        return False  # ours: from an earlier build in this process, which was stopped
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):
