@@ -166,10 +166,6 @@ def test_a_link_loop_is_refused_not_followed(project: Path, capsys: pytest.Captu
 # --------------------------------------------------------------------------- builds stopped partway
 
 
-class Stop(BaseException):
-    pass
-
-
 def _stop_after(monkeypatch: pytest.MonkeyPatch, writes: int, error: BaseException) -> None:
     """Make the build's atomic write raise `error` once it has replaced `writes` files."""
     import cardsite.output
@@ -200,7 +196,7 @@ def test_a_build_stopped_partway_then_reverted_is_repaired(
     assert main(["build"]) == 0
     old = edit_template(project)
     with monkeypatch.context() as patch:
-        # The edit rewrites the five cards' pages, then the build state: stop before, among and after them.
+        # The edit rewrites the compiled template, the five cards' pages, then the build state: stop among them.
         _stop_after(patch, writes, KeyboardInterrupt() if error == "interrupt" else OSError(errno.ENOSPC, "No space"))
         assert main(["build"]) == (130 if error == "interrupt" else 1)
     err = capsys.readouterr().err
