@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import Abort, display_path
 
@@ -15,6 +20,33 @@ STATE_FOLDER = f"{STATE_DIR}/state"
 STATE_FILE = f"{STATE_FOLDER}/build"
 #: Compiled templates, kept so that rebuilding one card need not compile them again.
 TEMPLATE_CACHE = f"{STATE_DIR}/templates"
+#: The temporary names of write_if_changed() and write_new_folder(): `.<name>.<process id>.tmp`.
+TEMP_NAME = re.compile(r"\.(.+)\.([0-9]+)\.tmp")
+#: What a full, read-only or forbidden disk raises: the user's to fix, so a message and not a traceback.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def disk_errors(func: F) -> F:
+    """Turn a disk error raised by `func` (a build step writing into the output folder) into a clean message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            where = display_path(Path(exc.filename)) if exc.filename else "the output folder"
+            # Every file is written under a temporary name and renamed, and the build state is saved last: what
+            # was written is whole, and the next build finds and redoes whatever is not current.
+            raise Abort(
+                f"cannot write {where}: {exc.strerror}. No file was left half-written; "
+                "free some space (or fix the permissions) and build again to finish the site."
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def guard_out_dir(out_dir: Path) -> None:
@@ -42,8 +74,10 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not exc.filename:
+            exc.filename = str(path)  # a failed write() or close() names no file; the message must
         raise
     return True
 
@@ -59,9 +93,47 @@ def write_new_folder(folder: Path, files: dict[str, bytes]) -> None:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         os.rename(tmp, folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not exc.filename:
+            exc.filename = str(folder)
         raise
+
+
+def remove_leftovers(folder: str) -> list[str]:
+    """Remove the temporary files and folders a killed build left in `folder`; return their names.
+
+    Only names of cardsite's own pattern are touched, and only those of a process that is gone: a build
+    running beside this one keeps its files.
+    """
+    removed = []
+    try:
+        with os.scandir(folder) as it:
+            found = [(e.path, e.name, m) for e in it if (m := TEMP_NAME.fullmatch(e.name))]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for path, name, match in found:
+        if _running(int(match[2])):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            Path(path).unlink(missing_ok=True)
+        removed.append(name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Return whether `pid` is another process that still runs."""
+    if pid == os.getpid():
+        return False  # ours: from an earlier build in this process, which was stopped
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def mtime_ns(path: str) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 #: Below this many items, a process pool costs more than it saves.
 PARALLEL_MIN = 200
+#: How often a worker checks that the build that started it still runs.
+PARENT_CHECK_SECONDS = 0.2
 
 
 _shared: tuple[Callable[..., Any], tuple[Any, ...], list[Any]] | None = None
@@ -29,12 +33,32 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
 
     # Forked workers inherit the context and the items; only indexes and results cross the pipe.
     _shared = (func, args, items)
+    fork = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=fork, initializer=_adopted, initargs=(os.getpid(),))
     try:
         chunk = max(1, len(items) // (workers * 8))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_call, range(len(items)), chunksize=chunk))
+        return list(pool.map(_call, range(len(items)), chunksize=chunk))
+    except BaseException:
+        # A failed or interrupted build hands out no more work; the chunks under way finish.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown()
         _shared = None
+
+
+def _adopted(parent: int) -> None:
+    """Prepare a worker: Ctrl-C is the parent's to handle, and the worker ends when the parent does."""
+    # The terminal sends Ctrl-C to every process of the build; the parent stops the pool, which is all it takes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker waits on a pipe that its siblings also hold open, so a killed parent would leave it waiting forever.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _call(index: int) -> Any:

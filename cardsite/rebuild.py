@@ -13,10 +13,12 @@ successor, aliases or photo) is left to the full build, which redoes those pages
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from . import rules, site
 from .errors import Problem, ValidationError
+from .output import disk_errors
 from .settings import Settings
 from .stamp import code_digest, signature
 from .state import read_cards, update_cards
@@ -25,6 +27,7 @@ from .state import read_cards, update_cards
 REBUILD_MAX = 20
 
 
+@disk_errors
 def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str]) -> site.BuildReport | None:
     """Rebuild the cards {card id: file} alone; return None when the full build must decide instead."""
     if len(card_files) > REBUILD_MAX:
@@ -37,7 +40,10 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     sources: list[site.Source] = []
     problems: list[Problem] = []
     for card_id, file in card_files.items():
-        source = site.Source(card_id, file, "", signature(os.stat(file)), "")
+        st = os.lstat(file)
+        if stat.S_ISLNK(st.st_mode):
+            return None  # the full build refuses it, with every other problem
+        source = site.Source(card_id, file, "", signature(st), "")
         card, digest, card_hash, found = site.load_one(settings, source)
         problems.extend(found)
         if card:
@@ -61,6 +67,6 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     pages = site.pages_for(settings, out_dir, names, sources, plan.todo) if plan.todo else None
     # The report names the cards rebuilt; the others are as the last build left them.
     report = site.BuildReport(cards={s.id: s.name for s in sources}, rendered=len(plan.todo))
-    report.written = site.render_cards(pages, out_dir, sources, plan.todo)
+    report.written = site.render_cards(pages, out_dir, sources, plan)
     update_cards(out_dir, {source.id: site.card_entry(source, plan, out_dir) for source in sources})
     return report

@@ -9,14 +9,14 @@ rebuild of a few cards (rebuild.py) both plan with these functions.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .output import mtime_ns
+from .output import mtime_ns, remove_leftovers
 from .settings import Settings
+from .stamp import signature_of
 
 if TYPE_CHECKING:
     from .model import Card
@@ -95,9 +95,12 @@ class Plan:
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     todo: dict[str, list[str]] = field(default_factory=dict)
     dirs: dict[str, int] = field(default_factory=dict)
+    #: {card id: {output: signature}} of the outputs found as the last build left them, and of those written.
+    files: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     site_key: str = ""
     site_current: bool = False
     site_outputs: dict[str, str] = field(default_factory=dict)
+    site_files: dict[str, list[int]] = field(default_factory=dict)
 
 
 def new_plan(settings: Settings) -> Plan:
@@ -107,7 +110,7 @@ def new_plan(settings: Settings) -> Plan:
 
 
 def plan_all(settings: Settings, sources: list[Source], state: dict[str, Any], out_dir: Path) -> Plan:
-    """Decide, from input keys alone, what must be rendered for every card and for the site's own pages."""
+    """Decide, from input keys and the outputs' signatures, what to render for every card and the site's own pages."""
     by_id = {s.id: s for s in sources}
     root = f"{out_dir}/"
     plan = new_plan(settings)
@@ -117,27 +120,42 @@ def plan_all(settings: Settings, sources: list[Source], state: dict[str, Any], o
     # Every meta is built in one key order (site.attach), so its repr is as stable as sorted JSON, and cheaper.
     plan.site_key = short_hash(plan.shared_key, repr([(s.id, s.meta) for s in sources]))
     old_site = state["site"]
-    plan.site_outputs = old_site.get("outputs", {})
-    plan.site_current = old_site.get("inputs") == plan.site_key and all(
-        os.path.isfile(root + rel) for rel in plan.site_outputs
-    )
+    plan.site_outputs, plan.site_files = old_site.get("outputs", {}), old_site.get("files", {})
+    for folder in {rel.rpartition("/")[0] for rel in plan.site_outputs} - {""}:
+        remove_leftovers(root + folder)  # assets and redirects; build() cleans the top
+    plan.site_current = old_site.get("inputs") == plan.site_key and as_left(root, plan.site_outputs, plan.site_files)
     return plan
 
 
+def as_left(root: str, outputs: dict[str, str], files: dict[str, list[int]]) -> bool:
+    """Return whether every output is the very file the last build left, by the signature it recorded."""
+    # A build that stopped halfway, a full disk or a hand edit gives a file a new inode or ctime, whatever its
+    # mtime or folder: such a file is rendered again rather than trusted.
+    return outputs.keys() == files.keys() and all(signature_of(root + rel) == sig for rel, sig in files.items())
+
+
 def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, old: dict[str, Any], root: str) -> None:
-    """Add one card's input key and outputs to `plan`, and to its to-do list the outputs whose inputs changed."""
+    """Add one card's input key and outputs to `plan`, and to its to-do list the outputs not current."""
     meta = source.meta
     plan.keys[source.id] = key = short_hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
-    # A file deleted from a card's folder changes the folder's mtime, so one stat vouches for all of them.
-    if old.get("inputs") == key and old.get("dir") == mtime_ns(root + source.id):
-        plan.outputs[source.id], plan.dirs[source.id] = old["outputs"], old["dir"]
-        return
+    folder, found = root + source.id, old.get("files", {})
+    dir_time = mtime_ns(folder)
+    if old.get("dir") == dir_time:
+        if old.get("inputs") == key and as_left(root, old["outputs"], found):
+            plan.outputs[source.id], plan.dirs[source.id], plan.files[source.id] = old["outputs"], old["dir"], found
+            return
+    elif dir_time != -1:
+        remove_leftovers(folder)  # a file came or went since the last build: perhaps a killed build's
     card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
     card_inputs.update(photo=meta["photo"], successor=successor)
-    mine = plan.outputs[source.id] = {}
+    mine: dict[str, str] = {}
+    current: dict[str, list[int]] = {}
+    plan.outputs[source.id], plan.files[source.id] = mine, current
     for rule in RULES:
         if WHEN[rule.when](meta):
             rel = rule.path.format(id=source.id)
             mine[rel] = short_hash(rule.path, *(card_inputs[d] for d in rule.depends))
-            if old.get("outputs", {}).get(rel) != mine[rel] or not os.path.isfile(root + rel):
+            if old.get("outputs", {}).get(rel) == mine[rel] and rel in found and signature_of(root + rel) == found[rel]:
+                current[rel] = found[rel]
+            else:
                 plan.todo.setdefault(source.id, []).append(rule.path)

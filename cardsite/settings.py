@@ -65,6 +65,19 @@ def project_paths(
     return site_file or root / "site.yaml", templates_dir or default_templates
 
 
+#: Why an input may not be a symbolic link: a link can point outside the repository (to /proc/self/environ, to a
+#: secret), and in a pull request's diff it looks like a one-line text file.
+LINK_REFUSED = (
+    "is a symbolic link, and cardsite reads no links (one can point outside the repository); "
+    "put the file or folder itself here"
+)
+
+
+def link_problem(path: Path | str) -> Problem:
+    """Return the problem of an input that is a symbolic link."""
+    return Problem(display_path(Path(path)), 1, "", LINK_REFUSED)
+
+
 def base_url_problem(url: str) -> str | None:
     """Return why `url` cannot be the site's base URL, or None."""
     from .validate import url_characters_problem
@@ -127,6 +140,9 @@ def load_settings(
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
     name = display_path(site_file)
+    links = [link_problem(path) for path in (contacts_dir, site_file, templates_dir) if path.is_symlink()]
+    if links:
+        raise ValidationError(links)
     if not contacts_dir.is_dir():
         raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
     if not site_file.is_file():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ValidationError, display_path
 from .load import contact_files, read_yaml
-from .output import TEMPLATE_CACHE, guard_out_dir, mtime_ns, remove_output, write_if_changed, write_new_folder
+from .output import (
+    STATE_DIR,
+    STATE_FOLDER,
+    TEMPLATE_CACHE,
+    disk_errors,
+    guard_out_dir,
+    mtime_ns,
+    remove_leftovers,
+    remove_output,
+    write_if_changed,
+    write_new_folder,
+)
 from .parallel import parallel_map
 from .rules import RULES, Plan, plan_all, short_hash
-from .settings import Settings
-from .stamp import code_digest, signature
+from .settings import Settings, link_problem
+from .stamp import code_digest, entries, signature, signature_of
 from .state import all_outputs, read_state, write_state
 
 if TYPE_CHECKING:
@@ -84,10 +96,13 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     fixed = fixed_key(settings)
     same_fixed = (state or {}).get("fixed") == fixed
     sources: list[Source] = []
-    problems: list[Problem] = []
+    links = input_links(settings)
+    problems = [link_problem(path) for path in sorted(links)]
     seen: dict[str, str] = {}
     to_load: list[Source] = []
     for card_id, file, st in contact_files(settings.contacts_dir):
+        if file in links:
+            continue  # never read: its text could be anything, and a problem would echo it
         if card_id in seen:
             other = display_path(Path(seen[card_id]))
             problems.append(Problem(display_path(Path(file)), 1, "", f"card id '{card_id}' is also defined by {other}"))
@@ -119,6 +134,13 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     if problems:
         raise ValidationError(problems)
     return sources
+
+
+def input_links(settings: Settings) -> set[str]:
+    """Return every symbolic link among the contact files, photos and templates (assets and catalogs included)."""
+    # One listing of each folder, which says what is a link without a system call per file.
+    roots = (settings.contacts_dir, settings.templates_dir)
+    return {entry.path for root in roots for entry in entries(str(root)) if entry.is_symlink()}
 
 
 def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
@@ -191,9 +213,12 @@ def check(settings: Settings) -> list[Source]:
 # --------------------------------------------------------------------------- build
 
 
+@disk_errors
 def build(settings: Settings, out_dir: Path) -> BuildReport:
     """Build the site into `out_dir`, writing only files whose bytes changed."""
     guard_out_dir(out_dir)
+    for folder in (out_dir, out_dir / STATE_DIR, out_dir / STATE_FOLDER):
+        remove_leftovers(str(folder))  # a killed build's; every card folder is looked at when it moved
     state = read_state(out_dir)
     if state.get("code") != code_digest():
         # Made by another cardsite: keep only the list of files, to clean up what is gone.
@@ -211,11 +236,13 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
 
     report = BuildReport(cards={s.id: s.name for s in sources})
-    report.written = render_cards(pages, out_dir, sources, plan.todo)
+    report.written = render_cards(pages, out_dir, sources, plan)
     report.rendered = len(plan.todo)
     for rel, data in files.items():
         if write_if_changed(out_dir / rel, data):
             report.written.append(rel)
+    if files:
+        plan.site_files = {rel: signature_of(out_dir / rel) for rel in files}
 
     current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
     for rel in sorted(all_outputs(state) - current):
@@ -238,7 +265,7 @@ def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], source
         "code": code_digest(),
         "fixed": fixed_key(settings),
         "cards": cards,
-        "site": {"inputs": plan.site_key, "outputs": plan.site_outputs},
+        "site": {"inputs": plan.site_key, "outputs": plan.site_outputs, "files": plan.site_files},
     }
     write_state(out_dir, new, state)
 
@@ -254,6 +281,7 @@ def card_entry(source: Source, plan: Plan, out_dir: Path) -> dict[str, Any]:
         "meta": source.meta,
         "inputs": plan.keys[source.id],
         "outputs": plan.outputs[source.id],
+        "files": plan.files[source.id],
         "dir": plan.dirs[source.id] if source.id in plan.dirs else mtime_ns(f"{out_dir}/{source.id}"),
     }
 
@@ -292,15 +320,22 @@ def site_files(pages: Pages, sources: list[Source]) -> dict[str, bytes]:
     return files
 
 
-def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], todo: dict[str, list[str]]) -> list[str]:
-    """Render and write the outputs on the to-do list, {card id: rule paths}; return the files written."""
+def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan: Plan) -> list[str]:
+    """Render and write the outputs on the plan's to-do list; note their signatures in it; return the files written."""
     by_id = {s.id: s for s in sources}
-    jobs = [(by_id[card_id], paths) for card_id, paths in todo.items()]
+    jobs = [(by_id[card_id], paths) for card_id, paths in plan.todo.items()]
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [rel for written in parallel_map(_render_one, (pages, out_dir), jobs) for rel in written]
+    written = []
+    for (source, _), done in zip(jobs, parallel_map(_render_one, (pages, out_dir), jobs), strict=True):
+        for rel, changed, sig in done:
+            plan.files[source.id][rel] = sig
+            if changed:
+                written.append(rel)
+    return written
 
 
-def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> list[str]:
+def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> list[tuple[str, bool, list[int]]]:
+    """Render one card's outputs on the to-do list; return each one's path, whether it changed, and its signature."""
     source, rule_paths = job
     card = source.card
     if card is None:
@@ -314,5 +349,8 @@ def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> l
     if not folder.exists():
         # A new card's files appear together, with one rename instead of one per file.
         write_new_folder(folder, {rel.removeprefix(f"{source.id}/"): data for rel, data in files.items()})
-        return list(files)
-    return [rel for rel, data in files.items() if write_if_changed(out_dir / rel, data)]
+        changed = dict.fromkeys(files, True)
+    else:
+        changed = {rel: write_if_changed(out_dir / rel, data) for rel, data in files.items()}
+    # Taken after the rename, which changes a file's ctime: the next build trusts the file only while this holds.
+    return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()]

@@ -19,14 +19,14 @@ import hashlib
 import marshal
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from .load import CONTACT_SUFFIXES
-from .output import STATE_DIR, STATE_FILE, STATE_FOLDER, write_if_changed
+from .output import STATE_DIR, STATE_FILE, STATE_FOLDER, disk_errors, write_if_changed
 
 STAMP_FILE = f"{STATE_DIR}/stamp"
 STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
@@ -63,7 +63,7 @@ def signature(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _signature_of(path: str | Path) -> list[int]:
+def signature_of(path: str | Path) -> list[int]:
     """Return the signature of `path`, or an empty one when it does not exist."""
     try:
         return signature(os.stat(path))
@@ -71,16 +71,34 @@ def _signature_of(path: str | Path) -> list[int]:
         return []
 
 
-def _tree(root: str, found: dict[str, list[int]]) -> None:
-    """Add the signature of every file and folder below `root` to `found`."""
+def entries(root: str) -> Iterator[os.DirEntry[str]]:
+    """Yield every file, folder and link below `root`, at any depth, never following a symbolic link."""
+    with os.scandir(root) as it:
+        found = list(it)
+    for entry in found:
+        yield entry
+        # DirEntry answers both from the folder listing: no system call per entry.
+        if entry.is_dir(follow_symlinks=False):
+            yield from entries(entry.path)
+
+
+def _tree(root: str, found: dict[str, list[int]]) -> bool:
+    """Add the signature of every file and folder below `root` to `found`; return whether a link is among them."""
+    # The same walk as entries(), written out: a generator costs 5 ms more here, on every build with nothing to do.
+    links = False
     try:
         with os.scandir(root) as it:
             for entry in it:
+                if entry.is_symlink():
+                    links = True
+                    found[entry.path] = signature(entry.stat(follow_symlinks=False))
+                    continue
                 found[entry.path] = signature(entry.stat())
                 if entry.is_dir():
-                    _tree(entry.path, found)
+                    links |= _tree(entry.path, found)
     except OSError:  # missing, not a folder, unreadable: the full build that follows says which
         found[root] = []
+    return links
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,8 @@ class Scan:
     fixed: str
     contacts: dict[str, list[int]]
     contacts_dir: str
+    #: Whether any input is a symbolic link, which only the full build may refuse.
+    links: bool = False
 
     @property
     def cards(self) -> int:
@@ -100,12 +120,13 @@ class Scan:
 
 def scan(contacts_dir: Path, site_file: Path, templates_dir: Path, options: str) -> Scan:
     """Scan everything a build reads."""
-    rest = {str(site_file): _signature_of(site_file)}
-    _tree(str(templates_dir), rest)
+    rest = {str(site_file): signature_of(site_file)}
+    links = _tree(str(templates_dir), rest)
     fixed = hashlib.sha256(repr((code_digest(), options, sorted(rest.items()))).encode()).hexdigest()
     contacts: dict[str, list[int]] = {}
-    _tree(str(contacts_dir), contacts)
-    return Scan(fixed, contacts, str(contacts_dir))
+    links |= _tree(str(contacts_dir), contacts)
+    links |= any(os.path.islink(path) for path in (site_file, templates_dir, contacts_dir))
+    return Scan(fixed, contacts, str(contacts_dir), links)
 
 
 def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, list[int]]:
@@ -119,7 +140,7 @@ def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, lis
             return {}
         # The stamp is written after this scan; the state folder and its site file stand for the rest.
         found.pop(STATE_DIR, None)
-    found.update((name, _signature_of(out_dir / name)) for name in (*(names or ()), STATE_FILE, STATE_FOLDER))
+    found.update((name, signature_of(out_dir / name)) for name in (*(names or ()), STATE_FILE, STATE_FOLDER))
     return found
 
 
@@ -148,10 +169,11 @@ class Stamp:
         """Return {card id: file} of the contact files changed since the last successful build.
 
         Return an empty dict when nothing changed, and None when anything but contact files
-        changed, or files were added or removed: then only the full build can tell what to do.
+        changed, files were added or removed, or an input is a link: then only the full build
+        can tell what to do.
         """
         saved, now = self._saved(), self.inputs
-        if saved.get("fixed") != now.fixed or saved.get("contacts", {}).keys() != now.contacts.keys():
+        if now.links or saved.get("fixed") != now.fixed or saved.get("contacts", {}).keys() != now.contacts.keys():
             return None
         old = saved["contacts"]
         changed = {path: Path(path) for path, sig in now.contacts.items() if old[path] != sig}
@@ -164,6 +186,7 @@ class Stamp:
             return None
         return {path.stem: name for name, path in changed.items()}
 
+    @disk_errors
     def record(self, cards: Iterable[str] | None = None) -> None:
         """Save the stamp of a successful build of the inputs scanned before it began.
 

@@ -95,12 +95,13 @@ def write_state(out_dir: Path, state: dict[str, Any], old: dict[str, Any]) -> No
     for shard, part in shards.items():
         if part != old_shards.get(shard):
             _save(_shard_path(out_dir, shard), part)
-    for shard in old_shards.keys() - shards.keys():
-        _shard_path(out_dir, shard).unlink(missing_ok=True)
     # The site file names the card files, and is written last: a build that stops halfway leaves it naming
-    # files each of which is whole, and every entry in them is checked against its card's folder anyway.
+    # files each of which is whole, and every entry in them is checked against its card's outputs anyway.
     site = {key: value for key, value in state.items() if key != "cards"}
     _save(out_dir / STATE_FILE, {**site, "shards": sorted(shards)})
+    # Only then may the files it no longer names go: a listed file that is missing means no state at all.
+    for shard in old_shards.keys() - shards.keys():
+        _shard_path(out_dir, shard).unlink(missing_ok=True)
 
 
 def update_cards(out_dir: Path, entries: dict[str, Any]) -> None:
