@@ -30,12 +30,14 @@ from .publish_plan import (
     Listed,
     LocalFile,
     Manifest,
+    card_names,
     check_deletions,
     content_hash,
     invalidation_paths,
     make_plan,
     merge_paths,
-    read_card_names,
+    page_links,
+    read_built_state,
     scan_site,
 )
 from .publish_report import PublishResult, append_step_summary, write_result
@@ -148,13 +150,14 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
 
     `session` is a boto3 Session (default: a new one on the standard credential chain).
     """
-    card_names = read_card_names(options.out)
+    state = read_built_state(options.out)
+    names = card_names(state)
     local = scan_site(options.out)
     remote = Remote(options, session)
     listing = remote.list()
     manifest = remote.get_manifest() if MANIFEST in listing else Manifest()
     plan = make_plan(local, manifest, listing)
-    result = PublishResult(options.bucket, options.prefix, plan, card_names, dry_run=options.dry_run)
+    result = PublishResult(options.bucket, options.prefix, plan, names, dry_run=options.dry_run)
     owed = invalidation_paths(plan.changed + plan.deleted)
     if options.dry_run:
         result.invalidation_paths = merge_paths(owed, manifest.pending) if options.distribution_id else []
@@ -167,7 +170,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
         return result
 
     entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
-    uploaded = remote.upload(plan.phases(), local, result.failed)
+    uploaded = remote.upload(plan.phases(page_links(state)), local, result.failed)
     for rel, etag in uploaded.items():
         entries[rel] = Entry.uploaded(local[rel], etag)
     result.uploaded = sorted(uploaded)

@@ -23,12 +23,13 @@ import logging
 import re
 import zlib
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import Abort, display_path
 from .output import STATE_FILE, object_headers
-from .state import card_names, read_state
+from .state import read_state
 
 log = logging.getLogger(__name__)
 
@@ -148,18 +149,38 @@ class Manifest:
 # --------------------------------------------------------------------------- local
 
 
-def read_card_names(out_dir: Path) -> dict[str, str]:
-    """Return {card id: full name} from the build state; refuse a folder that was never built."""
+def read_built_state(out_dir: Path) -> dict[str, Any]:
+    """Return the build state of `out_dir`; refuse a folder that was never built."""
     if not out_dir.is_dir():
         raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
     if not (out_dir / STATE_FILE).is_file():
         raise Abort(
             f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"
         )
-    names = card_names(out_dir)
-    if not names and read_state(out_dir).get("cards") is None:
+    state = read_state(out_dir)
+    if state.get("cards") is None:
         raise Abort(f"cannot read {display_path(out_dir / STATE_FILE)}; run `python build.py` again")
-    return names
+    return state
+
+
+def card_names(state: dict[str, Any]) -> dict[str, str]:
+    """Return {card id: full name} of the cards a build state holds."""
+    return {card_id: entry["name"] for card_id, entry in state["cards"].items()}
+
+
+def page_links(state: dict[str, Any]) -> dict[str, set[str]]:
+    """Return {page: the card pages it sends visitors to}: alias redirects, successors, the directory."""
+    links: dict[str, set[str]] = {}
+    for card_id, entry in state["cards"].items():
+        meta = entry.get("meta", {})
+        page = f"{card_id}/index.html"
+        for alias in meta.get("aliases", ()):
+            links.setdefault(f"{alias}/index.html", set()).add(page)
+        if meta.get("successor"):
+            links.setdefault(page, set()).add(f"{meta['successor']}/index.html")
+    # The directory links every card; ordering it last costs nothing and keeps its links live.
+    links["index.html"] = {f"{card_id}/index.html" for card_id in state["cards"]}
+    return links
 
 
 def scan_site(out_dir: Path) -> dict[str, LocalFile]:
@@ -197,12 +218,26 @@ class Plan:
         """Return every key to upload, sorted."""
         return sorted(self.added + self.changed)
 
-    def phases(self) -> list[list[str]]:
-        """Return the uploads in safe order: assets, vCards and QR codes first, then the pages linking them."""
+    def phases(self, links: dict[str, set[str]] | None = None) -> list[list[str]]:
+        """Return the uploads in safe order: each phase only after every file it links to went up.
+
+        First everything that is not HTML (assets, vCards, QR codes, photos), then the pages, layer by
+        layer along `links` ({page: pages it points to}): a renamed card's new page goes up before the
+        redirect from its old id, a successor's page before the retired page that points to it.
+        """
         uploads = self.uploads
         first = [rel for rel in uploads if not rel.endswith(".html")]
-        pages = [rel for rel in uploads if rel.endswith(".html")]
-        return [phase for phase in (first, pages) if phase]
+        pages = {rel for rel in uploads if rel.endswith(".html")}
+        sorter: TopologicalSorter[str] = TopologicalSorter()
+        for rel in pages:
+            sorter.add(rel, *((links or {}).get(rel, set()) & pages))
+        phases = [first]
+        sorter.prepare()
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            phases.append(ready)
+            sorter.done(*ready)
+        return [phase for phase in phases if phase]
 
     @property
     def empty(self) -> bool:
