@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from email import policy
+from email.charset import Charset
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -47,12 +50,97 @@ FIELD_KEYS = (
     "lang",
 )
 
-#: Lines of SES raw messages must stay under 1,000 characters; SMTP folds headers at 78.
-MAIL_POLICY = policy.SMTP
+#: Headers that hold addresses; MAIL_POLICY folds them itself (see _MailPolicy).
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+#: RFC 5322's recommended line length, which SMTP's policy folds at.
+MAX_LINE = 78
+#: RFC 2047: an encoded word is at most 75 characters long.
+ENCODED_WORD_MAX = 75
+#: RFC 5322 atext: a word of a display name made of these needs neither quotes nor encoding.
+PLAIN_WORD = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
 
 class UnsafeHeader(ValueError):
     """A message's headers did not survive serialisation unchanged; it must not be sent."""
+
+
+def _encoded_words(text: str) -> list[str]:
+    """Return `text` as RFC 2047 encoded words of at most 75 characters each."""
+    utf8 = Charset("utf-8")
+    words: list[str] = []
+    chunk = ""
+    for char in text:
+        if chunk and len(utf8.header_encode(chunk + char)) > ENCODED_WORD_MAX:
+            words.append(utf8.header_encode(chunk))
+            chunk = ""
+        chunk += char
+    return [*words, utf8.header_encode(chunk)] if chunk else words
+
+
+def _phrase_tokens(display_name: str) -> list[str]:
+    """Return a display name as words to join by spaces: plain words as they are, runs of others encoded.
+
+    A run of words that need encoding (':', ',', quotes, non-ASCII) becomes encoded words with its
+    spaces inside; it meets plain words only at a space that every reader keeps. (Between two encoded
+    words RFC 2047 drops the space and Python 3.11 keeps it, so the two would read differently.)
+    """
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in display_name.split(" "):
+        if word and PLAIN_WORD.fullmatch(word) and "=?" not in word and "?=" not in word:
+            tokens += _encoded_words(" ".join(run)) if run else []
+            tokens.append(word)
+            run = []
+        else:
+            run.append(word)
+    return tokens + (_encoded_words(" ".join(run)) if run else [])
+
+
+def fold_address_header(name: str, addresses: tuple[Address, ...], linesep: str) -> str:
+    """Write an address header, folding only between words and between addresses.
+
+    Python 3.11 drops the quotes of a long display name when it folds one (CPython gh-80222), so
+    'Eve: Head of X, Y <eve@example.ch>' came out as a group holding another address. Here the
+    words of a name that need quotes go as RFC 2047 encoded words, which hold ':', ',' and '"'
+    safely, and a line breaks only where a space was.
+    """
+    lines = [f"{name}:"]
+    for number, address in enumerate(addresses, 1):
+        tokens = [*_phrase_tokens(address.display_name), f"<{address.addr_spec}>"]
+        if not address.display_name:
+            tokens = [address.addr_spec]
+        tokens[-1] += "," if number < len(addresses) else ""
+        for token in tokens:
+            if len(lines[-1]) + 1 + len(token) > MAX_LINE and lines[-1].strip(" ,:") != name.strip():
+                lines.append("")
+            lines[-1] += f" {token}"
+    return linesep.join(lines) + linesep
+
+
+class _MailPolicy(EmailPolicy):
+    """SMTP's policy (CRLF, folding at 78), with address headers folded by fold_address_header."""
+
+    def _addresses(self, name: str, value: Any) -> tuple[Address, ...] | None:
+        if name.lower() not in ADDRESS_HEADERS or not hasattr(value, "groups"):
+            return None
+        if any(group.display_name is not None for group in value.groups):
+            return None  # cardsite never writes groups; leave any to the email package
+        addresses = tuple(value.addresses)
+        return addresses if all(a.addr_spec.isascii() for a in addresses) else None
+
+    def fold(self, name: str, value: Any) -> str:
+        addresses = self._addresses(name, value)
+        return super().fold(name, value) if addresses is None else fold_address_header(name, addresses, self.linesep)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        addresses = self._addresses(name, value)
+        if addresses is None:
+            return super().fold_binary(name, value)
+        return fold_address_header(name, addresses, self.linesep).encode("ascii")
+
+
+#: Lines of SES raw messages must stay under 1,000 characters; SMTP folds headers at 78.
+MAIL_POLICY = _MailPolicy(linesep="\r\n", max_line_length=MAX_LINE)
 
 
 # --------------------------------------------------------------------------- NFC
@@ -272,10 +360,30 @@ def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Ad
     return msg
 
 
-def to_bytes(msg: EmailMessage) -> bytes:
-    """Serialise `msg` with CRLF line ends; refuse it when a header was split or added."""
-    data = msg.as_bytes(policy=MAIL_POLICY)
+def _recipients(msg: EmailMessage) -> dict[str, list[tuple[str | None, str, str]]]:
+    """Return every address header as (group, display name without spaces, address) triples."""
+    found = {}
+    for name in ADDRESS_HEADERS:
+        for value in msg.get_all(name, []):
+            found.setdefault(name, []).extend(
+                (group.display_name, "".join(a.display_name.split()), a.addr_spec)
+                for group in value.groups
+                for a in group.addresses
+            )
+    return found
+
+
+def to_bytes(msg: EmailMessage, mail_policy: EmailPolicy = MAIL_POLICY) -> bytes:
+    """Serialise `msg` with CRLF line ends; refuse it when a header was split or added, or an address changed.
+
+    The message is read back as a receiver reads it. Display names are compared without their spaces,
+    because Python 3.11 reads a space between two encoded words that RFC 2047 says to drop.
+    """
+    data = msg.as_bytes(policy=mail_policy)
     parsed = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
     if sorted(k.lower() for k in parsed) != sorted(k.lower() for k in msg):
         raise UnsafeHeader(f"headers changed when written: {sorted(parsed.keys())}")
+    if _recipients(parsed) != _recipients(msg):
+        shown = {k: [str(v) for v in parsed.get_all(k, [])] for k in ADDRESS_HEADERS if k in parsed}
+        raise UnsafeHeader(f"addresses changed when written: {shown}")
     return data

@@ -351,6 +351,17 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
 # --------------------------------------------------------------------------- header injection
 
 
+def announce_eve(site: Path, endpoint: str, given: str) -> None:
+    """Add a card eve (given name `given`, family name Doe, eve@example.ch), build and notify."""
+    path = site / "contacts" / "eve.yaml"
+    path.write_text(
+        json.dumps({"name": {"given": given, "family": "Doe"}, "emails": [{"value": "eve@example.ch"}]}),
+        encoding="utf-8",
+    )
+    rebuild()
+    assert notify(endpoint) == 0
+
+
 @pytest.mark.parametrize(
     "given",
     [
@@ -361,13 +372,7 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
     ],
 )
 def test_names_cannot_add_headers_or_recipients(site, endpoint, aws, given: str) -> None:
-    path = site / "contacts" / "eve.yaml"
-    path.write_text(
-        json.dumps({"name": {"given": given, "family": "Doe"}, "emails": [{"value": "eve@example.ch"}]}),
-        encoding="utf-8",
-    )
-    rebuild()
-    assert notify(endpoint) == 0
+    announce_eve(site, endpoint, given)
     data = json.load(urllib.request.urlopen(f"{aws}/moto-api/data.json"))["ses"]["RawMessage"]
     recipients = {addr for m in data for _, addr in email.utils.getaddresses(m["destinations"])}
     assert "eve@example.ch" in recipients
@@ -378,6 +383,39 @@ def test_names_cannot_add_headers_or_recipients(site, endpoint, aws, given: str)
         assert len(msg.get_all("Subject")) == 1
     subject = print_jobs(sent(aws))["eve"]["Subject"]
     assert subject.startswith("[cardsite] created: ") and subject.endswith(" Doe (eve)")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        # Python 3.11 drops the quotes when folding (gh-80222): read as a group holding another address.
+        "Verylongname Withcolon: Head of Platform Engineering, Zurich and Geneva Offices",
+        'Eve "the boss": Head of Sales, Zurich, Geneva and Lausanne, Western Switzerland',
+        "Dr. Jana Sophie Müller-Example: Head of Platform Engineering, Zürich",
+    ],
+)
+def test_a_long_name_with_colon_and_comma_keeps_one_recipient(site, endpoint, aws, given: str) -> None:
+    announce_eve(site, endpoint, given)
+    notice = owner_notices(sent(aws))["eve"]
+    to = notice["To"]
+    assert [(g.display_name, len(g.addresses)) for g in to.groups] == [(None, 1)], str(to)
+    assert " ".join(to.addresses[0].display_name.split()) == f"{given} Doe"
+    assert to.addresses[0].addr_spec == "eve@example.ch"
+    # The standard library's own reader agrees: one address, no group.
+    assert email.utils.getaddresses([notice.get("To")])[0][1] == "eve@example.ch"
+
+
+def test_a_fold_that_changes_an_address_is_refused() -> None:
+    from email.headerregistry import Address
+
+    msg = EmailMessage(policy=policy.SMTP)
+    name = "Verylongname Withcolon: Head of Platform Engineering, Zurich Office and more"
+    msg["To"] = Address(display_name=name, addr_spec="eve@example.ch")
+    msg.set_content("x")
+    with pytest.raises(UnsafeHeader, match="addresses changed"):
+        to_bytes(msg, policy.SMTP)  # the standard library's fold (CPython gh-80222)
+    parsed = email.message_from_bytes(to_bytes(msg), policy=policy.default)
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [(name, "eve@example.ch")]
 
 
 def test_a_header_that_would_split_is_refused() -> None:
