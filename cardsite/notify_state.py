@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 STATE_KEY = "_cardsite/notify-state.json"
 STATE_VERSION = 1
 UNSAVED = "the cards sent in this run will be announced once more on the next run"
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+#: How to get past a state file that cannot be read; the last sentence of that error.
+RECOVER = (
+    "To recover, put back the last good copy{how}, or delete the file: then every live card is announced"
+    " once more (receivers can drop the repeats by X-Cardsite-Job-Id)."
+)
 
 
 def empty_state() -> dict[str, Any]:
@@ -23,17 +29,35 @@ def empty_state() -> dict[str, Any]:
     return {"version": STATE_VERSION, "cards": {}}
 
 
-def parse_state(data: bytes, where: str) -> dict[str, Any]:
-    """Parse a state file; raise Abort rather than guess at one it does not understand."""
+def state_problem(state: Any) -> str | None:
+    """Return the first thing in a parsed state that notify cannot use, or None."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    schema = json.loads((SCHEMA_DIR / "notify-state.schema.json").read_text("utf-8"))
+    error = best_match(Draft202012Validator(schema).iter_errors(state))
+    if error is None:
+        return None
+    where = " → ".join(str(part) for part in error.absolute_path) or "the top level"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return f"{where}: {message}"
+
+
+def parse_state(data: bytes, where: str, recover: str) -> dict[str, Any]:
+    """Parse a state file; raise Abort naming the file and the fault rather than guess at one it does not understand."""
     try:
         state = json.loads(data)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict) or not isinstance(state.get("cards"), dict):
-        raise Abort(f"{where} is not a cardsite notify state file; nothing was sent")
-    if state.get("version") != STATE_VERSION:
-        raise Abort(f"{where} has state version {state.get('version')}; this cardsite reads {STATE_VERSION}")
-    return state
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except ValueError as exc:
+        problem = f"not JSON ({exc})"
+    else:
+        if isinstance(state, dict) and "version" in state and state["version"] != STATE_VERSION:
+            raise Abort(f"{where} has state version {state['version']!r}; this cardsite reads {STATE_VERSION}")
+        problem = state_problem(state)
+        if problem is None:
+            return state
+    raise Abort(f"{where} is not a cardsite notify state file: {problem}. Nothing was sent. {recover}")
 
 
 def dump_state(state: dict[str, Any]) -> bytes:
@@ -58,7 +82,13 @@ class FileState:
 
     def load(self) -> dict[str, Any]:
         """Return the saved state, or an empty one when the file does not exist yet."""
-        return parse_state(self.path.read_bytes(), self.where) if self.path.is_file() else empty_state()
+        if not self.path.is_file():
+            return empty_state()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise Abort(f"cannot read {self.where}: {exc.strerror}; nothing was sent") from exc
+        return parse_state(data, self.where, RECOVER.format(how=" from a backup"))
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state atomically."""
@@ -91,7 +121,8 @@ class S3State:
         except BotoCoreError as exc:
             raise Abort(f"cannot read {self.where}: {exc}") from exc
         self.etag = resp["ETag"]
-        return parse_state(resp["Body"].read(), self.where)
+        how = f" (the bucket keeps versions: aws s3api list-object-versions --bucket {self.bucket} --prefix {self.key})"
+        return parse_state(resp["Body"].read(), self.where, RECOVER.format(how=how))
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state unless another run wrote it since; then merge our cards into theirs."""

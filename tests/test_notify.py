@@ -474,6 +474,41 @@ def test_user_errors_are_clean_messages(site: Path, endpoint: str, monkeypatch, 
     assert "not a cardsite notify state" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"{", "not JSON"),
+        (b"\xc3\x28 garbage", "not UTF-8 text"),
+        (b'[{"version": 1, "cards": {}}]', "the top level: [{'version': 1, 'cards': {}}] is not of type 'object'"),
+        (b'{"version": 1, "cards": []}', "cards: [] is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": "created"}}', "cards → max: 'created' is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": {"fields": "x"}}}', "cards → max → fields: 'x' is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": {"event": "sent"}}}', "cards → max → event: 'sent' is not one of"),
+        (b'{"version": 1, "cards": {"max": {"url": 7}}}', "cards → max → url: 7 is not of type 'string'"),
+        (b'{"cards": {}}', "the top level: 'version' is a required property"),
+    ],
+)
+def test_a_corrupt_state_file_is_a_clean_error_and_sends_nothing(site, endpoint, aws, capsys, content, what) -> None:
+    (site / "state.json").write_bytes(content)
+    assert main(["notify", "-q", "--state", "state.json", "--endpoint-url", endpoint]) == 1
+    err = capsys.readouterr().err
+    assert f"state.json is not a cardsite notify state file: {what}" in err
+    assert "Nothing was sent" in err and "To recover" in err and "delete the file" in err
+    assert "Traceback" not in err
+    assert sent(aws) == []
+    assert (site / "state.json").read_bytes() == content, "the file is left as it was, for a look"
+
+
+def test_a_corrupt_state_in_the_bucket_says_how_to_get_the_last_good_copy(site, endpoint, aws, capsys) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.put_object(Bucket=BUCKET, Key="_cardsite/notify-state.json", Body=b'{"version": 1, "cards": {"max": 1}}')
+    assert notify(endpoint) == 1
+    err = capsys.readouterr().err
+    assert f"s3://{BUCKET}/_cardsite/notify-state.json is not a cardsite notify state file: cards → max" in err
+    assert f"aws s3api list-object-versions --bucket {BUCKET} --prefix _cardsite/notify-state.json" in err
+    assert sent(aws) == [] and "Traceback" not in err
+
+
 # --------------------------------------------------------------------------- units
 
 
