@@ -7,6 +7,7 @@ subject, its X-Cardsite-* headers, the attachment names and card.json
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -29,6 +30,8 @@ SCHEMA_VERSION = 1
 SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"
 
 CREATED, UPDATED, RETIRED = "created", "updated", "retired"
+#: Hex digits of the digest in a job id: 96 bits, so two different jobs of one card never share one.
+JOB_DIGEST_CHARS = 24
 
 #: NTAG213 user memory (144 bytes) less the NDEF TLV's type and length bytes and its terminator.
 NTAG213_NDEF_BYTES = 144 - 3
@@ -204,6 +207,8 @@ class Job:
     vcf: bytes | None = None
     successor_url: str | None = None
     lang: str = "en"
+    #: Stable id of this announcement (see make_job_id); empty until make_job_id gave one.
+    job_id: str = ""
 
     @property
     def name(self) -> str:
@@ -216,6 +221,18 @@ class Job:
         return f"{self.url}{self.card_id}.vcf" if self.event != RETIRED else None
 
 
+def make_job_id(job: Job, previous: str) -> str:
+    """Return a job's stable id: the card id and a digest of what it announces (`previous`: the last job's id).
+
+    The same announcement made again (a rerun after a kill) gets the same id, so a receiver can
+    drop the repeat. The previous job's id is part of the digest, so a card that goes back to an
+    earlier state is a new job. The commit is left out: a rerun may come from a later one.
+    """
+    content = [job.event, job.url, job.fields, job.changed, job.successor_url, previous]
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode() + b"\0" + (job.vcf or b"")
+    return f"{job.card_id}.{hashlib.sha256(blob).hexdigest()[:JOB_DIGEST_CHARS]}"
+
+
 def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
     """Return the machine-readable print job (validates against printjob.schema.json)."""
     ndef = ndef_uri_message(job.url)
@@ -223,6 +240,7 @@ def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
         "id": job.card_id,
+        "job_id": job.job_id,
         "event": job.event,
         "name": job.name,
         "url": job.url,
@@ -281,6 +299,7 @@ def _new_message(sender: Address, to: list[Address], subject: str, reply_to: Add
 
 def _tag(msg: EmailMessage, job: Job, kind: str) -> None:
     msg["X-Cardsite-Card-Id"] = job.card_id
+    msg["X-Cardsite-Job-Id"] = job.job_id
     msg["X-Cardsite-Event"] = job.event
     msg["X-Cardsite-Kind"] = kind
 
@@ -303,7 +322,7 @@ def print_job_message(job: Job, sender: Address, inbox: list[Address], reply_to:
 
 def print_job_text(job: Job, attachment_names: list[str]) -> str:
     """Return the print job's body for the people at the print shop."""
-    lines = [f"Card: {job.name} ({job.card_id})", f"Event: {job.event}", f"Page: {job.url}"]
+    lines = [f"Card: {job.name} ({job.card_id})", f"Event: {job.event}", f"Page: {job.url}", f"Job: {job.job_id}"]
     if job.event == RETIRED:
         lines += [
             "",

@@ -300,6 +300,43 @@ def test_changed_removed_and_retired_cards(site: Path, endpoint: str, aws: str, 
     assert len(sent(aws)) == before + len(new)
 
 
+def job_ids(messages: list[EmailMessage]) -> dict[tuple[str, str], str]:
+    """Return {(card id, kind): X-Cardsite-Job-Id}, checking that a print job's card.json says the same."""
+    ids = {}
+    for msg in messages:
+        ids[(msg["X-Cardsite-Card-Id"], msg["X-Cardsite-Kind"])] = msg["X-Cardsite-Job-Id"]
+        if msg["X-Cardsite-Kind"] == "print-job":
+            assert json.loads(attachments(msg)["card.json"])["job_id"] == msg["X-Cardsite-Job-Id"]
+    return ids
+
+
+def test_every_job_has_a_stable_id_that_a_repeat_keeps(site: Path, endpoint: str, aws: str) -> None:
+    def eml(folder: str) -> list[EmailMessage]:
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in (site / folder).iterdir()]
+
+    assert notify(endpoint, "--dry-run", "one") == 0
+    assert notify(endpoint, "--dry-run", "two") == 0
+    first = job_ids(eml("one"))
+    assert first == job_ids(eml("two")), "the same announcement, made again, has the same id"
+    for (card_id, _), job_id in first.items():
+        assert re.fullmatch(rf"{card_id}\.[0-9a-f]{{24}}", job_id)
+        assert first[(card_id, "print-job")] == job_id, "an owner notice carries its print job's id"
+    assert notify(endpoint) == 0
+    assert job_ids(sent(aws)) == first, "the commit and the time are not part of it"
+    assert state(endpoint)["cards"]["lukasz-wojcik"]["job_id"] == first[("lukasz-wojcik", "print-job")]
+
+    path = site / "contacts" / "lukasz-wojcik.yaml"
+    original = path.read_text()
+    seen = [first[("lukasz-wojcik", "print-job")]]
+    for text in (original.replace("Software Engineer", "Staff Engineer"), original):  # and back again
+        path.write_text(text)
+        rebuild()
+        before = len(sent(aws))
+        assert notify(endpoint) == 0
+        seen.append(job_ids(sent(aws)[before:])[("lukasz-wojcik", "print-job")])
+    assert len(set(seen)) == 3, "a card back at an earlier state is a new job"
+
+
 # --------------------------------------------------------------------------- sending
 
 
