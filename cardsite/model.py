@@ -13,7 +13,7 @@ import phonenumbers
 
 from .errors import Problem
 from .load import Document, check_id
-from .settings import Settings
+from .settings import Settings, owner_address_problem
 from .validate import email_problem, parse_phone, schema_problems, url_problem
 
 #: NTAG213: 144 bytes of user memory less the URI record header and TLV wrapper.
@@ -157,6 +157,8 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         )
     for i, item in enumerate(data.get("emails", [])):
         reason = email_problem(item["value"])
+        if not reason and i == 0 and data.get("notify_owner", True) and data.get("active", True):
+            reason = owner_address_problem(item["value"], settings.owner_domains)
         if reason:
             problems.append(doc.problem(("emails", i), reason))
     for i, url in enumerate(data.get("websites", [])):

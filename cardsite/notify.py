@@ -48,7 +48,7 @@ from .printjob import (
     print_job_message,
     to_bytes,
 )
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings, owner_address_problem
 from .site import check
 from .validate import email_problem
 
@@ -74,6 +74,8 @@ class MailSettings:
     print_inbox: tuple[Address, ...]
     configuration_set: str | None = None
     reply_to: Address | None = None
+    #: Where owner notices may go (see settings.owner_address_problem).
+    owner_domains: tuple[str, ...] = ()
 
     @property
     def configured(self) -> bool:
@@ -110,6 +112,7 @@ def mail_settings(settings: Settings, environ: Mapping[str, str]) -> MailSetting
         print_inbox=tuple(parse_address(a, "notify print_inbox") for a in inbox),
         configuration_set=pick("CARDSITE_SES_CONFIGURATION_SET", "configuration_set"),
         reply_to=parse_address(reply_to, "notify reply_to") if reply_to else None,
+        owner_domains=settings.owner_domains,
     )
 
 
@@ -311,7 +314,11 @@ def announce(
                 if change.owner and change.card is not None:
                     owner = _owner_address(change.card)
                     build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
-                    if deliver(f"{job.card_id}.owner", build, [owner], tags):
+                    refused = owner_address_problem(owner.addr_spec, mail.owner_domains)
+                    if refused:
+                        log.error("Not sent: %s.owner: %s", job.card_id, refused)
+                        report.failed.append(f"{job.card_id}.owner: {refused}")
+                    elif deliver(f"{job.card_id}.owner", build, [owner], tags):
                         saver.record(change.card_id, {**entry, "owner": change.digest})
         finally:
             saver.save()
