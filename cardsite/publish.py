@@ -36,6 +36,7 @@ from .publish_plan import (
     invalidation_paths,
     make_plan,
     merge_paths,
+    object_drift,
     page_links,
     read_built_state,
     scan_site,
@@ -56,6 +57,7 @@ PUT_PARAMS = {
 ACTIONS = {
     "ListObjectsV2": "s3:ListBucket",
     "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
     "PutObject": "s3:PutObject",
     "DeleteObjects": "s3:DeleteObject",
     "CreateInvalidation": "cloudfront:CreateInvalidation",
@@ -83,6 +85,7 @@ class PublishOptions:
     dry_run: bool = False
     allow_deletes: int | None = None
     result: Path | None = None
+    verify: bool = False
     workers: int = 16
     max_attempts: int = 8
 
@@ -110,6 +113,7 @@ class PublishOptions:
             dry_run=args.dry_run,
             allow_deletes=args.allow_deletes,
             result=args.result,
+            verify=args.verify,
         )
 
 
@@ -156,8 +160,11 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     remote = Remote(options, session)
     listing = remote.list()
     manifest = remote.get_manifest() if MANIFEST in listing else Manifest()
-    plan = make_plan(local, manifest, listing)
+    drift = remote.verify(local, listing) if options.verify else {}
+    plan = make_plan(local, manifest, listing, drift)
     result = PublishResult(options.bucket, options.prefix, plan, names, dry_run=options.dry_run)
+    if options.verify:
+        result.verified, result.drift = sum(1 for rel in local if rel in listing), drift
     owed = invalidation_paths(plan.changed + plan.deleted)
     if options.dry_run:
         result.invalidation_paths = merge_paths(owed, manifest.pending) if options.distribution_id else []
@@ -241,6 +248,30 @@ class Remote:
         with self._explained("GetObject", MANIFEST):
             body = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + MANIFEST)["Body"].read()
         return Manifest.load(body)
+
+    def verify(self, local: dict[str, LocalFile], listing: dict[str, Listed]) -> dict[str, str]:
+        """HEAD every object the site has, GET those whose ETag is not the local MD5; return {rel: how it differs}."""
+        keys = sorted(rel for rel in local if rel in listing)
+        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="verify") as pool:
+            found = dict(zip(keys, pool.map(lambda rel: self._drift(local[rel]), keys), strict=True))
+        drift = {rel: why for rel, why in found.items() if why}
+        for rel, why in sorted(drift.items()):
+            log.info("%s differs from the site: %s", rel, why)
+        return drift
+
+    def _drift(self, f: LocalFile) -> str | None:
+        key = self.prefix + f.rel
+        with self._explained("HeadObject", f.rel):
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        served = {name: head[param] for name, param in PUT_PARAMS.items() if head.get(param)}
+        extra = {f"x-amz-meta-{name}": value for name, value in head.get("Metadata", {}).items()}
+        if head.get("WebsiteRedirectLocation"):
+            extra["x-amz-website-redirect-location"] = head["WebsiteRedirectLocation"]
+        sha256 = None
+        if head["ETag"] != f.etag:  # not the MD5 of the local bytes: other bytes, or an SSE-KMS/multipart ETag
+            with self._explained("GetObject", f.rel):
+                sha256 = content_hash(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return object_drift(f, served, extra, sha256)
 
     def put_manifest(self, manifest: Manifest) -> None:
         """Write the manifest; it is private (CloudFront refuses the reserved prefix) and never cached."""

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
@@ -245,15 +246,20 @@ class Plan:
         return not (self.added or self.changed or self.deleted)
 
 
-def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str, Listed]) -> Plan:
-    """Compare the built files with the bucket listing, trusting manifest entries the listing confirms."""
+def make_plan(
+    local: dict[str, LocalFile], manifest: Manifest, listing: dict[str, Listed], drifted: Collection[str] = ()
+) -> Plan:
+    """Compare the built files with the bucket listing, trusting manifest entries the listing confirms.
+
+    `drifted`: keys that `publish --verify` found to differ from the site, whatever the manifest says.
+    """
     plan = Plan(remote_count=sum(1 for key in listing if not key.startswith(RESERVED)))
     for rel, f in local.items():
         listed = listing.get(rel)
         entry = manifest.entries.get(rel)
         if listed is None:
             plan.added.append(rel)
-        elif entry is not None and entry.matches(f, listed):
+        elif entry is not None and entry.matches(f, listed) and rel not in drifted:
             plan.unchanged.append(rel)
         else:
             plan.changed.append(rel)
@@ -261,6 +267,23 @@ def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str
     for names in (plan.added, plan.changed, plan.unchanged):
         names.sort()
     return plan
+
+
+def object_drift(f: LocalFile, served: dict[str, str], extra: dict[str, str], sha256: str | None) -> str | None:
+    """Return how the bucket's object differs from `f`, or None (what `publish --verify` checks).
+
+    `served`: the headers S3 serves it with (of those publish sets); `extra`: anything else set on it
+    by hand (user metadata, a redirect); `sha256`: its content's hash, or None when its ETag already
+    showed it to be `f`'s bytes.
+    """
+    if sha256 is not None and sha256 != f.sha256:
+        return "other bytes"
+    for name in sorted(set(f.headers) | set(served)):
+        if served.get(name) != f.headers.get(name):
+            return f"{name} is {served.get(name)!r}, not {f.headers.get(name)!r}"
+    if extra:
+        return "also has " + ", ".join(f"{name}: {value!r}" for name, value in sorted(extra.items()))
+    return None
 
 
 def delete_limit(remote_count: int, allow_deletes: int | None) -> int:
