@@ -8,8 +8,10 @@ uploaded is remembered in a manifest object under the reserved `_cardsite/`
 prefix: per key a hash of the headers and, to recognise the content, either
 nothing more when S3 answered the content's MD5 as ETag (single-part uploads
 to an SSE-S3 bucket), or the sha256, size and ETag it answered. An entry is
-trusted only while the listing confirms it, so an object changed or removed
-behind publish's back is uploaded again. Because MD5-checked entries hold no
+trusted only while the listing confirms it, so an object removed or given other
+bytes behind publish's back is uploaded again; headers changed in the bucket do
+not show in a listing, and only `publish --verify` (object_drift) finds them.
+Because MD5-checked entries hold no
 content hash, a content-only edit leaves the manifest as it was: one card
 edit costs the card's files, and no manifest upload.
 """
