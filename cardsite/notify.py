@@ -17,12 +17,8 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -33,7 +29,7 @@ from typing import Any
 
 from .errors import Abort, display_path
 from .model import Card
-from .notify_state import STATE_KEY, FileState, S3State, StateStore, empty_state
+from .notify_state import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
 from .printjob import (
     CREATED,
@@ -54,8 +50,6 @@ from .validate import email_problem
 
 log = logging.getLogger(__name__)
 
-#: Wait this many times the last save's duration before the next save (saving stays under ~1/10 of a run).
-SAVE_COST_FACTOR = 10.0
 #: Where messages go when no SES sender and print inbox are configured.
 DEFAULT_OUTBOX = Path("mail-outbox")
 #: Stand-ins for a dry run without mail settings; .invalid never resolves (RFC 2606).
@@ -216,59 +210,6 @@ class NotifyReport:
     failed: list[str] = field(default_factory=list)
     #: The signal that stopped the run early, if one did.
     stopped_by: str | None = None
-
-
-class StateSaver:
-    """Save the state after each accepted message, in small batches only when saving is slow.
-
-    A message SES accepted but the state does not yet hold is sent again by the next run, so the
-    window between the two is kept short: a save starts as soon as the time since the last one is
-    SAVE_COST_FACTOR times what that save took. A quick save (a local file, a small bucket state)
-    follows every message; a slow one (a large state over a slow link) every few, keeping saving
-    under a tenth of the run. Each save is atomic: a rename, or one conditional PUT.
-    """
-
-    def __init__(self, store: StateStore | None, state: dict[str, Any]):
-        self.store, self.state = store, state
-        self.touched: set[str] = set()
-        self.last_end = self.last_cost = 0.0
-
-    def record(self, card_id: str, entry: dict[str, Any]) -> None:
-        """Remember a card's accepted announcement, and save when it is time."""
-        self.state["cards"][card_id] = entry
-        self.touched.add(card_id)
-        if time.monotonic() - self.last_end >= SAVE_COST_FACTOR * self.last_cost:
-            self.save()
-
-    def save(self) -> None:
-        """Write what was recorded since the last save, if anything."""
-        if self.store is None or not self.touched:
-            return
-        start = time.monotonic()
-        self.state = self.store.save(self.state, self.touched)
-        self.touched.clear()
-        self.last_end = time.monotonic()
-        self.last_cost = self.last_end - start
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[dict[str, str]]:
-    """Turn SIGTERM and SIGINT into a request to stop after the message being sent; yield {'signal': name}."""
-    stop: dict[str, str] = {}
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop["signal"] = signal.Signals(signum).name
-        log.warning("%s: stopping after the message being sent, then saving the state", stop["signal"])
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signal handlers can only be set from the main thread
-        return
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def announce(

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +21,8 @@ log = logging.getLogger(__name__)
 STATE_KEY = "_cardsite/notify-state.json"
 STATE_VERSION = 1
 UNSAVED = "the cards sent in this run will be announced once more on the next run"
+#: Wait this many times the last save's duration before the next save (saving stays under ~1/10 of a run).
+SAVE_COST_FACTOR = 10.0
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 #: How to get past a state file that cannot be read; the last sentence of that error.
 RECOVER = (
@@ -152,3 +159,56 @@ class S3State:
             self.etag = resp["ETag"]
             return state
         raise Abort(f"{self.where} keeps changing under this run; is another notify running?")
+
+
+class StateSaver:
+    """Save the state after each accepted message, in small batches only when saving is slow.
+
+    A message SES accepted but the state does not yet hold is sent again by the next run, so the
+    window between the two is kept short: a save starts as soon as the time since the last one is
+    SAVE_COST_FACTOR times what that save took. A quick save (a local file, a small bucket state)
+    follows every message; a slow one (a large state over a slow link) every few, keeping saving
+    under a tenth of the run. Each save is atomic: a rename, or one conditional PUT.
+    """
+
+    def __init__(self, store: StateStore | None, state: dict[str, Any]):
+        self.store, self.state = store, state
+        self.touched: set[str] = set()
+        self.last_end = self.last_cost = 0.0
+
+    def record(self, card_id: str, entry: dict[str, Any]) -> None:
+        """Remember a card's accepted announcement, and save when it is time."""
+        self.state["cards"][card_id] = entry
+        self.touched.add(card_id)
+        if time.monotonic() - self.last_end >= SAVE_COST_FACTOR * self.last_cost:
+            self.save()
+
+    def save(self) -> None:
+        """Write what was recorded since the last save, if anything."""
+        if self.store is None or not self.touched:
+            return
+        start = time.monotonic()
+        self.state = self.store.save(self.state, self.touched)
+        self.touched.clear()
+        self.last_end = time.monotonic()
+        self.last_cost = self.last_end - start
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[dict[str, str]]:
+    """Turn SIGTERM and SIGINT into a request to stop after the message being sent; yield {'signal': name}."""
+    stop: dict[str, str] = {}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["signal"] = signal.Signals(signum).name
+        log.warning("%s: stopping after the message being sent, then saving the state", stop["signal"])
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be set from the main thread
+        return
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
