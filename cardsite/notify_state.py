@@ -196,17 +196,23 @@ class StateSaver:
 
 @contextmanager
 def stop_on_signals() -> Iterator[dict[str, str]]:
-    """Turn SIGTERM and SIGINT into a request to stop after the message being sent; yield {'signal': name}."""
+    """Turn SIGTERM and SIGINT into a request to stop after the message being sent; yield {'signal': name}.
+
+    A second signal acts as usual (Ctrl-C twice interrupts at once; the state is still saved).
+    """
     stop: dict[str, str] = {}
+    previous: dict[int, Any] = {}
 
     def request_stop(signum: int, frame: object) -> None:
         stop["signal"] = signal.Signals(signum).name
         log.warning("%s: stopping after the message being sent, then saving the state", stop["signal"])
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signal handlers can only be set from the main thread
         return
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous.update({sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)})
     try:
         yield stop
     finally:
