@@ -68,15 +68,17 @@ class UnsafeHeader(ValueError):
 
 
 def _encoded_words(text: str) -> list[str]:
-    """Return `text` as RFC 2047 encoded words of at most 75 characters each."""
+    """Return `text` as RFC 2047 encoded words of at most 75 characters each, split after a space if one fits."""
     utf8 = Charset("utf-8")
     words: list[str] = []
     chunk = ""
-    for char in text:
-        if chunk and len(utf8.header_encode(chunk + char)) > ENCODED_WORD_MAX:
-            words.append(utf8.header_encode(chunk))
-            chunk = ""
-        chunk += char
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        # A word too long for one encoded word is split between characters.
+        for part in [piece] if len(utf8.header_encode(piece)) <= ENCODED_WORD_MAX else piece:
+            if chunk and len(utf8.header_encode(chunk + part)) > ENCODED_WORD_MAX:
+                words.append(utf8.header_encode(chunk))
+                chunk = ""
+            chunk += part
     return [*words, utf8.header_encode(chunk)] if chunk else words
 
 
@@ -109,12 +111,12 @@ def fold_address_header(name: str, addresses: tuple[Address, ...], linesep: str)
     """
     lines = [f"{name}:"]
     for number, address in enumerate(addresses, 1):
-        tokens = [*_phrase_tokens(address.display_name), f"<{address.addr_spec}>"]
-        if not address.display_name:
-            tokens = [address.addr_spec]
+        shown = address.display_name
+        tokens = [*_phrase_tokens(shown), f"<{address.addr_spec}>"] if shown else [address.addr_spec]
         tokens[-1] += "," if number < len(addresses) else ""
         for token in tokens:
-            if len(lines[-1]) + 1 + len(token) > MAX_LINE and lines[-1].strip(" ,:") != name.strip():
+            # A token longer than a line still goes on one line (under SES's 1,000), never split.
+            if len(lines[-1]) + 1 + len(token) > MAX_LINE and lines[-1] != f"{name}:":
                 lines.append("")
             lines[-1] += f" {token}"
     return linesep.join(lines) + linesep

@@ -455,6 +455,26 @@ def test_a_fold_that_changes_an_address_is_refused() -> None:
     assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [(name, "eve@example.ch")]
 
 
+def test_many_named_recipients_fold_into_short_lines_and_read_back_the_same() -> None:
+    from email.headerregistry import Address
+
+    from cardsite.printjob import MAIL_POLICY
+
+    names = ["Druckerei Muster AG", "Print: Zürich, Geneva", 'The "night" shift', "", "Ünïcödé Ñame " * 6]
+    to = [Address(display_name=names[i % len(names)], addr_spec=f"print{i}@druckerei.example.ch") for i in range(50)]
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["To"] = to
+    msg.set_content("x")
+    data = to_bytes(msg)
+    head = data.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert max(len(line) for line in head) <= 78
+    parsed = email.message_from_bytes(data, policy=policy.default)["To"]
+    assert [a.addr_spec for a in parsed.addresses] == [a.addr_spec for a in to]
+    assert [" ".join(a.display_name.split()) for a in parsed.addresses] == [
+        " ".join(a.display_name.split()) for a in to
+    ]
+
+
 def test_a_header_that_would_split_is_refused() -> None:
     msg = EmailMessage()
     msg["Subject"] = "=?utf-8?q?Eve=0D=0ABcc:_evil@attacker.example?="
