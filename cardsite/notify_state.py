@@ -41,6 +41,10 @@ def state_problem(state: Any) -> str | None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
+    from .validate import fast_valid
+
+    if fast_valid(state, "notify-state"):  # a twentieth of jsonschema's time; jsonschema writes the message
+        return None
     schema = json.loads((SCHEMA_DIR / "notify-state.schema.json").read_text("utf-8"))
     error = best_match(Draft202012Validator(schema).iter_errors(state))
     if error is None:
@@ -68,8 +72,9 @@ def parse_state(data: bytes, where: str, recover: str) -> dict[str, Any]:
 
 
 def dump_state(state: dict[str, Any]) -> bytes:
-    """Serialise the state the same way every time."""
-    return json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+    """Serialise the state the same way every time, compactly: with indent, json falls back to
+    its Python encoder, and at 10,000 cards a save took 0.48 s instead of 0.15 s."""
+    return json.dumps(state, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class StateStore(Protocol):
