@@ -121,6 +121,8 @@ class PublishResult:
         for kind in ("added", "changed", "removed"):
             if cards[kind]:
                 lines.append(f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in cards[kind]))
+        if self.verified is not None:
+            lines.append(f"- Verified {self.verified} objects: {len(self.drift)} differed from the site")
         if self.invalidation_id:
             paths = " ".join(f"`{p}`" for p in self.invalidation_paths)
             lines.append(f"- CloudFront invalidation `{self.invalidation_id}`: {paths}")

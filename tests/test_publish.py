@@ -412,7 +412,7 @@ def test_failed_invalidation_is_owed_to_the_next_run(project: Path, site: Path, 
 # --------------------------------------------------------------------------- verify
 
 
-def test_verify_repairs_headers_changed_behind_publishs_back(project: Path, site: Path, s3, aws: str) -> None:
+def test_verify_repairs_headers_changed_behind_publishs_back(project: Path, site: Path, s3, aws: str, capsys) -> None:
     distribution = create_distribution(aws)
     run(site, aws, distribution_id=distribution)
     page, vcf, qr = "max/index.html", "max/max.vcf", "jana-mueller/qr.svg"
@@ -433,7 +433,12 @@ def test_verify_repairs_headers_changed_behind_publishs_back(project: Path, site
     assert recorder.count("PutObject") == 0 and recorder.count("HeadObject") == 0
 
     args = ["publish", "--out", str(site), "--bucket", BUCKET, "--endpoint-url", aws, "--verify"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "Verified" in capsys.readouterr().out and bucket_objects(s3)[page]["ContentType"] == "text/plain"
     assert main([*args, "--distribution-id", distribution, "--result", "verify.json"]) == 0
+    out = capsys.readouterr().out
+    assert f"Verified {len(site_files(site))} objects: 3 differed from the site (uploaded again)." in out
+    assert f"  ~ {page}: Content-Type is 'text/plain', not 'text/html; charset=utf-8'" in out
     result = json.loads((project / "verify.json").read_text())
     assert result["verify"]["checked"] == len(site_files(site))
     assert result["verify"]["differed"] == {
