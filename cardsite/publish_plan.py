@@ -172,11 +172,12 @@ def card_names(state: dict[str, Any]) -> dict[str, str]:
 
 
 def page_links(state: dict[str, Any]) -> dict[str, set[str]]:
-    """Return {page: the card pages it sends visitors to}: alias redirects, successors, the directory."""
+    """Return {page: the card pages it sends visitors to}: alias redirects, successors, signatures, the directory."""
     links: dict[str, set[str]] = {}
     for card_id, entry in state["cards"].items():
         meta = entry.get("meta", {})
         page = f"{card_id}/index.html"
+        links[f"{card_id}/signature.html"] = {page}
         for alias in meta.get("aliases", ()):
             links.setdefault(f"{alias}/index.html", set()).add(page)
         if meta.get("successor"):
