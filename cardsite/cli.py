@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.add_argument("--allow-deletes", type=int, metavar="N", help="allow up to N deletions")
     p.add_argument("--result", type=Path, metavar="FILE", help="write the result as JSON")
+    p.add_argument("--verify", action="store_true", help="check every object's bytes and headers; repair what differs")
     p.set_defaults(func=cmd_publish)
 
     p = command("notify", "e-mail the print shop and card owners about changed cards")

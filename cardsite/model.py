@@ -15,7 +15,7 @@ import phonenumbers
 
 from .errors import Problem
 from .load import Document, check_id, format_path
-from .settings import Settings
+from .settings import Settings, owner_address_problem
 from .validate import character_problems, email_problem, parse_phone, schema_problems, url_problem
 
 #: NTAG213: 144 bytes of user memory less the URI record header and TLV wrapper.
@@ -214,7 +214,7 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
     # A schema mistake (a typo such as `emial:`) must not hide the other fields' problems, so every check
     # runs on whatever has the right type, and skips a field that has a problem already.
     problems += character_problems(doc, MULTI_LINE_FIELDS)
-    phones, found = _value_checks(doc, settings.phone_region, {p.field for p in problems})
+    phones, found = _value_checks(doc, settings, {p.field for p in problems})
     problems += found
     photo, photo_digest, found = _photo_check(doc, settings, {p.field for p in problems})
     problems += found + _relation_problems(card_id, doc)
@@ -275,9 +275,9 @@ def _texts(data: dict[str, Any], key: str, inner: str = "") -> list[tuple[str | 
     return found
 
 
-def _value_checks(doc: Document, region: str, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
+def _value_checks(doc: Document, settings: Settings, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
     """Check phone numbers, e-mail addresses and links; return the phones and the problems found."""
-    data, phones, problems = doc.data, [], []
+    data, phones, problems, region = doc.data, [], [], settings.phone_region
     for i, value in _texts(data, "phones", "value"):
         if format_path(("phones", i, "value")) in reported:
             continue
@@ -293,8 +293,15 @@ def _value_checks(doc: Document, region: str, reported: set[str]) -> tuple[list[
                 type=data["phones"][i].get("type", "work"),
             )
         )
+    # Owner notices go to the first address, through the company's SES identity: only to its domains.
+    notified = data.get("notify_owner", True) is not False and data.get("active", True) is not False
     for i, value in _texts(data, "emails", "value"):
-        if format_path(("emails", i, "value")) not in reported and (reason := email_problem(value)):
+        if format_path(("emails", i, "value")) in reported:
+            continue
+        reason = email_problem(value)
+        if not reason and i == 0 and notified:
+            reason = owner_address_problem(value, settings.owner_domains)
+        if reason:
             problems.append(doc.problem(("emails", i), reason))
     for key in ("websites", "social"):
         for index, url in _texts(data, key):

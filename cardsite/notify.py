@@ -4,8 +4,10 @@ A card counts as changed when its printable content (the vCard bytes and the
 URL) differs from its last accepted announcement. That state is kept in the
 bucket at _cardsite/notify-state.json (or in a local --state file), never
 taken from a git diff, so first pushes, force pushes and shallow clones need
-no special case, a rerun sends nothing twice and a failed send is retried on
-the next run. A card's state is saved only after SES accepted its message.
+no special case, a rerun sends only what is still due and a failed send is
+retried on the next run. A card's state is saved soon after SES accepted its
+message, so delivery is at least once: a run killed in between repeats that
+message, with the same X-Cardsite-Job-Id, for the receiver to drop.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import logging
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import getaddresses
@@ -28,7 +29,7 @@ from typing import Any
 
 from .errors import Abort, display_path
 from .model import Card
-from .notify_state import STATE_KEY, FileState, S3State, StateStore, empty_state
+from .notify_state import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
 from .printjob import (
     CREATED,
@@ -38,18 +39,17 @@ from .printjob import (
     card_fields,
     changed_fields,
     header_text,
+    make_job_id,
     owner_notice_message,
     print_job_message,
     to_bytes,
 )
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings, owner_address_problem
 from .site import check
 from .validate import email_problem
 
 log = logging.getLogger(__name__)
 
-#: Save the state at least this often during a long run, and always at the end.
-FLUSH_SECONDS = 10.0
 #: Where messages go when no SES sender and print inbox are configured.
 DEFAULT_OUTBOX = Path("mail-outbox")
 #: Stand-ins for a dry run without mail settings; .invalid never resolves (RFC 2606).
@@ -68,6 +68,8 @@ class MailSettings:
     print_inbox: tuple[Address, ...]
     configuration_set: str | None = None
     reply_to: Address | None = None
+    #: Where owner notices may go (see settings.owner_address_problem).
+    owner_domains: tuple[str, ...] = ()
 
     @property
     def configured(self) -> bool:
@@ -104,6 +106,7 @@ def mail_settings(settings: Settings, environ: Mapping[str, str]) -> MailSetting
         print_inbox=tuple(parse_address(a, "notify print_inbox") for a in inbox),
         configuration_set=pick("CARDSITE_SES_CONFIGURATION_SET", "configuration_set"),
         reply_to=parse_address(reply_to, "notify reply_to") if reply_to else None,
+        owner_domains=settings.owner_domains,
     )
 
 
@@ -153,7 +156,16 @@ def plan(cards: list[Card], vcards: Mapping[str, bytes], announced: Mapping[str,
 
 
 def make_job(change: Change, settings: Settings, vcards: Mapping[str, bytes], commit: str | None) -> Job:
-    """Turn a change into the data both messages are built from."""
+    """Turn a change into the data both messages are built from, with its stable job id."""
+    prev = change.previous or {}
+    job = _job(change, settings, vcards, commit)
+    if change.event is None and prev.get("job_id"):
+        # Only the owner notice is due: it belongs to the print job already accepted.
+        return replace(job, job_id=prev["job_id"])
+    return replace(job, job_id=make_job_id(job, prev.get("job_id") or prev.get("vcf_sha256", "")))
+
+
+def _job(change: Change, settings: Settings, vcards: Mapping[str, bytes], commit: str | None) -> Job:
     prev = change.previous or {}
     card = change.card
     if change.event == RETIRED:
@@ -196,6 +208,8 @@ class NotifyReport:
 
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: The signal that stopped the run early, if one did.
+    stopped_by: str | None = None
 
 
 def announce(
@@ -206,12 +220,11 @@ def announce(
     state: dict[str, Any],
     store: StateStore | None,
 ) -> NotifyReport:
-    """Send every change; save each card's state once its message was accepted."""
+    """Send every change; save each card's state soon after its message was accepted."""
     report = NotifyReport()
-    touched: set[str] = set()
+    saver = StateSaver(store, state)
     sender = mail.sender or Address(addr_spec=DRY_SENDER)
     inbox = list(mail.print_inbox) or [Address(addr_spec=DRY_INBOX)]
-    last_flush = time.monotonic()
 
     def deliver(name: str, build: Callable[[], Any], to: list[Address], tags: dict[str, str]) -> bool:
         try:
@@ -224,44 +237,47 @@ def announce(
         report.sent.append(name)
         return True
 
-    def flush(force: bool) -> None:
-        nonlocal state, last_flush
-        if store and touched and (force or time.monotonic() - last_flush > FLUSH_SECONDS):
-            state = store.save(state, touched)
-            touched.clear()
-            last_flush = time.monotonic()
-
-    try:
-        for change in changes:
-            job = make(change)
-            entry = dict(state["cards"].get(change.card_id, {}))
-            tags = {"cardsite-card": job.card_id, "cardsite-event": job.event}
-            if change.event:
-                build = partial(print_job_message, job, sender, inbox, mail.reply_to)
-                if not deliver(f"{job.card_id}.print", build, inbox, tags):
-                    continue
-                entry = {
-                    "event": job.event,
-                    "url": job.url,
-                    "vcf_sha256": change.digest,
-                    "fields": job.fields,
-                    "commit": job.commit,
-                    "announced_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "owner": None if change.owner else change.digest,
-                }
-                state["cards"][change.card_id] = entry
-                touched.add(change.card_id)
-            if change.owner and change.card is not None:
-                owner = _owner_address(change.card)
-                build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
-                if deliver(f"{job.card_id}.owner", build, [owner], tags):
-                    entry["owner"] = change.digest
-                    state["cards"][change.card_id] = entry
-                    touched.add(change.card_id)
-            flush(force=False)
-    finally:
-        flush(force=True)
+    with stop_on_signals() as stop:
+        try:
+            for change in changes:
+                if stop:
+                    report.stopped_by = stop["signal"]
+                    break
+                job = make(change)
+                entry = dict(saver.state["cards"].get(change.card_id, {}))
+                tags = {"cardsite-card": job.card_id, "cardsite-event": job.event}
+                if change.event:
+                    build = partial(print_job_message, job, sender, inbox, mail.reply_to)
+                    if not deliver(f"{job.card_id}.print", build, inbox, tags):
+                        continue
+                    entry = _accepted(change, job)
+                    saver.record(change.card_id, entry)
+                if change.owner and change.card is not None:
+                    owner = _owner_address(change.card)
+                    build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
+                    refused = owner_address_problem(owner.addr_spec, mail.owner_domains)
+                    if refused:
+                        log.error("Not sent: %s.owner: %s", job.card_id, refused)
+                        report.failed.append(f"{job.card_id}.owner: {refused}")
+                    elif deliver(f"{job.card_id}.owner", build, [owner], tags):
+                        saver.record(change.card_id, {**entry, "owner": change.digest})
+        finally:
+            saver.save()
     return report
+
+
+def _accepted(change: Change, job: Job) -> dict[str, Any]:
+    """Return a card's state entry once its print job was accepted."""
+    return {
+        "event": job.event,
+        "url": job.url,
+        "vcf_sha256": change.digest,
+        "fields": job.fields,
+        "commit": job.commit,
+        "job_id": job.job_id,
+        "announced_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "owner": None if change.owner else change.digest,
+    }
 
 
 def _owner_address(card: Card) -> Address:
@@ -377,6 +393,12 @@ def notify_command(args: argparse.Namespace) -> int:
     )
     where = f"to {display_path(folder)} (nothing was sent, the state is unchanged)" if folder else "through SES"
     log.info("%d message(s) delivered %s", len(report.sent), where)
+    if report.stopped_by:
+        log.error(
+            "Error: stopped by %s; what was delivered is saved, the other cards are announced by the next run",
+            report.stopped_by,
+        )
+        return 1
     if report.failed:
         log.error(
             "Error: %d message(s) failed; their cards stay unannounced and are retried on the next run:\n  %s",

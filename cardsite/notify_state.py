@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +21,14 @@ log = logging.getLogger(__name__)
 STATE_KEY = "_cardsite/notify-state.json"
 STATE_VERSION = 1
 UNSAVED = "the cards sent in this run will be announced once more on the next run"
+#: Wait this many times the last save's duration before the next save (saving stays under ~1/10 of a run).
+SAVE_COST_FACTOR = 10.0
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+#: How to get past a state file that cannot be read; the last sentence of that error.
+RECOVER = (
+    "To recover, put back the last good copy{how}, or delete the file: then every live card is announced"
+    " once more (receivers can drop the repeats by X-Cardsite-Job-Id)."
+)
 
 
 def empty_state() -> dict[str, Any]:
@@ -23,22 +36,45 @@ def empty_state() -> dict[str, Any]:
     return {"version": STATE_VERSION, "cards": {}}
 
 
-def parse_state(data: bytes, where: str) -> dict[str, Any]:
-    """Parse a state file; raise Abort rather than guess at one it does not understand."""
+def state_problem(state: Any) -> str | None:
+    """Return the first thing in a parsed state that notify cannot use, or None."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    from .validate import fast_valid
+
+    if fast_valid(state, "notify-state"):  # a twentieth of jsonschema's time; jsonschema writes the message
+        return None
+    schema = json.loads((SCHEMA_DIR / "notify-state.schema.json").read_text("utf-8"))
+    error = best_match(Draft202012Validator(schema).iter_errors(state))
+    if error is None:
+        return None
+    where = " → ".join(str(part) for part in error.absolute_path) or "the top level"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return f"{where}: {message}"
+
+
+def parse_state(data: bytes, where: str, recover: str) -> dict[str, Any]:
+    """Parse a state file; raise Abort naming the file and the fault rather than guess at one it does not understand."""
     try:
         state = json.loads(data)
-    except ValueError:
-        state = None
-    if not isinstance(state, dict) or not isinstance(state.get("cards"), dict):
-        raise Abort(f"{where} is not a cardsite notify state file; nothing was sent")
-    if state.get("version") != STATE_VERSION:
-        raise Abort(f"{where} has state version {state.get('version')}; this cardsite reads {STATE_VERSION}")
-    return state
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except ValueError as exc:
+        problem = f"not JSON ({exc})"
+    else:
+        if isinstance(state, dict) and "version" in state and state["version"] != STATE_VERSION:
+            raise Abort(f"{where} has state version {state['version']!r}; this cardsite reads {STATE_VERSION}")
+        problem = state_problem(state)
+        if problem is None:
+            return state
+    raise Abort(f"{where} is not a cardsite notify state file: {problem}. Nothing was sent. {recover}")
 
 
 def dump_state(state: dict[str, Any]) -> bytes:
-    """Serialise the state the same way every time."""
-    return json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+    """Serialise the state the same way every time, compactly: with indent, json falls back to
+    its Python encoder, and at 10,000 cards a save took 0.48 s instead of 0.15 s."""
+    return json.dumps(state, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class StateStore(Protocol):
@@ -58,7 +94,13 @@ class FileState:
 
     def load(self) -> dict[str, Any]:
         """Return the saved state, or an empty one when the file does not exist yet."""
-        return parse_state(self.path.read_bytes(), self.where) if self.path.is_file() else empty_state()
+        if not self.path.is_file():
+            return empty_state()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise Abort(f"cannot read {self.where}: {exc.strerror}; nothing was sent") from exc
+        return parse_state(data, self.where, RECOVER.format(how=" from a backup"))
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state atomically."""
@@ -91,7 +133,8 @@ class S3State:
         except BotoCoreError as exc:
             raise Abort(f"cannot read {self.where}: {exc}") from exc
         self.etag = resp["ETag"]
-        return parse_state(resp["Body"].read(), self.where)
+        how = f" (the bucket keeps versions: aws s3api list-object-versions --bucket {self.bucket} --prefix {self.key})"
+        return parse_state(resp["Body"].read(), self.where, RECOVER.format(how=how))
 
     def save(self, state: dict[str, Any], touched: set[str]) -> dict[str, Any]:
         """Write the state unless another run wrote it since; then merge our cards into theirs."""
@@ -121,3 +164,62 @@ class S3State:
             self.etag = resp["ETag"]
             return state
         raise Abort(f"{self.where} keeps changing under this run; is another notify running?")
+
+
+class StateSaver:
+    """Save the state after each accepted message, in small batches only when saving is slow.
+
+    A message SES accepted but the state does not yet hold is sent again by the next run, so the
+    window between the two is kept short: a save starts as soon as the time since the last one is
+    SAVE_COST_FACTOR times what that save took. A quick save (a local file, a small bucket state)
+    follows every message; a slow one (a large state over a slow link) every few, keeping saving
+    under a tenth of the run. Each save is atomic: a rename, or one conditional PUT.
+    """
+
+    def __init__(self, store: StateStore | None, state: dict[str, Any]):
+        self.store, self.state = store, state
+        self.touched: set[str] = set()
+        self.last_end = self.last_cost = 0.0
+
+    def record(self, card_id: str, entry: dict[str, Any]) -> None:
+        """Remember a card's accepted announcement, and save when it is time."""
+        self.state["cards"][card_id] = entry
+        self.touched.add(card_id)
+        if time.monotonic() - self.last_end >= SAVE_COST_FACTOR * self.last_cost:
+            self.save()
+
+    def save(self) -> None:
+        """Write what was recorded since the last save, if anything."""
+        if self.store is None or not self.touched:
+            return
+        start = time.monotonic()
+        self.state = self.store.save(self.state, self.touched)
+        self.touched.clear()
+        self.last_end = time.monotonic()
+        self.last_cost = self.last_end - start
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[dict[str, str]]:
+    """Turn SIGTERM and SIGINT into a request to stop after the message being sent; yield {'signal': name}.
+
+    A second signal acts as usual (Ctrl-C twice interrupts at once; the state is still saved).
+    """
+    stop: dict[str, str] = {}
+    previous: dict[int, Any] = {}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["signal"] = signal.Signals(signum).name
+        log.warning("%s: stopping after the message being sent, then saving the state", stop["signal"])
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers can only be set from the main thread
+        return
+    previous.update({sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)})
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -7,14 +7,18 @@ subject, its X-Cardsite-* headers, the attachment names and card.json
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from email import policy
+from email.charset import Charset
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -26,6 +30,8 @@ SCHEMA_VERSION = 1
 SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"
 
 CREATED, UPDATED, RETIRED = "created", "updated", "retired"
+#: Hex digits of the digest in a job id: 96 bits, so two different jobs of one card never share one.
+JOB_DIGEST_CHARS = 24
 
 #: NTAG213 user memory (144 bytes) less the NDEF TLV's type and length bytes and its terminator.
 NTAG213_NDEF_BYTES = 144 - 3
@@ -47,12 +53,99 @@ FIELD_KEYS = (
     "lang",
 )
 
-#: Lines of SES raw messages must stay under 1,000 characters; SMTP folds headers at 78.
-MAIL_POLICY = policy.SMTP
+#: Headers that hold addresses; MAIL_POLICY folds them itself (see _MailPolicy).
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+#: RFC 5322's recommended line length, which SMTP's policy folds at.
+MAX_LINE = 78
+#: RFC 2047: an encoded word is at most 75 characters long.
+ENCODED_WORD_MAX = 75
+#: RFC 5322 atext: a word of a display name made of these needs neither quotes nor encoding.
+PLAIN_WORD = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
 
 class UnsafeHeader(ValueError):
     """A message's headers did not survive serialisation unchanged; it must not be sent."""
+
+
+def _encoded_words(text: str) -> list[str]:
+    """Return `text` as RFC 2047 encoded words of at most 75 characters each, split after a space if one fits."""
+    utf8 = Charset("utf-8")
+    words: list[str] = []
+    chunk = ""
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        # A word too long for one encoded word is split between characters.
+        for part in [piece] if len(utf8.header_encode(piece)) <= ENCODED_WORD_MAX else piece:
+            if chunk and len(utf8.header_encode(chunk + part)) > ENCODED_WORD_MAX:
+                words.append(utf8.header_encode(chunk))
+                chunk = ""
+            chunk += part
+    return [*words, utf8.header_encode(chunk)] if chunk else words
+
+
+def _phrase_tokens(display_name: str) -> list[str]:
+    """Return a display name as words to join by spaces: plain words as they are, runs of others encoded.
+
+    A run of words that need encoding (':', ',', quotes, non-ASCII) becomes encoded words with its
+    spaces inside; it meets plain words only at a space that every reader keeps. (Between two encoded
+    words RFC 2047 drops the space and Python 3.11 keeps it, so the two would read differently.)
+    """
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in display_name.split(" "):
+        if word and PLAIN_WORD.fullmatch(word) and "=?" not in word and "?=" not in word:
+            tokens += _encoded_words(" ".join(run)) if run else []
+            tokens.append(word)
+            run = []
+        else:
+            run.append(word)
+    return tokens + (_encoded_words(" ".join(run)) if run else [])
+
+
+def fold_address_header(name: str, addresses: tuple[Address, ...], linesep: str) -> str:
+    """Write an address header, folding only between words and between addresses.
+
+    Python 3.11 drops the quotes of a long display name when it folds one (CPython gh-80222), so
+    'Eve: Head of X, Y <eve@example.ch>' came out as a group holding another address. Here the
+    words of a name that need quotes go as RFC 2047 encoded words, which hold ':', ',' and '"'
+    safely, and a line breaks only where a space was.
+    """
+    lines = [f"{name}:"]
+    for number, address in enumerate(addresses, 1):
+        shown = address.display_name
+        tokens = [*_phrase_tokens(shown), f"<{address.addr_spec}>"] if shown else [address.addr_spec]
+        tokens[-1] += "," if number < len(addresses) else ""
+        for token in tokens:
+            # A token longer than a line still goes on one line (under SES's 1,000), never split.
+            if len(lines[-1]) + 1 + len(token) > MAX_LINE and lines[-1] != f"{name}:":
+                lines.append("")
+            lines[-1] += f" {token}"
+    return linesep.join(lines) + linesep
+
+
+class _MailPolicy(EmailPolicy):
+    """SMTP's policy (CRLF, folding at 78), with address headers folded by fold_address_header."""
+
+    def _addresses(self, name: str, value: Any) -> tuple[Address, ...] | None:
+        if name.lower() not in ADDRESS_HEADERS or not hasattr(value, "groups"):
+            return None
+        if any(group.display_name is not None for group in value.groups):
+            return None  # cardsite never writes groups; leave any to the email package
+        addresses = tuple(value.addresses)
+        return addresses if all(a.addr_spec.isascii() for a in addresses) else None
+
+    def fold(self, name: str, value: Any) -> str:
+        addresses = self._addresses(name, value)
+        return super().fold(name, value) if addresses is None else fold_address_header(name, addresses, self.linesep)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        addresses = self._addresses(name, value)
+        if addresses is None:
+            return super().fold_binary(name, value)
+        return fold_address_header(name, addresses, self.linesep).encode("ascii")
+
+
+#: Lines of SES raw messages must stay under 1,000 characters; SMTP folds headers at 78.
+MAIL_POLICY = _MailPolicy(linesep="\r\n", max_line_length=MAX_LINE)
 
 
 # --------------------------------------------------------------------------- NFC
@@ -119,6 +212,8 @@ class Job:
     vcf: bytes | None = None
     successor_url: str | None = None
     lang: str = "en"
+    #: Stable id of this announcement (see make_job_id); empty until make_job_id gave one.
+    job_id: str = ""
 
     @property
     def name(self) -> str:
@@ -131,6 +226,18 @@ class Job:
         return f"{self.url}{self.card_id}.vcf" if self.event != RETIRED else None
 
 
+def make_job_id(job: Job, previous: str) -> str:
+    """Return a job's stable id: the card id and a digest of what it announces (`previous`: the last job's id).
+
+    The same announcement made again (a rerun after a kill) gets the same id, so a receiver can
+    drop the repeat. The previous job's id is part of the digest, so a card that goes back to an
+    earlier state is a new job. The commit is left out: a rerun may come from a later one.
+    """
+    content = [job.event, job.url, job.fields, job.changed, job.successor_url, previous]
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode() + b"\0" + (job.vcf or b"")
+    return f"{job.card_id}.{hashlib.sha256(blob).hexdigest()[:JOB_DIGEST_CHARS]}"
+
+
 def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
     """Return the machine-readable print job (validates against printjob.schema.json)."""
     ndef = ndef_uri_message(job.url)
@@ -138,6 +245,7 @@ def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
         "id": job.card_id,
+        "job_id": job.job_id,
         "event": job.event,
         "name": job.name,
         "url": job.url,
@@ -196,6 +304,7 @@ def _new_message(sender: Address, to: list[Address], subject: str, reply_to: Add
 
 def _tag(msg: EmailMessage, job: Job, kind: str) -> None:
     msg["X-Cardsite-Card-Id"] = job.card_id
+    msg["X-Cardsite-Job-Id"] = job.job_id
     msg["X-Cardsite-Event"] = job.event
     msg["X-Cardsite-Kind"] = kind
 
@@ -218,7 +327,7 @@ def print_job_message(job: Job, sender: Address, inbox: list[Address], reply_to:
 
 def print_job_text(job: Job, attachment_names: list[str]) -> str:
     """Return the print job's body for the people at the print shop."""
-    lines = [f"Card: {job.name} ({job.card_id})", f"Event: {job.event}", f"Page: {job.url}"]
+    lines = [f"Card: {job.name} ({job.card_id})", f"Event: {job.event}", f"Page: {job.url}", f"Job: {job.job_id}"]
     if job.event == RETIRED:
         lines += [
             "",
@@ -275,10 +384,30 @@ def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Ad
     return msg
 
 
-def to_bytes(msg: EmailMessage) -> bytes:
-    """Serialise `msg` with CRLF line ends; refuse it when a header was split or added."""
-    data = msg.as_bytes(policy=MAIL_POLICY)
+def _recipients(msg: EmailMessage) -> dict[str, list[tuple[str | None, str, str]]]:
+    """Return every address header as (group, display name without spaces, address) triples."""
+    found = {}
+    for name in ADDRESS_HEADERS:
+        for value in msg.get_all(name, []):
+            found.setdefault(name, []).extend(
+                (group.display_name, "".join(a.display_name.split()), a.addr_spec)
+                for group in value.groups
+                for a in group.addresses
+            )
+    return found
+
+
+def to_bytes(msg: EmailMessage, mail_policy: EmailPolicy = MAIL_POLICY) -> bytes:
+    """Serialise `msg` with CRLF line ends; refuse it when a header was split or added, or an address changed.
+
+    The message is read back as a receiver reads it. Display names are compared without their spaces,
+    because Python 3.11 reads a space between two encoded words that RFC 2047 says to drop.
+    """
+    data = msg.as_bytes(policy=mail_policy)
     parsed = BytesParser(policy=policy.default).parsebytes(data, headersonly=True)
     if sorted(k.lower() for k in parsed) != sorted(k.lower() for k in msg):
         raise UnsafeHeader(f"headers changed when written: {sorted(parsed.keys())}")
+    if _recipients(parsed) != _recipients(msg):
+        shown = {k: [str(v) for v in parsed.get_all(k, [])] for k in ADDRESS_HEADERS if k in parsed}
+        raise UnsafeHeader(f"addresses changed when written: {shown}")
     return data

@@ -30,12 +30,15 @@ from .publish_plan import (
     Listed,
     LocalFile,
     Manifest,
+    card_names,
     check_deletions,
     content_hash,
     invalidation_paths,
     make_plan,
     merge_paths,
-    read_card_names,
+    object_drift,
+    page_links,
+    read_built_state,
     scan_site,
 )
 from .publish_report import PublishResult, append_step_summary, write_result
@@ -54,6 +57,7 @@ PUT_PARAMS = {
 ACTIONS = {
     "ListObjectsV2": "s3:ListBucket",
     "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
     "PutObject": "s3:PutObject",
     "DeleteObjects": "s3:DeleteObject",
     "CreateInvalidation": "cloudfront:CreateInvalidation",
@@ -81,6 +85,7 @@ class PublishOptions:
     dry_run: bool = False
     allow_deletes: int | None = None
     result: Path | None = None
+    verify: bool = False
     workers: int = 16
     max_attempts: int = 8
 
@@ -108,6 +113,7 @@ class PublishOptions:
             dry_run=args.dry_run,
             allow_deletes=args.allow_deletes,
             result=args.result,
+            verify=args.verify,
         )
 
 
@@ -148,13 +154,17 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
 
     `session` is a boto3 Session (default: a new one on the standard credential chain).
     """
-    card_names = read_card_names(options.out)
+    state = read_built_state(options.out)
+    names = card_names(state)
     local = scan_site(options.out)
     remote = Remote(options, session)
     listing = remote.list()
     manifest = remote.get_manifest() if MANIFEST in listing else Manifest()
-    plan = make_plan(local, manifest, listing)
-    result = PublishResult(options.bucket, options.prefix, plan, card_names, dry_run=options.dry_run)
+    drift = remote.verify(local, listing) if options.verify else {}
+    plan = make_plan(local, manifest, listing, drift)
+    result = PublishResult(options.bucket, options.prefix, plan, names, dry_run=options.dry_run)
+    if options.verify:
+        result.verified, result.drift = sum(1 for rel in local if rel in listing), drift
     owed = invalidation_paths(plan.changed + plan.deleted)
     if options.dry_run:
         result.invalidation_paths = merge_paths(owed, manifest.pending) if options.distribution_id else []
@@ -167,7 +177,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
         return result
 
     entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
-    uploaded = remote.upload(plan.phases(), local, result.failed)
+    uploaded = remote.upload(plan.phases(page_links(state)), local, result.failed)
     for rel, etag in uploaded.items():
         entries[rel] = Entry.uploaded(local[rel], etag)
     result.uploaded = sorted(uploaded)
@@ -238,6 +248,30 @@ class Remote:
         with self._explained("GetObject", MANIFEST):
             body = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + MANIFEST)["Body"].read()
         return Manifest.load(body)
+
+    def verify(self, local: dict[str, LocalFile], listing: dict[str, Listed]) -> dict[str, str]:
+        """HEAD every object the site has, GET those whose ETag is not the local MD5; return {rel: how it differs}."""
+        keys = sorted(rel for rel in local if rel in listing)
+        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="verify") as pool:
+            found = dict(zip(keys, pool.map(lambda rel: self._drift(local[rel]), keys), strict=True))
+        drift = {rel: why for rel, why in found.items() if why}
+        for rel, why in sorted(drift.items()):
+            log.info("%s differs from the site: %s", rel, why)
+        return drift
+
+    def _drift(self, f: LocalFile) -> str | None:
+        key = self.prefix + f.rel
+        with self._explained("HeadObject", f.rel):
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        served = {name: head[param] for name, param in PUT_PARAMS.items() if head.get(param)}
+        extra = {f"x-amz-meta-{name}": value for name, value in head.get("Metadata", {}).items()}
+        if head.get("WebsiteRedirectLocation"):
+            extra["x-amz-website-redirect-location"] = head["WebsiteRedirectLocation"]
+        sha256 = None
+        if head["ETag"] != f.etag:  # not the MD5 of the local bytes: other bytes, or an SSE-KMS/multipart ETag
+            with self._explained("GetObject", f.rel):
+                sha256 = content_hash(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return object_drift(f, served, extra, sha256)
 
     def put_manifest(self, manifest: Manifest) -> None:
         """Write the manifest; it is private (CloudFront refuses the reserved prefix) and never cached."""

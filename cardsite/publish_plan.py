@@ -8,8 +8,10 @@ uploaded is remembered in a manifest object under the reserved `_cardsite/`
 prefix: per key a hash of the headers and, to recognise the content, either
 nothing more when S3 answered the content's MD5 as ETag (single-part uploads
 to an SSE-S3 bucket), or the sha256, size and ETag it answered. An entry is
-trusted only while the listing confirms it, so an object changed or removed
-behind publish's back is uploaded again. Because MD5-checked entries hold no
+trusted only while the listing confirms it, so an object removed or given other
+bytes behind publish's back is uploaded again; headers changed in the bucket do
+not show in a listing, and only `publish --verify` (object_drift) finds them.
+Because MD5-checked entries hold no
 content hash, a content-only edit leaves the manifest as it was: one card
 edit costs the card's files, and no manifest upload.
 """
@@ -21,14 +23,16 @@ import hashlib
 import json
 import logging
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import Abort, display_path
 from .load import ID_PATTERN, RESERVED_IDS
 from .output import STATE_FILE, object_headers
-from .state import card_names, read_state
+from .state import read_state
 
 log = logging.getLogger(__name__)
 
@@ -147,18 +151,39 @@ class Manifest:
 # --------------------------------------------------------------------------- local
 
 
-def read_card_names(out_dir: Path) -> dict[str, str]:
-    """Return {card id: full name} from the build state; refuse a folder that was never built."""
+def read_built_state(out_dir: Path) -> dict[str, Any]:
+    """Return the build state of `out_dir`; refuse a folder that was never built."""
     if not out_dir.is_dir():
         raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
     if not (out_dir / STATE_FILE).is_file():
         raise Abort(
             f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"
         )
-    names = card_names(out_dir)
-    if not names and read_state(out_dir).get("cards") is None:
+    state = read_state(out_dir)
+    if state.get("cards") is None:
         raise Abort(f"cannot read {display_path(out_dir / STATE_FILE)}; run `python build.py` again")
-    return names
+    return state
+
+
+def card_names(state: dict[str, Any]) -> dict[str, str]:
+    """Return {card id: full name} of the cards a build state holds."""
+    return {card_id: entry["name"] for card_id, entry in state["cards"].items()}
+
+
+def page_links(state: dict[str, Any]) -> dict[str, set[str]]:
+    """Return {page: the card pages it sends visitors to}: alias redirects, successors, signatures, the directory."""
+    links: dict[str, set[str]] = {}
+    for card_id, entry in state["cards"].items():
+        meta = entry.get("meta", {})
+        page = f"{card_id}/index.html"
+        links[f"{card_id}/signature.html"] = {page}
+        for alias in meta.get("aliases", ()):
+            links.setdefault(f"{alias}/index.html", set()).add(page)
+        if meta.get("successor"):
+            links.setdefault(page, set()).add(f"{meta['successor']}/index.html")
+    # The directory links every card; ordering it last costs nothing and keeps its links live.
+    links["index.html"] = {f"{card_id}/index.html" for card_id in state["cards"]}
+    return links
 
 
 def scan_site(out_dir: Path) -> dict[str, LocalFile]:
@@ -196,12 +221,26 @@ class Plan:
         """Return every key to upload, sorted."""
         return sorted(self.added + self.changed)
 
-    def phases(self) -> list[list[str]]:
-        """Return the uploads in safe order: assets, vCards and QR codes first, then the pages linking them."""
+    def phases(self, links: dict[str, set[str]] | None = None) -> list[list[str]]:
+        """Return the uploads in safe order: each phase only after every file it links to went up.
+
+        First everything that is not HTML (assets, vCards, QR codes, photos), then the pages, layer by
+        layer along `links` ({page: pages it points to}): a renamed card's new page goes up before the
+        redirect from its old id, a successor's page before the retired page that points to it.
+        """
         uploads = self.uploads
         first = [rel for rel in uploads if not rel.endswith(".html")]
-        pages = [rel for rel in uploads if rel.endswith(".html")]
-        return [phase for phase in (first, pages) if phase]
+        pages = {rel for rel in uploads if rel.endswith(".html")}
+        sorter: TopologicalSorter[str] = TopologicalSorter()
+        for rel in pages:
+            sorter.add(rel, *((links or {}).get(rel, set()) & pages))
+        phases = [first]
+        sorter.prepare()
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            phases.append(ready)
+            sorter.done(*ready)
+        return [phase for phase in phases if phase]
 
     @property
     def empty(self) -> bool:
@@ -209,15 +248,20 @@ class Plan:
         return not (self.added or self.changed or self.deleted)
 
 
-def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str, Listed]) -> Plan:
-    """Compare the built files with the bucket listing, trusting manifest entries the listing confirms."""
+def make_plan(
+    local: dict[str, LocalFile], manifest: Manifest, listing: dict[str, Listed], drifted: Collection[str] = ()
+) -> Plan:
+    """Compare the built files with the bucket listing, trusting manifest entries the listing confirms.
+
+    `drifted`: keys that `publish --verify` found to differ from the site, whatever the manifest says.
+    """
     plan = Plan(remote_count=sum(1 for key in listing if not key.startswith(RESERVED)))
     for rel, f in local.items():
         listed = listing.get(rel)
         entry = manifest.entries.get(rel)
         if listed is None:
             plan.added.append(rel)
-        elif entry is not None and entry.matches(f, listed):
+        elif entry is not None and entry.matches(f, listed) and rel not in drifted:
             plan.unchanged.append(rel)
         else:
             plan.changed.append(rel)
@@ -225,6 +269,23 @@ def make_plan(local: dict[str, LocalFile], manifest: Manifest, listing: dict[str
     for names in (plan.added, plan.changed, plan.unchanged):
         names.sort()
     return plan
+
+
+def object_drift(f: LocalFile, served: dict[str, str], extra: dict[str, str], sha256: str | None) -> str | None:
+    """Return how the bucket's object differs from `f`, or None (what `publish --verify` checks).
+
+    `served`: the headers S3 serves it with (of those publish sets); `extra`: anything else set on it
+    by hand (user metadata, a redirect); `sha256`: its content's hash, or None when its ETag already
+    showed it to be `f`'s bytes.
+    """
+    if sha256 is not None and sha256 != f.sha256:
+        return "other bytes"
+    for name in sorted(set(f.headers) | set(served)):
+        if served.get(name) != f.headers.get(name):
+            return f"{name} is {served.get(name)!r}, not {f.headers.get(name)!r}"
+    if extra:
+        return "also has " + ", ".join(f"{name}: {value!r}" for name, value in sorted(extra.items()))
+    return None
 
 
 def delete_limit(remote_count: int, allow_deletes: int | None) -> int:

@@ -28,6 +28,9 @@ class PublishResult:
     invalidation_id: str | None = None
     invalidation_paths: list[str] = field(default_factory=list)
     error: str | None = None
+    #: With --verify: how many objects were checked, and how each one that differed did.
+    verified: int | None = None
+    drift: dict[str, str] = field(default_factory=dict)
 
     @property
     def target(self) -> str:
@@ -56,6 +59,7 @@ class PublishResult:
             if self.invalidation_id
             else None,
             "error": self.error,
+            "verify": {"checked": self.verified, "differed": self.drift} if self.verified is not None else None,
         }
 
     def text(self) -> str:
@@ -80,6 +84,10 @@ class PublishResult:
                 f"({len(plan.added)} added, {len(plan.changed)} changed planned), "
                 f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
             ]
+        if self.verified is not None:
+            fixed = "listed as changed" if self.dry_run else "uploaded again"
+            lines.append(f"Verified {self.verified} objects: {len(self.drift)} differed from the site ({fixed}).")
+            lines += [f"  ~ {rel}: {why}" for rel, why in sorted(self.drift.items())[:20]]
         cards = card_changes(plan, self.card_names)
         for kind in ("added", "changed", "removed"):
             if cards[kind]:
@@ -113,6 +121,8 @@ class PublishResult:
         for kind in ("added", "changed", "removed"):
             if cards[kind]:
                 lines.append(f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in cards[kind]))
+        if self.verified is not None:
+            lines.append(f"- Verified {self.verified} objects: {len(self.drift)} differed from the site")
         if self.invalidation_id:
             paths = " ".join(f"`{p}`" for p in self.invalidation_paths)
             lines.append(f"- CloudFront invalidation `{self.invalidation_id}`: {paths}")

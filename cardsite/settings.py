@@ -54,6 +54,41 @@ class Settings:
         """Return the public URL of a card's landing page."""
         return f"{self.base_url}/{card_id}/"
 
+    @cached_property
+    def owner_domains(self) -> tuple[str, ...]:
+        """Return the domains owner notices may go to: notify.owner_domains, else the company's own."""
+        configured = (self.raw.get("notify") or {}).get("owner_domains")
+        if configured is not None:
+            return tuple(dict.fromkeys(domain.lower().rstrip(".") for domain in configured))
+        return company_domains(self.company)
+
+
+def company_domains(company: dict[str, Any]) -> tuple[str, ...]:
+    """Return the domains of the company's e-mail address and website (without 'www.')."""
+    found = []
+    if "@" in company.get("email", ""):
+        found.append(company["email"].rsplit("@", 1)[1])
+    host = urlsplit(company.get("website", "")).hostname or ""
+    if host:
+        found.append(host.removeprefix("www."))
+    return tuple(dict.fromkeys(domain.lower().rstrip(".") for domain in found if domain))
+
+
+def owner_address_problem(address: str, domains: tuple[str, ...]) -> str | None:
+    """Return why owner notices may not go to `address`, or None when its domain (or a parent) is allowed.
+
+    Owner notices go out through the company's SES identity with text from the card, so a card's
+    author must not be able to aim them anywhere; `check` and `notify` both apply this rule.
+    """
+    domain = address.rsplit("@", 1)[-1].lower().rstrip(".")
+    if any(domain == allowed or domain.endswith(f".{allowed}") for allowed in domains):
+        return None
+    allowed = ", ".join(domains) if domains else "none are set"
+    return (
+        f"owner notices go only to the company's domains ({allowed}; notify.owner_domains in site.yaml),"
+        f" not to '{address}': list a company address first, or set notify_owner: false"
+    )
+
 
 def project_paths(
     contacts_dir: Path, site_file: Path | None = None, templates_dir: Path | None = None

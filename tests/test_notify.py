@@ -300,6 +300,43 @@ def test_changed_removed_and_retired_cards(site: Path, endpoint: str, aws: str, 
     assert len(sent(aws)) == before + len(new)
 
 
+def job_ids(messages: list[EmailMessage]) -> dict[tuple[str, str], str]:
+    """Return {(card id, kind): X-Cardsite-Job-Id}, checking that a print job's card.json says the same."""
+    ids = {}
+    for msg in messages:
+        ids[(msg["X-Cardsite-Card-Id"], msg["X-Cardsite-Kind"])] = msg["X-Cardsite-Job-Id"]
+        if msg["X-Cardsite-Kind"] == "print-job":
+            assert json.loads(attachments(msg)["card.json"])["job_id"] == msg["X-Cardsite-Job-Id"]
+    return ids
+
+
+def test_every_job_has_a_stable_id_that_a_repeat_keeps(site: Path, endpoint: str, aws: str) -> None:
+    def eml(folder: str) -> list[EmailMessage]:
+        return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in (site / folder).iterdir()]
+
+    assert notify(endpoint, "--dry-run", "one") == 0
+    assert notify(endpoint, "--dry-run", "two") == 0
+    first = job_ids(eml("one"))
+    assert first == job_ids(eml("two")), "the same announcement, made again, has the same id"
+    for (card_id, _), job_id in first.items():
+        assert re.fullmatch(rf"{card_id}\.[0-9a-f]{{24}}", job_id)
+        assert first[(card_id, "print-job")] == job_id, "an owner notice carries its print job's id"
+    assert notify(endpoint) == 0
+    assert job_ids(sent(aws)) == first, "the commit and the time are not part of it"
+    assert state(endpoint)["cards"]["lukasz-wojcik"]["job_id"] == first[("lukasz-wojcik", "print-job")]
+
+    path = site / "contacts" / "lukasz-wojcik.yaml"
+    original = path.read_text()
+    seen = [first[("lukasz-wojcik", "print-job")]]
+    for text in (original.replace("Software Engineer", "Staff Engineer"), original):  # and back again
+        path.write_text(text)
+        rebuild()
+        before = len(sent(aws))
+        assert notify(endpoint) == 0
+        seen.append(job_ids(sent(aws)[before:])[("lukasz-wojcik", "print-job")])
+    assert len(set(seen)) == 3, "a card back at an earlier state is a new job"
+
+
 # --------------------------------------------------------------------------- sending
 
 
@@ -351,6 +388,17 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
 # --------------------------------------------------------------------------- header injection
 
 
+def announce_eve(site: Path, endpoint: str, given: str) -> None:
+    """Add a card eve (given name `given`, family name Doe, eve@example.ch), build and notify."""
+    path = site / "contacts" / "eve.yaml"
+    path.write_text(
+        json.dumps({"name": {"given": given, "family": "Doe"}, "emails": [{"value": "eve@example.ch"}]}),
+        encoding="utf-8",
+    )
+    rebuild()
+    assert notify(endpoint) == 0
+
+
 @pytest.mark.parametrize(
     "given",
     [
@@ -360,13 +408,7 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
     ],
 )
 def test_names_cannot_add_headers_or_recipients(site, endpoint, aws, given: str) -> None:
-    path = site / "contacts" / "eve.yaml"
-    path.write_text(
-        json.dumps({"name": {"given": given, "family": "Doe"}, "emails": [{"value": "eve@example.ch"}]}),
-        encoding="utf-8",
-    )
-    rebuild()
-    assert notify(endpoint) == 0
+    announce_eve(site, endpoint, given)
     data = json.load(urllib.request.urlopen(f"{aws}/moto-api/data.json"))["ses"]["RawMessage"]
     recipients = {addr for m in data for _, addr in email.utils.getaddresses(m["destinations"])}
     assert "eve@example.ch" in recipients
@@ -377,6 +419,59 @@ def test_names_cannot_add_headers_or_recipients(site, endpoint, aws, given: str)
         assert len(msg.get_all("Subject")) == 1
     subject = print_jobs(sent(aws))["eve"]["Subject"]
     assert subject.startswith("[cardsite] created: ") and subject.endswith(" Doe (eve)")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        # Python 3.11 drops the quotes when folding (gh-80222): read as a group holding another address.
+        "Verylongname Withcolon: Head of Platform Engineering, Zurich and Geneva Offices",
+        'Eve "the boss": Head of Sales, Zurich, Geneva and Lausanne, Western Switzerland',
+        "Dr. Jana Sophie Müller-Example: Head of Platform Engineering, Zürich",
+    ],
+)
+def test_a_long_name_with_colon_and_comma_keeps_one_recipient(site, endpoint, aws, given: str) -> None:
+    announce_eve(site, endpoint, given)
+    notice = owner_notices(sent(aws))["eve"]
+    to = notice["To"]
+    assert [(g.display_name, len(g.addresses)) for g in to.groups] == [(None, 1)], str(to)
+    assert " ".join(to.addresses[0].display_name.split()) == f"{given} Doe"
+    assert to.addresses[0].addr_spec == "eve@example.ch"
+    # The standard library's own reader agrees: one address, no group.
+    assert email.utils.getaddresses([notice.get("To")])[0][1] == "eve@example.ch"
+
+
+def test_a_fold_that_changes_an_address_is_refused() -> None:
+    from email.headerregistry import Address
+
+    msg = EmailMessage(policy=policy.SMTP)
+    name = "Verylongname Withcolon: Head of Platform Engineering, Zurich Office and more"
+    msg["To"] = Address(display_name=name, addr_spec="eve@example.ch")
+    msg.set_content("x")
+    with pytest.raises(UnsafeHeader, match="addresses changed"):
+        to_bytes(msg, policy.SMTP)  # the standard library's fold (CPython gh-80222)
+    parsed = email.message_from_bytes(to_bytes(msg), policy=policy.default)
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [(name, "eve@example.ch")]
+
+
+def test_many_named_recipients_fold_into_short_lines_and_read_back_the_same() -> None:
+    from email.headerregistry import Address
+
+    from cardsite.printjob import MAIL_POLICY
+
+    names = ["Druckerei Muster AG", "Print: Zürich, Geneva", 'The "night" shift', "", "Ünïcödé Ñame " * 6]
+    to = [Address(display_name=names[i % len(names)], addr_spec=f"print{i}@druckerei.example.ch") for i in range(50)]
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["To"] = to
+    msg.set_content("x")
+    data = to_bytes(msg)
+    head = data.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert max(len(line) for line in head) <= 78
+    parsed = email.message_from_bytes(data, policy=policy.default)["To"]
+    assert [a.addr_spec for a in parsed.addresses] == [a.addr_spec for a in to]
+    assert [" ".join(a.display_name.split()) for a in parsed.addresses] == [
+        " ".join(a.display_name.split()) for a in to
+    ]
 
 
 def test_a_header_that_would_split_is_refused() -> None:
@@ -433,6 +528,41 @@ def test_user_errors_are_clean_messages(site: Path, endpoint: str, monkeypatch, 
     boto3.client("s3", endpoint_url=endpoint).put_object(Bucket=BUCKET, Key="_cardsite/notify-state.json", Body=b"{")
     assert notify(endpoint) == 1
     assert "not a cardsite notify state" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"{", "not JSON"),
+        (b"\xc3\x28 garbage", "not UTF-8 text"),
+        (b'[{"version": 1, "cards": {}}]', "the top level: [{'version': 1, 'cards': {}}] is not of type 'object'"),
+        (b'{"version": 1, "cards": []}', "cards: [] is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": "created"}}', "cards → max: 'created' is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": {"fields": "x"}}}', "cards → max → fields: 'x' is not of type 'object'"),
+        (b'{"version": 1, "cards": {"max": {"event": "sent"}}}', "cards → max → event: 'sent' is not one of"),
+        (b'{"version": 1, "cards": {"max": {"url": 7}}}', "cards → max → url: 7 is not of type 'string'"),
+        (b'{"cards": {}}', "the top level: 'version' is a required property"),
+    ],
+)
+def test_a_corrupt_state_file_is_a_clean_error_and_sends_nothing(site, endpoint, aws, capsys, content, what) -> None:
+    (site / "state.json").write_bytes(content)
+    assert main(["notify", "-q", "--state", "state.json", "--endpoint-url", endpoint]) == 1
+    err = capsys.readouterr().err
+    assert f"state.json is not a cardsite notify state file: {what}" in err
+    assert "Nothing was sent" in err and "To recover" in err and "delete the file" in err
+    assert "Traceback" not in err
+    assert sent(aws) == []
+    assert (site / "state.json").read_bytes() == content, "the file is left as it was, for a look"
+
+
+def test_a_corrupt_state_in_the_bucket_says_how_to_get_the_last_good_copy(site, endpoint, aws, capsys) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.put_object(Bucket=BUCKET, Key="_cardsite/notify-state.json", Body=b'{"version": 1, "cards": {"max": 1}}')
+    assert notify(endpoint) == 1
+    err = capsys.readouterr().err
+    assert f"s3://{BUCKET}/_cardsite/notify-state.json is not a cardsite notify state file: cards → max" in err
+    assert f"aws s3api list-object-versions --bucket {BUCKET} --prefix _cardsite/notify-state.json" in err
+    assert sent(aws) == [] and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- units

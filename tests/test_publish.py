@@ -407,3 +407,72 @@ def test_failed_invalidation_is_owed_to_the_next_run(project: Path, site: Path, 
     assert recorder.keys("PutObject") == [MANIFEST], "files are live; only the owed invalidation is left"
     assert result.invalidation_paths == ["/max/*"]
     assert invalidations(aws, distribution) == [["/max/*"]]
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_repairs_headers_changed_behind_publishs_back(project: Path, site: Path, s3, aws: str, capsys) -> None:
+    distribution = create_distribution(aws)
+    run(site, aws, distribution_id=distribution)
+    page, vcf, qr = "max/index.html", "max/max.vcf", "jana-mueller/qr.svg"
+    # The same bytes again, by hand, with other headers: the listing's size and ETag stay the same.
+    s3.copy_object(
+        Bucket=BUCKET, Key=page, CopySource={"Bucket": BUCKET, "Key": page},
+        MetadataDirective="REPLACE", ContentType="text/plain", CacheControl="public, max-age=300",
+    )  # fmt: skip
+    s3.put_object(Bucket=BUCKET, Key=vcf, Body=(site / vcf).read_bytes(), ContentType="application/octet-stream")
+    headers = object_headers(qr)
+    s3.put_object(
+        Bucket=BUCKET, Key=qr, Body=(site / qr).read_bytes(), ContentType=headers["Content-Type"],
+        CacheControl=headers["Cache-Control"], Metadata={"note": "edited"},
+    )  # fmt: skip
+
+    recorder = Recorder()
+    assert run(site, aws, recorder, distribution_id=distribution).plan.empty, "a normal publish does not see it"
+    assert recorder.count("PutObject") == 0 and recorder.count("HeadObject") == 0
+
+    args = ["publish", "--out", str(site), "--bucket", BUCKET, "--endpoint-url", aws, "--verify"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "Verified" in capsys.readouterr().out and bucket_objects(s3)[page]["ContentType"] == "text/plain"
+    assert main([*args, "--distribution-id", distribution, "--result", "verify.json"]) == 0
+    out = capsys.readouterr().out
+    assert f"Verified {len(site_files(site))} objects: 3 differed from the site (uploaded again)." in out
+    assert f"  ~ {page}: Content-Type is 'text/plain', not 'text/html; charset=utf-8'" in out
+    result = json.loads((project / "verify.json").read_text())
+    assert result["verify"]["checked"] == len(site_files(site))
+    assert result["verify"]["differed"] == {
+        page: "Content-Type is 'text/plain', not 'text/html; charset=utf-8'",
+        vcf: "Cache-Control is None, not 'public, max-age=300'",
+        qr: "also has x-amz-meta-note: 'edited'",
+    }
+    assert sorted(result["uploaded"]) == sorted([page, vcf, qr])
+    for rel in (page, vcf, qr):
+        obj = s3.head_object(Bucket=BUCKET, Key=rel)
+        assert obj["ContentType"] == object_headers(rel)["Content-Type"] and obj.get("Metadata", {}) == {}
+        assert obj.get("ContentDisposition") == object_headers(rel).get("Content-Disposition")
+    assert invalidations(aws, distribution) == [["/jana-mueller/qr.svg", "/max/*"]]
+
+    again = Recorder()
+    result = run(site, aws, again, verify=True)
+    assert result.drift == {} and again.count("PutObject") == 0
+    assert again.count("HeadObject") == len(site_files(site)) and again.count("GetObject") == 1, "only the manifest"
+
+
+def test_object_drift_compares_bytes_headers_and_extras() -> None:
+    from cardsite.publish_plan import object_drift
+
+    headers = {"Content-Type": "text/vcard; charset=utf-8", "Cache-Control": "public, max-age=300"}
+    f = LocalFile("max/max.vcf", Path("max/max.vcf"), 3, "a" * 64, {**headers, "Content-Disposition": "attachment"})
+    assert object_drift(f, dict(f.headers), {}, None) is None
+    assert object_drift(f, dict(f.headers), {}, "a" * 64) is None
+    assert object_drift(f, dict(f.headers), {}, "b" * 64) == "other bytes"
+    assert object_drift(f, headers, {}, None) == "Content-Disposition is None, not 'attachment'"
+    assert (
+        object_drift(f, {**f.headers, "Content-Encoding": "gzip"}, {}, None) == "Content-Encoding is 'gzip', not None"
+    )
+    extra = {"x-amz-website-redirect-location": "https://evil.example/"}
+    assert (
+        object_drift(f, dict(f.headers), extra, None)
+        == "also has x-amz-website-redirect-location: 'https://evil.example/'"
+    )

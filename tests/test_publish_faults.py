@@ -199,3 +199,61 @@ def test_missing_permission_names_action_and_resource(
     err = capsys.readouterr().err
     assert f"access denied: {action} on {resource}" in err and "Traceback" not in err
     assert set(doomed) <= set(bucket_objects(s3))
+
+
+def _rename_max(project: Path) -> tuple[str, str]:
+    """Rename max to maximilian, keeping the old id as an alias; return (target page, page pointing to it)."""
+    old = project / "contacts/max.yaml"
+    (project / "contacts/maximilian.yaml").write_text(old.read_text("utf-8") + "aliases: [max]\n", "utf-8")
+    old.unlink()
+    return "maximilian/index.html", "max/index.html"
+
+
+def _retire_zoe(project: Path) -> tuple[str, str]:
+    """Retire zoe-leclerc in favour of jana-mueller, whose page changes too; return (target, pointer)."""
+    zoe = project / "contacts/zoe-leclerc.yaml"
+    zoe.write_text(zoe.read_text("utf-8") + "active: false\nsuccessor: jana-mueller\n", "utf-8")
+    edit_card(project, "jana-mueller", "Chief Platform Officer")
+    return "jana-mueller/index.html", "zoe-leclerc/index.html"
+
+
+@pytest.mark.parametrize("change", [_rename_max, _retire_zoe], ids=["alias", "successor"])
+def test_a_failed_page_put_leaves_no_link_to_it(project: Path, s3, aws: str, proxy, change) -> None:
+    site = build_site(project / "public")
+    run(site, aws)
+    target, pointer = change(project)
+    build_site(site)
+    old_pointer = s3.get_object(Bucket=BUCKET, Key=pointer)["Body"].read()
+    assert old_pointer != (site / pointer).read_bytes(), "the page pointing to the target changes in this publish"
+
+    failing = proxy(
+        lambda n, method, path: (403, "AccessDenied") if method == "PUT" and path.endswith(target) else None
+    )
+    recorder = Recorder()
+    with pytest.raises(PublishFailed, match="run publish again") as failure:
+        run(site, failing.url, recorder, max_attempts=1)
+    assert list(failure.value.result.failed) == [target]
+    assert pointer not in recorder.keys("PutObject"), "the page that points to a missing page was not sent"
+    assert s3.get_object(Bucket=BUCKET, Key=pointer)["Body"].read() == old_pointer, "the printed URL still works"
+
+    result = run(site, aws)
+    assert result.ok and s3.get_object(Bucket=BUCKET, Key=pointer)["Body"].read() == (site / pointer).read_bytes()
+    assert_published(s3, site)
+
+
+def test_pages_go_up_after_the_pages_they_point_to() -> None:
+    from cardsite.publish_plan import Plan
+
+    plan = Plan(added=["new/index.html", "new/new.vcf", "index.html"], changed=["old/index.html", "gone/index.html"])
+    links = {
+        "old/index.html": {"new/index.html"},
+        "gone/index.html": {"old/index.html"},
+        "index.html": {"new/index.html"},
+    }
+    assert plan.phases(links) == [
+        ["new/new.vcf"],
+        ["new/index.html"],
+        ["index.html", "old/index.html"],
+        ["gone/index.html"],
+    ]
+    assert plan.phases() == [["new/new.vcf"], ["gone/index.html", "index.html", "new/index.html", "old/index.html"]]
