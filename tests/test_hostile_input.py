@@ -364,7 +364,7 @@ def test_a_key_with_a_trailing_newline_is_refused(project: Path, capsys: pytest.
 
 def test_every_schema_pattern_refuses_a_final_newline() -> None:
     # jsonschema tests a pattern with re.search, whose `$` also matches before a final newline.
-    samples = ["ab", "jmueller", "CH", "#0b5cad", "photos/a.jpg", "cards@example.ch", "cardsite"]
+    samples = ["ab", "jmueller", "CH", "#0b5cad", "photos/a.jpg", "cards@example.ch", "cardsite", "example.ch"]
     for name in ("contact", "site"):
         text = (ROOT / "cardsite" / "schema" / f"{name}.schema.json").read_text()
         patterns = [json.loads(p) for p in re.findall(r'"pattern": ("(?:[^"\\]|\\.)*")', text)]
