@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import errno
 import html
-import http.server
-import ipaddress
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,
@@ -42,6 +39,7 @@ from . import stamp
 from .errors import Abort, CardsiteError, ValidationError
 from .output import STATE_DIR, object_headers
 from .pages import Pages
+from .preview_http import IDLE_TIMEOUT, PreviewHandler, PreviewServer
 from .settings import Settings, load_settings
 from .site import BuildReport, build
 from .state import read_state
@@ -50,8 +48,6 @@ log = logging.getLogger(__name__)
 
 #: Quiet time that ends a burst of saves; editors write several events per save.
 DEBOUNCE = 0.2
-#: How long a connection may stay silent (no request, or a request not read) before it is closed, in seconds.
-IDLE_TIMEOUT = 30.0
 #: How long a reload request waits for a new build before the page asks again; the socket is idle meanwhile
 #: only on the server's side, which the timeout above does not count, but keep it shorter all the same.
 POLL_TIMEOUT = 25.0
@@ -140,49 +136,6 @@ def index_entries(out_dir: Path, names: dict[str, str]) -> list[dict[str, Any]]:
     return cards
 
 
-#: A Host header: a name or an IPv4 address, or an IPv6 address in brackets, and an optional port.
-HOST_HEADER = re.compile(r"(?P<name>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-
-
-def host_allowed(header: str | None, listen_host: str) -> bool:
-    """Say whether a request's Host header names this preview, which defeats DNS rebinding.
-
-    A rebinding page reaches the preview under its own domain name, so names are refused but `localhost`
-    and the name given with --host. IP addresses cannot be rebound: loopback ones are always accepted,
-    and any one when the preview listens beyond loopback, so that a phone can open it by address.
-    The port is not checked: an SSH tunnel or a port forward changes it for a good reason.
-    """
-    match = HOST_HEADER.fullmatch(header or "")
-    if not match:
-        return False
-    name = match["name"].strip("[]").rstrip(".").lower()
-    listen = listen_host.strip("[]").lower()
-    if name in ("localhost", listen):
-        return True
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return address.is_loopback or not _is_loopback(listen)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a name given with --host: the user chose to be reached beyond loopback
-
-
-def refusal(host: str | None, url: str) -> bytes:
-    """Return the text that answers a request for a host name the preview does not serve."""
-    return (
-        f"This is cardsite's preview, which answers only for its own address ({url}/), not for host {host!r}.\n"
-        "To reach it under another name, start it with --host NAME.\n"
-    ).encode()
-
-
 def error_page(problems: list[str]) -> bytes:
     """Return the page shown in place of every page while the build is broken."""
     items = "\n".join(f"<li>{html.escape(line)}</li>" for line in problems)
@@ -213,56 +166,6 @@ class _Watch(FileSystemEventHandler):
                 return
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    preview: Preview
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A browser leaving a page mid-poll, or a client too slow to read its answer, is normal; anything else is
-        # a bug worth a traceback.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            log.debug("Client %s went away", client_address)
-        else:
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
-
-    def setup(self) -> None:
-        # A socket timeout closes connections that send nothing, which would otherwise hold a thread each forever.
-        self.timeout = self.server.preview.idle_timeout
-        super().setup()
-
-    def do_GET(self) -> None:
-        self._answer(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(send_body=False)
-
-    def _answer(self, send_body: bool) -> None:
-        preview = self.server.preview
-        path = urlsplit(self.path).path
-        host = self.headers.get("Host")
-        if not host_allowed(host, preview.host):
-            log.warning("Refused a request for host %r; see --host", host)
-            status, headers, body = 421, {"Content-Type": "text/plain; charset=utf-8"}, refusal(host, preview.url)
-        elif path.startswith("/livereload/"):
-            epoch = preview.wait_for_change(path.removeprefix("/livereload/"))
-            status, headers, body = 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}, epoch.encode()
-        else:
-            status, headers, body = preview.respond(path)
-        self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
 class Preview:
     """A preview of the site: a temporary build, a server and a watcher, started and stopped together."""
 
@@ -287,7 +190,7 @@ class Preview:
         self._dirty = threading.Event()
         self._building = threading.Event()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: PreviewServer | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._threads: list[threading.Thread] = []
 
@@ -300,11 +203,11 @@ class Preview:
     def bind(self) -> str:
         """Listen on the port, or on the next free one; return a note saying so, or ''."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server_class = type("_BoundServer", (_Server,), {"address_family": family})
+        server_class = type("_BoundServer", (PreviewServer,), {"address_family": family})
         wanted = self.port
         for port in range(wanted, wanted + (PORT_TRIES if wanted else 1)):
             try:
-                self._server = server_class((self.host, port), _Handler)
+                self._server = server_class((self.host, port), PreviewHandler)
                 break
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:

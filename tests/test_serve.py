@@ -20,7 +20,8 @@ import pytest
 
 from cardsite.cli import main
 from cardsite.output import object_headers
-from cardsite.serve import Preview, host_allowed, inject_reload, should_rebuild
+from cardsite.preview_http import host_allowed
+from cardsite.serve import Preview, inject_reload, should_rebuild
 from cardsite.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -356,6 +357,8 @@ def test_only_loopback_host_names_are_answered(preview: Preview) -> None:
         status, body = raw_get(preview, host)
         assert (status, "Max Muster" in body, "--host" in body) == (421, False, True), host
     assert raw_get(preview, f"evil.example:{port}", f"/livereload/{preview.epoch - 1}")[0] == 421
+    # Two Host headers, the loopback one first: a proxy in between might read the other one.
+    assert raw_get(preview, f"127.0.0.1:{port}\r\nHost: evil.example:{port}")[0] == 421
 
 
 @pytest.mark.parametrize(
