@@ -111,9 +111,10 @@ class Pages:
         return self.render("signature.html", card=card, **self._context(card.lang, depth=1))
 
     def render_alias(self, target_id: str, name: str, lang: str) -> bytes:
-        """Return the redirect page at a card's former URL."""
+        """Return the redirect page at a card's former URL: a relative redirect, the real address as canonical."""
         url = self.settings.card_url(target_id)
-        return self.render("alias.html", url=url, person=name, **self._context(lang, depth=1))
+        target = f"../{target_id}/"
+        return self.render("alias.html", url=url, target=target, person=name, **self._context(lang, depth=1))
 
     def render_directory(self, sources: list[Any]) -> bytes:
         """Return the optional index page that lists the active cards."""
@@ -125,7 +126,14 @@ class Pages:
         ctx = self._context(self.settings.default_language, depth=0)
         # The 404 page is served at any depth, so its links must not be relative.
         ctx["asset"] = lambda name: f"{self.settings.base_url}/{self.assets[name].path}"
+        ctx["others"] = [{"lang": lang, "t": t} for lang, t in sorted(self.catalogs.items()) if lang != ctx["lang"]]
         return self.render("404.html", **ctx)
+
+    def render_preview_index(self, cards: list[dict[str, Any]]) -> bytes:
+        """Return the preview's list of every card, retired ones and aliases included (the site has no such page)."""
+        ctx = {**self._context(self.settings.default_language, depth=0), "lang": "en"}  # the page's text is English
+        aliases = sorted(((alias, card) for card in cards for alias in card["aliases"]), key=lambda pair: pair[0])
+        return self.render("preview-index.html", cards=cards, aliases=aliases, **ctx)
 
 
 def load_catalogs(folder: Path) -> dict[str, dict[str, str]]:

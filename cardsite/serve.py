@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import html
-import http.server
 import logging
 import os
 import shutil
@@ -22,7 +21,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any
+from urllib.parse import unquote
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,
@@ -38,15 +38,19 @@ from watchdog.observers import Observer
 from . import stamp
 from .errors import Abort, CardsiteError, ValidationError
 from .output import STATE_DIR, object_headers
+from .pages import Pages
+from .preview_http import IDLE_TIMEOUT, PreviewHandler, PreviewServer
 from .settings import Settings, load_settings
 from .site import BuildReport, build
+from .state import read_state
 
 log = logging.getLogger(__name__)
 
 #: Quiet time that ends a burst of saves; editors write several events per save.
 DEBOUNCE = 0.2
-#: How long a reload request waits for a new build before the page asks again.
-POLL_TIMEOUT = 30.0
+#: How long a reload request waits for a new build before the page asks again; the socket is idle meanwhile
+#: only on the server's side, which the timeout above does not count, but keep it shorter all the same.
+POLL_TIMEOUT = 25.0
 #: How many ports after the requested one are tried when it is taken.
 PORT_TRIES = 10
 
@@ -85,8 +89,10 @@ code {{ color: #666; }}
 </style>
 </head>
 <body>
+<main>
 <h1>{title}</h1>
 {body}
+</main>
 </body>
 </html>
 """
@@ -112,14 +118,22 @@ def inject_reload(page: bytes, epoch: int) -> bytes:
     return page + script if at < 0 else page[:at] + script + page[at:]
 
 
-def index_page(cards: dict[str, str]) -> bytes:
-    """Return the preview's directory of every card (the published site has none)."""
-    items = "\n".join(
-        f'<li><a href="/{quote(card_id)}/">{html.escape(name or card_id)}</a> <code>{html.escape(card_id)}</code></li>'
-        for card_id, name in sorted(cards.items())
-    )
-    body = f"<p>{len(cards)} card(s). This page exists only in the preview.</p>\n<ul>\n{items}\n</ul>"
-    return PAGE.format(title="Cards – cardsite preview", body=body).encode()
+def index_entries(out_dir: Path, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Return what the preview's directory shows of each card, from the build state the last build wrote."""
+    entries = read_state(out_dir).get("cards", {})
+    cards = []
+    for card_id, name in sorted(names.items()):
+        meta = entries.get(card_id, {}).get("meta", {})
+        cards.append(
+            {
+                "id": card_id,
+                "name": name or card_id,
+                "active": meta.get("active", True),
+                "successor": meta.get("successor"),
+                "aliases": list(meta.get("aliases", ())),
+            }
+        )
+    return cards
 
 
 def error_page(problems: list[str]) -> bytes:
@@ -152,58 +166,23 @@ class _Watch(FileSystemEventHandler):
                 return
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    preview: Preview
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A browser leaving a page mid-poll is normal; anything else is a bug worth a traceback.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            log.debug("Client %s went away", client_address)
-        else:
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._answer(send_body=True)
-
-    def do_HEAD(self) -> None:
-        self._answer(send_body=False)
-
-    def _answer(self, send_body: bool) -> None:
-        preview = self.server.preview
-        path = urlsplit(self.path).path
-        if path.startswith("/livereload/"):
-            epoch = preview.wait_for_change(path.removeprefix("/livereload/"))
-            status, headers, body = 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}, epoch.encode()
-        else:
-            status, headers, body = preview.respond(path)
-        self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
 class Preview:
     """A preview of the site: a temporary build, a server and a watcher, started and stopped together."""
 
-    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 8000):
+    def __init__(
+        self, settings: Settings, host: str = "127.0.0.1", port: int = 8000, idle_timeout: float = IDLE_TIMEOUT
+    ):
         self.settings = settings
         self.host = host
         self.port = port
+        self.idle_timeout = idle_timeout
         self.out_dir: Path | None = None
         #: Set once the first build has finished, well or not; requests wait for it.
         self.ready = threading.Event()
         self.epoch = time.time_ns() // 1_000_000  # a restarted server never reuses an old page's epoch
         self.cards: dict[str, str] = {}
+        #: The settings of the last build, whose base URL is the preview's own.
+        self.built_settings: Settings | None = None
         #: The last successful build's report, for tests and the benchmark.
         self.report: BuildReport | None = None
         self.problems: list[str] = []
@@ -211,7 +190,7 @@ class Preview:
         self._dirty = threading.Event()
         self._building = threading.Event()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: PreviewServer | None = None
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._threads: list[threading.Thread] = []
 
@@ -224,11 +203,11 @@ class Preview:
     def bind(self) -> str:
         """Listen on the port, or on the next free one; return a note saying so, or ''."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        server_class = type("_BoundServer", (_Server,), {"address_family": family})
+        server_class = type("_BoundServer", (PreviewServer,), {"address_family": family})
         wanted = self.port
         for port in range(wanted, wanted + (PORT_TRIES if wanted else 1)):
             try:
-                self._server = server_class((self.host, port), _Handler)
+                self._server = server_class((self.host, port), PreviewHandler)
                 break
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
@@ -245,6 +224,7 @@ class Preview:
             self.bind()
         assert self._server is not None
         self.out_dir = Path(tempfile.mkdtemp(prefix="cardsite-preview-")).resolve()
+        log.info("Building into %s", self.out_dir)
         # The first build, the one that needs every core, runs before any other thread exists: a process pool
         # forked beside running threads can hang (parallel.py). Connections wait in the listen queue meanwhile.
         s = self.settings
@@ -318,6 +298,7 @@ class Preview:
             settings = load_settings(
                 s.contacts_dir, site_file=s.site_file, templates_dir=s.templates_dir, base_url=self.url
             )
+            self.built_settings = settings
             report = build(settings, self.out_dir)
             log.info(
                 "Built %d card(s), rendered %d, in %.2f s",
@@ -371,7 +352,9 @@ class Preview:
                 return 302, {"Location": raw_path + "/", "Cache-Control": "no-store"}, b""
             found = target if target.is_file() else None
         if not rel and not (out / "index.html").is_file():
-            status, headers, body = 200, object_headers("index.html"), index_page(cards)
+            status, headers, body = 200, object_headers("index.html"), b""
+            if not problems:
+                status, body = self._index(cards)
         elif found is not None:
             status, headers, body = 200, object_headers(found.relative_to(out).as_posix()), _read(found)
         else:
@@ -384,6 +367,15 @@ class Preview:
                 status, body = 500, error_page(problems)
             body = inject_reload(body, epoch)
         return status, headers, body
+
+    def _index(self, cards: dict[str, str]) -> tuple[int, bytes]:
+        """Return the status and body of the preview's own directory of cards, made with the site's templates."""
+        assert self.out_dir is not None and self.built_settings is not None
+        try:
+            pages = Pages(self.built_settings)
+            return 200, pages.render_preview_index(index_entries(self.out_dir, cards))
+        except ValidationError as exc:  # preview-index.html edited or deleted: the build itself never reads it
+            return 500, error_page([p.format() for p in exc.problems])
 
 
 def _read(path: Path) -> bytes:
@@ -412,7 +404,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         preview.start()
-        log.info("Building into %s; press Ctrl-C to stop", preview.out_dir)
+        log.info("Press Ctrl-C to stop.")
         preview.wait()
     except KeyboardInterrupt:
         pass

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +20,7 @@ import pytest
 
 from cardsite.cli import main
 from cardsite.output import object_headers
+from cardsite.preview_http import host_allowed
 from cardsite.serve import Preview, inject_reload, should_rebuild
 from cardsite.settings import load_settings
 
@@ -152,12 +154,20 @@ def test_never_serves_the_build_cache_and_answers_unknown_paths_with_the_404_pag
     assert (preview.out_dir / "404.html").read_text("utf-8").split("</body>")[0] in text
 
 
-def test_index_lists_every_card(preview: Preview) -> None:
+def test_index_lists_every_card_marks_retired_ones_and_lists_aliases(preview: Preview) -> None:
     status, _headers, text = get(preview.url + "/")
     assert status == 200
-    for card_id in ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc"):
+    for card_id in ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc", "hans-meier"):
         assert f'href="/{card_id}/"' in text
     assert "Zoë Leclerc" in text
+    items = {m[1]: m[2] for m in re.finditer(r'<li><a href="/([^"]+)/">(.*?)</a></li>', text, re.S)}
+    assert '<span class="tag">retired</span> → jana-mueller' in items["hans-meier"]
+    assert "retired" not in items["jana-mueller"]
+    assert items["jmueller"] == '<span class="k">jmueller</span> → jana-mueller (Dr. Jana Sophie Müller, MSc ETH)'
+    # Styled like the site: its stylesheet, brand colour and company footer.
+    site_css = (preview.settings.templates_dir / "style.css").read_text("utf-8")
+    assert site_css.splitlines()[2] in text and "--brand: #0b5cad" in text
+    assert '<ul class="actions">' in text and "<footer>" in text
 
 
 def test_edit_delete_and_new_card_are_served(preview: Preview, project: Path) -> None:
@@ -303,6 +313,106 @@ def test_a_port_in_use_moves_to_the_next_free_one(project: Path) -> None:
             pv.stop()
 
 
+# --------------------------------------------------------------------------- who may connect, and for how long
+
+
+def raw_get(pv: Preview, host: str | None, path: str = "/max/") -> tuple[int, str]:
+    """Send a GET with exactly this Host header (or none) over a plain socket; return the status and body."""
+    request = (
+        f"GET {path} HTTP/1.1\r\n" + (f"Host: {host}\r\n" if host is not None else "") + "Connection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", pv.port), timeout=10) as sock:
+        sock.sendall(request.encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body.decode("utf-8", "replace")
+
+
+def test_only_loopback_host_names_are_answered(preview: Preview) -> None:
+    port = preview.port
+    for host in (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        f"[::1]:{port}",
+        f"LocalHost.:{port}",
+        "127.0.0.1",
+        "localhost",
+    ):
+        status, body = raw_get(preview, host)
+        assert (status, "Max Muster" in body) == (200, True), host
+    # A DNS-rebinding page sends its own name; tricks that hide one behind a loopback address fare no better.
+    for host in (
+        f"evil.example:{port}",
+        f"127.0.0.1.evil.example:{port}",
+        f"localhost.evil.example:{port}",
+        f"evil.example@127.0.0.1:{port}",
+        f"127.0.0.1:{port}@evil.example",
+        f"127.0.0.1:{port}, evil.example",
+        f"10.0.0.8:{port}",
+        "",
+        None,
+    ):
+        status, body = raw_get(preview, host)
+        assert (status, "Max Muster" in body, "--host" in body) == (421, False, True), host
+    assert raw_get(preview, f"evil.example:{port}", f"/livereload/{preview.epoch - 1}")[0] == 421
+    # Two Host headers, the loopback one first: a proxy in between might read the other one.
+    assert raw_get(preview, f"127.0.0.1:{port}\r\nHost: evil.example:{port}")[0] == 421
+
+
+@pytest.mark.parametrize(
+    ("header", "listen", "allowed"),
+    [
+        ("cards-laptop.local:8000", "cards-laptop.local", True),  # --host NAME: that name too
+        ("evil.example:8000", "cards-laptop.local", False),
+        ("192.168.1.20:8000", "0.0.0.0", True),  # --host 0.0.0.0: a phone opens it by address
+        ("[fe80::1]:8000", "::", True),
+        ("evil.example:8000", "0.0.0.0", False),
+        ("localhost:8000", "0.0.0.0", True),
+        ("192.168.1.20:8000", "127.0.0.1", False),
+        ("[::1]:8000", "::1", True),
+    ],
+)
+def test_host_option_adds_its_own_host(header: str, listen: str, allowed: bool) -> None:
+    assert host_allowed(header, listen) is allowed
+
+
+def test_idle_connections_are_closed(project: Path) -> None:
+    pv = Preview(load_settings(project / "contacts"), port=0, idle_timeout=0.5)
+    pv.start()
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", pv.port), timeout=10) as silent,
+            socket.create_connection(("127.0.0.1", pv.port), timeout=10) as slow,
+        ):
+            slow.sendall(b"GET /max/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the end of its headers
+            started = time.monotonic()
+            assert silent.recv(1) == b""
+            assert slow.recv(1) == b""
+            assert time.monotonic() - started < 5
+        assert get(pv.url + "/max/")[0] == 200
+    finally:
+        pv.stop()
+
+
+def test_a_long_poll_outlasts_the_idle_timeout(project: Path) -> None:
+    pv = Preview(load_settings(project / "contacts"), port=0, idle_timeout=0.5)
+    pv.start()
+    try:
+        epoch = str(pv.epoch)
+        answer: list[tuple[int, dict[str, str], str]] = []
+        poll = threading.Thread(target=lambda: answer.append(get(f"{pv.url}/livereload/{epoch}")))
+        poll.start()
+        time.sleep(1.5)
+        assert poll.is_alive(), answer  # still waiting for a build, three idle timeouts later
+        edit(project / "contacts" / "max.yaml", "family: Muster", "family: Waited")
+        poll.join(10)
+        assert answer and answer[0][0] == 200 and answer[0][2] != epoch
+    finally:
+        pv.stop()
+
+
 def test_built_site_contains_no_reload_script(project: Path) -> None:
     assert main(["build", "--out", "public", "-q"]) == 0
     files = [p for p in (project / "public").rglob("*") if p.is_file()]
@@ -333,8 +443,10 @@ def test_serve_command_prints_the_url_first_and_stops_cleanly_on_ctrl_c(project:
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert err.rstrip().endswith("Stopped.")
-    folder = re.search(r"Building into (\S+);", err)
+    folder = re.search(r"Building into (\S+)\n", err)
     assert folder and not Path(folder.group(1)).exists()
+    # In the order things happen: the folder is named before the build into it reports.
+    assert folder.start() < err.index("Built ") < err.index("Press Ctrl-C to stop.")
     assert not (project / "public").exists()
 
 
