@@ -31,7 +31,17 @@ from cardsite.site import build
 JS_TOOLS = ROOT / "tests" / "js" / "node_modules"
 VNU_JAR = JS_TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_JS = JS_TOOLS / "axe-core" / "axe.min.js"
-NPM_INSTALL = "npm ci --prefix tests/js"
+NPM_INSTALL = "npm ci --prefix tests/js --ignore-scripts --no-audit --no-fund"
+
+
+@functools.cache
+def js_tools() -> Path:
+    """Install the checkers from tests/js's lock file on first use (npm reaches its registry), then return them."""
+    # --ignore-scripts: vnu-jar's install script would download a Java runtime; the machine's own Java runs it.
+    if not (VNU_JAR.is_file() and AXE_JS.is_file()) and shutil.which("npm"):
+        subprocess.run(NPM_INSTALL.split(), cwd=ROOT, capture_output=True, timeout=600, check=False)
+    return JS_TOOLS
+
 
 #: A retired card without a successor: its page shows the company's contact.
 GONE_CARD = "name: {given: Gina, family: Gone}\nactive: false\n"
@@ -139,7 +149,7 @@ def vnu(site: Site, preview: Preview, tmp_path_factory: pytest.TempPathFactory) 
     java = shutil.which("java")
     if java is None:
         skip_or_fail("java is not installed (apt-get install default-jre-headless)")
-    if not VNU_JAR.is_file():
+    if not (js_tools() / "vnu-jar" / "build" / "dist" / "vnu.jar").is_file():
         skip_or_fail(f"the Nu HTML Checker is not installed ({NPM_INSTALL})")
     files = {kind: site.out / rel for kind, rel in SITE_PAGES.items()}
     saved = tmp_path_factory.mktemp("preview-pages")
@@ -187,7 +197,7 @@ def test_every_page_kind_is_valid_html(vnu: dict[str, list[dict]], kind: str) ->
 
 def axe_violations(page) -> list[str]:
     """Run axe-core's default rules on the page as it is; return one line per violation."""
-    if not AXE_JS.is_file():
+    if not (js_tools() / "axe-core" / "axe.min.js").is_file():
         skip_or_fail(f"axe-core is not installed ({NPM_INSTALL})")
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate(
