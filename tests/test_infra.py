@@ -798,3 +798,70 @@ def test_function_refuses_the_reserved_prefix(function_results: dict[str, Any], 
 
 def test_function_rejects_malformed_encoding(function_results: dict[str, Any]) -> None:
     assert function_results["/%E0%A4%A"]["statusCode"] == 400
+
+
+# Each would send a visitor from the card domain to evil.example if the Location echoed the path:
+# browsers read `//host`, `/\host` and `/<tab>/host` as another host, and some proxies decode
+# %2F or %5C once more. Every one must redirect to a path on the card domain itself.
+OPEN_REDIRECTS = [
+    "//evil.example/x",
+    "///evil.example/x",
+    "/\\evil.example/x",
+    "\\\\evil.example/x",
+    "\\/evil.example/x",
+    "/%2Fevil.example/x",
+    "/%2fevil.example/x",
+    "/%5Cevil.example/x",
+    "/%5cevil.example/x",
+    "/%252Fevil.example/x",
+    "/%25255Cevil.example/x",
+    "/%2F%5C/evil.example/x",
+    "/\\/\\evil.example/x",
+    "/%5C/%2F\\evil.example/x",
+    "/\t/evil.example/x",
+    "\t//evil.example/x",
+    "/\n/evil.example/x",
+    "/\r\n/evil.example/x",
+    "/%09/evil.example/x",
+    "/%0D%0A/evil.example/x",
+    "/\t%2F\\\t/evil.example/x",
+]
+CARD_HOST = "cards.example.ch"
+
+
+def _resolve_as_a_browser(locations: list[str], base: str) -> list[dict[str, str]]:
+    """Resolve Location values against the page they came from with node's WHATWG URL parser."""
+    node = shutil.which("node")
+    if not node:
+        skip_or_fail("node is not installed; it resolves the redirects as browsers do")
+    script = (
+        "const [base] = process.argv.slice(1);"
+        "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(JSON.stringify(input.map((l) => {"
+        "  const u = new URL(l, base); return { host: u.host, pathname: u.pathname }; })));"
+    )
+    proc = subprocess.run(
+        [node, "-e", script, base], input=json.dumps(locations), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_function_redirects_never_leave_the_card_domain() -> None:
+    results = _run_function([{"uri": uri} for uri in OPEN_REDIRECTS])
+    locations = []
+    for uri, result in zip(OPEN_REDIRECTS, results, strict=True):
+        assert result.get("statusCode") == 301, f"{uri!r}: {result}"
+        location = result["headers"]["location"]["value"]
+        assert location.startswith("/") and location[1:2] not in ("/", "\\", ""), f"{uri!r} -> {location!r}"
+        assert not re.search(r"[\t\r\n]", location), f"{uri!r} -> {location!r}"
+        locations.append(location)
+    resolved_all = _resolve_as_a_browser(locations, f"https://{CARD_HOST}/evil")
+    for uri, original, resolved in zip(OPEN_REDIRECTS, locations, resolved_all, strict=True):
+        assert resolved["host"] == CARD_HOST, f"{uri!r} -> Location {original!r} leaves for {resolved['host']}"
+        assert resolved["pathname"].endswith("/evil.example/x/"), (uri, original, resolved)
+
+
+def test_function_redirect_keeps_an_inner_path_and_its_query() -> None:
+    (result,) = _run_function([{"uri": "//jana", "querystring": {"n": {"value": "1"}}}])
+    assert result["headers"]["location"]["value"] == "/jana/?n=1"
