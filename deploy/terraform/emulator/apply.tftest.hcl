@@ -42,7 +42,7 @@ override_data {
 override_resource {
   target = module.cdn.aws_cloudfront_response_headers_policy.this
   values = {
-    id = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+    id = "emulator-response-headers-policy"
   }
 }
 
