@@ -527,6 +527,103 @@ def test_plan_role_reads_the_state_object_but_no_lock_and_no_site_objects(ci: di
             assert not str(resource).endswith("/*") or ":s3:::" not in str(resource), f"object access: {resource}"
 
 
+# Role writes that could grant a <name>-* role more than the boundary allows.
+BOUNDED_ROLE_WRITES = {
+    "iam:CreateRole",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+}
+BOUNDARY = "${var.permissions_boundary_arn}"
+
+
+def _role_policy(ci: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    (attached,) = [
+        body
+        for (rtype, _), body in labelled(ci, "resource").items()
+        if rtype == "aws_iam_role_policy" and f"aws_iam_role.{role}." in str(body.get("role", ""))
+    ]
+    doc = labelled(ci, "data")[
+        ("aws_iam_policy_document", ref_name(str(attached["policy"]), "data.aws_iam_policy_document."))
+    ]
+    return blocks(doc, "statement")
+
+
+def test_every_ci_role_carries_the_permissions_boundary(ci: dict[str, Any]) -> None:
+    roles = {name: body for (rtype, name), body in labelled(ci, "resource").items() if rtype == "aws_iam_role"}
+    assert set(roles) == {"deploy", "terraform", "terraform_plan"}
+    assert {name: body.get("permissions_boundary") for name, body in roles.items()} == dict.fromkeys(roles, BOUNDARY)
+
+
+def test_terraform_role_changes_roles_only_under_the_boundary(ci: dict[str, Any]) -> None:
+    # Without it the role could create a <name>-* role with AdministratorAccess and assume it.
+    seen: set[str] = set()
+    denied: set[str] = set()
+    for statement in _role_policy(ci, "terraform"):
+        actions = {str(a) for a in statement["actions"]}
+        if statement.get("effect") == "Deny":
+            denied |= actions
+            continue
+        iam = {a for a in actions if a.startswith("iam:")}
+        assert "*" not in "".join(iam), f"wildcard IAM actions {sorted(iam)}"
+        for resource in map(str, statement["resources"]):
+            assert not iam or (":policy/" not in resource and resource != "*"), f"IAM on {resource}"
+        if iam & BOUNDED_ROLE_WRITES:
+            assert iam <= BOUNDED_ROLE_WRITES, f"{sorted(iam - BOUNDED_ROLE_WRITES)} need no boundary condition"
+            assert _conditions(statement)["iam:PermissionsBoundary"] == ("StringEquals", [BOUNDARY])
+            seen |= iam
+    assert seen == BOUNDED_ROLE_WRITES
+    assert "iam:DeleteRolePermissionsBoundary" in denied
+
+
+def test_the_boundary_refuses_roles_without_it(configs: dict[str, Any]) -> None:
+    # The Terraform role can rewrite its own inline policy, so the rule must hold in the boundary too,
+    # which only the administrator's bootstrap can change.
+    bootstrap = configs["bootstrap"]
+    policy = labelled(bootstrap, "resource")[("aws_iam_policy", "ci_boundary")]
+    doc = labelled(bootstrap, "data")[
+        ("aws_iam_policy_document", ref_name(str(policy["policy"]), "data.aws_iam_policy_document."))
+    ]
+    statements = blocks(doc, "statement")
+    locals_ = {k: v for block in bootstrap["locals"] for k, v in block.items()}
+    assert str(policy["name"]) == "${local.boundary_policy_name}"
+    assert str(locals_["boundary_policy_arn"]).endswith(":policy/${local.boundary_policy_name}")
+    (guard,) = [s for s in statements if s.get("effect") == "Deny" and "iam:CreateRole" in s["actions"]]
+    assert set(guard["actions"]) == {"iam:CreateRole", "iam:PutRolePermissionsBoundary"}
+    assert guard["resources"] == ["*"]
+    assert _conditions(guard)["iam:PermissionsBoundary"] == ("StringNotEquals", ["${local.boundary_policy_arn}"])
+    keep = [s for s in statements if s.get("effect") == "Deny" and "iam:DeleteRolePermissionsBoundary" in s["actions"]]
+    assert keep and {"iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"} <= set(keep[0]["actions"])
+    for statement in statements:
+        if statement.get("effect", "Allow") == "Allow" and any(str(a).startswith("iam:") for a in statement["actions"]):
+            assert not any(":policy/" in str(r) or str(r) == "*" for r in statement["resources"]), statement
+
+
+def test_site_bucket_policy_never_serves_cardsite_internals(site: dict[str, Any]) -> None:
+    # The CloudFront Function answers 404 for _cardsite/; the bucket refuses too, should it be detached.
+    document = labelled(site, "data")[("aws_iam_policy_document", "this")]
+    denies = [s for s in blocks(document, "statement") if s.get("effect") == "Deny" and "s3:GetObject" in s["actions"]]
+    (deny,) = [s for s in denies if any("_cardsite" in str(r) for r in s["resources"])]
+    assert deny["resources"] == ["${aws_s3_bucket.this.arn}/_cardsite/*", "${aws_s3_bucket.this.arn}/*/_cardsite/*"]
+    assert [(p["type"], p["identifiers"]) for p in blocks(deny, "principals")] == [
+        ("Service", ["cloudfront.amazonaws.com"])
+    ]
+    assert not blocks(deny, "condition"), "the deny holds whatever the request"
+
+
+def test_deploy_role_sends_only_from_the_sender_to_the_print_shop_and_owner_domains(ci: dict[str, Any]) -> None:
+    (send,) = [s for s in _role_policy(ci, "deploy") if "ses:SendRawEmail" in s["actions"]]
+    conditions = _conditions(send)
+    assert conditions["ses:FromAddress"] == ("StringEquals", ["${var.mail_from_address}"])
+    (recipients,) = [c for c in blocks(send, "condition") if c["variable"] == "ses:Recipients"]
+    assert recipients["test"] == "ForAllValues:StringLike", "every recipient must match, not just one"
+    expression = str(recipients["values"])
+    for part in ("var.mail_print_inbox", '"*@${domain}"', "var.owner_domains"):
+        assert part in expression, expression
+
+
 # --------------------------------------------------------------------------- formatting
 
 
@@ -657,7 +754,8 @@ def initialised_copy(tmp_path_factory: pytest.TempPathFactory) -> Any:
     rc = base / "terraformrc"
     rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
     copy = base / "deploy"
-    shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    # The committed lock files come along: init must accept the mirror's provider against their hashes.
+    shutil.copytree(DEPLOY, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TF_CLI_CONFIG_FILE", str(rc))
         mp.setenv("TF_IN_AUTOMATION", "1")
@@ -665,6 +763,30 @@ def initialised_copy(tmp_path_factory: pytest.TempPathFactory) -> Any:
             init = command(str(directory)).init(backend=False, input=False, check=False)
             assert init.retcode == 0, f"init {directory.name}: {init.error}"
         yield command, copy
+
+
+LOCK_FILES = (TERRAFORM / ".terraform.lock.hcl", BOOTSTRAP / ".terraform.lock.hcl")
+
+
+def test_provider_lock_files_are_committed_with_hashes() -> None:
+    import hcl2
+
+    for path in LOCK_FILES:
+        assert path.is_file(), (
+            f"{path.relative_to(ROOT)} is missing: terraform providers lock (see deploy/terraform/README.md)"
+        )
+        (provider,) = _clean(hcl2.loads(path.read_text(encoding="utf-8")))["provider"]
+        (aws,) = provider.values()
+        assert list(provider) == ["registry.terraform.io/hashicorp/aws"], path
+        assert re.fullmatch(r"\d+\.\d+\.\d+", aws["version"]) and aws["constraints"] == ">= 5.81.0", path
+        assert aws["hashes"] and all(re.fullmatch(r"(h1|zh):[A-Za-z0-9+/=]+", h) for h in aws["hashes"]), path
+
+
+def test_init_accepts_the_committed_lock_files_unchanged(initialised_copy: Any) -> None:
+    _, copy = initialised_copy
+    for path in LOCK_FILES:
+        kept = copy / path.relative_to(DEPLOY)
+        assert kept.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), f"init changed {kept.name}"
 
 
 def test_terraform_validate_with_local_provider_mirror(initialised_copy: Any) -> None:
@@ -798,3 +920,70 @@ def test_function_refuses_the_reserved_prefix(function_results: dict[str, Any], 
 
 def test_function_rejects_malformed_encoding(function_results: dict[str, Any]) -> None:
     assert function_results["/%E0%A4%A"]["statusCode"] == 400
+
+
+# Each would send a visitor from the card domain to evil.example if the Location echoed the path:
+# browsers read `//host`, `/\host` and `/<tab>/host` as another host, and some proxies decode
+# %2F or %5C once more. Every one must redirect to a path on the card domain itself.
+OPEN_REDIRECTS = [
+    "//evil.example/x",
+    "///evil.example/x",
+    "/\\evil.example/x",
+    "\\\\evil.example/x",
+    "\\/evil.example/x",
+    "/%2Fevil.example/x",
+    "/%2fevil.example/x",
+    "/%5Cevil.example/x",
+    "/%5cevil.example/x",
+    "/%252Fevil.example/x",
+    "/%25255Cevil.example/x",
+    "/%2F%5C/evil.example/x",
+    "/\\/\\evil.example/x",
+    "/%5C/%2F\\evil.example/x",
+    "/\t/evil.example/x",
+    "\t//evil.example/x",
+    "/\n/evil.example/x",
+    "/\r\n/evil.example/x",
+    "/%09/evil.example/x",
+    "/%0D%0A/evil.example/x",
+    "/\t%2F\\\t/evil.example/x",
+]
+CARD_HOST = "cards.example.ch"
+
+
+def _resolve_as_a_browser(locations: list[str], base: str) -> list[dict[str, str]]:
+    """Resolve Location values against the page they came from with node's WHATWG URL parser."""
+    node = shutil.which("node")
+    if not node:
+        skip_or_fail("node is not installed; it resolves the redirects as browsers do")
+    script = (
+        "const [base] = process.argv.slice(1);"
+        "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(JSON.stringify(input.map((l) => {"
+        "  const u = new URL(l, base); return { host: u.host, pathname: u.pathname }; })));"
+    )
+    proc = subprocess.run(
+        [node, "-e", script, base], input=json.dumps(locations), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_function_redirects_never_leave_the_card_domain() -> None:
+    results = _run_function([{"uri": uri} for uri in OPEN_REDIRECTS])
+    locations = []
+    for uri, result in zip(OPEN_REDIRECTS, results, strict=True):
+        assert result.get("statusCode") == 301, f"{uri!r}: {result}"
+        location = result["headers"]["location"]["value"]
+        assert location.startswith("/") and location[1:2] not in ("/", "\\", ""), f"{uri!r} -> {location!r}"
+        assert not re.search(r"[\t\r\n]", location), f"{uri!r} -> {location!r}"
+        locations.append(location)
+    resolved_all = _resolve_as_a_browser(locations, f"https://{CARD_HOST}/evil")
+    for uri, original, resolved in zip(OPEN_REDIRECTS, locations, resolved_all, strict=True):
+        assert resolved["host"] == CARD_HOST, f"{uri!r} -> Location {original!r} leaves for {resolved['host']}"
+        assert resolved["pathname"].endswith("/evil.example/x/"), (uri, original, resolved)
+
+
+def test_function_redirect_keeps_an_inner_path_and_its_query() -> None:
+    (result,) = _run_function([{"uri": "//jana", "querystring": {"n": {"value": "1"}}}])
+    assert result["headers"]["location"]["value"] == "/jana/?n=1"

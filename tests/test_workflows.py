@@ -234,15 +234,52 @@ def test_deploy_runs_one_at_a_time_and_is_never_cancelled(workflows: dict[str, d
 
 def test_deploy_builds_then_publishes_then_notifies(workflows: dict[str, dict[str, Any]]) -> None:
     deploy = workflows["deploy"]
-    (job_id,) = deploy["jobs"]
-    build, _ = step_named(deploy, job_id, "build.py build")
-    creds, _ = step_named(deploy, job_id, AWS_CREDENTIALS_ACTION)
-    publish, publish_step = step_named(deploy, job_id, "build.py publish")
-    notify, notify_step = step_named(deploy, job_id, "build.py notify")
-    assert build < creds < publish < notify
+    assert set(deploy["jobs"]) == {"build", "publish"}
+    build, _ = step_named(deploy, "build", "build.py build")
+    upload, upload_step = step_named(deploy, "build", "actions/upload-artifact@")
+    assert build < upload
+    assert deploy["jobs"]["publish"]["needs"] == "build"
+    download, download_step = step_named(deploy, "publish", "actions/download-artifact@")
+    creds, _ = step_named(deploy, "publish", AWS_CREDENTIALS_ACTION)
+    publish, publish_step = step_named(deploy, "publish", "build.py publish")
+    notify, notify_step = step_named(deploy, "publish", "build.py notify")
+    assert download < creds < publish < notify
+    assert download_step["with"]["name"] == upload_step["with"]["name"]
     # A step without `if:` runs only when every step before it succeeded.
     assert "if" not in publish_step and "if" not in notify_step
     assert "--result" in publish_step["run"]
+
+
+def test_only_the_publish_job_can_ask_for_the_oidc_token(workflows: dict[str, dict[str, Any]]) -> None:
+    # The build runs the cards and templates of the merged commit; it needs no AWS and gets no token.
+    jobs = workflows["deploy"]["jobs"]
+    tokens = {job_id for job_id, job in jobs.items() if job["permissions"].get("id-token") == "write"}
+    assert tokens == {"publish"}
+    publish_runs = "\n".join(step.get("run", "") for step in jobs["publish"]["steps"])
+    assert "build.py build" not in publish_runs and "build.py publish" in publish_runs
+
+
+PIP_INSTALL = re.compile(r"\bpip3?\s+install\b(?P<args>[^\n]*)")
+LOCKED_INSTALL = re.compile(
+    r"^ --require-hashes --only-binary :all: --no-deps -r requirements/deploy\.lock$"
+    r"|^ --no-deps --no-build-isolation \.$"
+)
+
+
+def test_deploy_installs_only_what_the_lock_file_pins(workflows: dict[str, dict[str, Any]]) -> None:
+    # Either every file pip fetches is checked against a hash in the lock, or pip fetches nothing.
+    installs = [
+        (job_id, match["args"])
+        for job_id, _, step in steps(workflows["deploy"])
+        for match in PIP_INSTALL.finditer(step.get("run", ""))
+    ]
+    assert {job_id for job_id, _ in installs} == {"build", "publish"}
+    assert [args for _, args in installs if not LOCKED_INSTALL.match(args)] == []
+
+
+def test_the_install_rule_refuses_an_unpinned_install() -> None:
+    for args in (" .", " -e '.[test]'", " --no-deps -r requirements/deploy.lock", " boto3 --no-deps ."):
+        assert not LOCKED_INSTALL.match(args), args
 
 
 def test_infra_plans_pull_requests_and_applies_main_behind_an_environment(
@@ -557,6 +594,58 @@ def run_job_scripts(job: dict[str, Any], context: dict[str, str], env: dict[str,
     return ran
 
 
+def python_shim(folder: Path) -> Path:
+    """Put a `python` that runs this interpreter into `folder`, as setup-python puts one on PATH.
+
+    A symlink to sys.executable would lose a virtualenv: Python finds pyvenv.cfg next to the
+    path it was started by, so the shim execs the interpreter by its own path instead.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    shim = folder / "python"
+    shim.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    return folder
+
+
+def test_the_python_shim_keeps_this_environment(tmp_path: Path) -> None:
+    shims = python_shim(tmp_path / "bin")
+    proc = subprocess.run(
+        ["python", "-c", "import sys, cardsite; print(sys.prefix)"],
+        env={**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == sys.prefix
+
+
+def checkout(project: Path, workspace: Path) -> Path:
+    """Copy what a checkout of the repository gives a job: the project, build.py and the scripts."""
+    shutil.copytree(project, workspace, ignore=shutil.ignore_patterns("public", "publish-result.json"))
+    shutil.copy(ROOT / "build.py", workspace / "build.py")
+    shutil.copytree(SCRIPTS, workspace / ".github" / "scripts")
+    return workspace
+
+
+def hand_over_artifact(workflow: dict[str, Any], source: Path, target: Path) -> None:
+    """Carry the build job's artifact into the publish job's workspace, as upload/download-artifact do.
+
+    upload-artifact leaves out dot-files and dot-folders unless include-hidden-files is true.
+    """
+    (upload,) = [s for s in workflow["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/upload-")]
+    (download,) = [s for s in workflow["jobs"]["publish"]["steps"] if s.get("uses", "").startswith("actions/download-")]
+    assert upload["with"]["name"] == download["with"]["name"]
+    hidden = upload["with"].get("include-hidden-files", False) is True
+    into = target / download["with"]["path"]
+    shutil.rmtree(into, ignore_errors=True)  # every run downloads onto a fresh runner
+    shutil.copytree(
+        source / upload["with"]["path"].rstrip("/"),
+        into,
+        ignore=None if hidden else lambda _, names: [n for n in names if n.startswith(".")],
+    )
+
+
 def test_the_deploy_job_publishes_and_announces_against_moto(
     project: Path, aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -567,12 +656,10 @@ def test_the_deploy_job_publishes_and_announces_against_moto(
     boto3.client("ses", endpoint_url=aws).verify_email_identity(EmailAddress=sender)
     distribution = create_distribution(aws, bucket)
 
-    # The workspace: the project plus what the job uses from the repository.
-    shutil.copy(ROOT / "build.py", project / "build.py")
-    shutil.copytree(SCRIPTS, project / ".github" / "scripts")
-    shims = tmp_path / "bin"
-    shims.mkdir()
-    (shims / "python").symlink_to(sys.executable)
+    # Each job checks out the repository on its own runner; only the artifact joins them.
+    build_ws = checkout(project, tmp_path / "build-job")
+    publish_ws = checkout(project, tmp_path / "publish-job")
+    shims = python_shim(tmp_path / "bin")
     runner_temp = tmp_path / "runner-temp"
     runner_temp.mkdir()
     summary = tmp_path / "summary.md"
@@ -593,16 +680,21 @@ def test_the_deploy_job_publishes_and_announces_against_moto(
         "vars.CARDSITE_MAIL_FROM": f"Example Cards <{sender}>",
         "vars.CARDSITE_PRINT_INBOX": inbox,
     }
-    (job,) = load(WORKFLOWS / "deploy.yml")["jobs"].values()
+    workflow = load(WORKFLOWS / "deploy.yml")
 
-    ran = run_job_scripts(job, context, env, project)
-    assert len(ran) == 5, ran  # variables, build, publish, notify, summary
+    def deploy() -> list[str]:
+        ran = run_job_scripts(workflow["jobs"]["build"], context, env, build_ws)
+        hand_over_artifact(workflow, build_ws, publish_ws)
+        return ran + run_job_scripts(workflow["jobs"]["publish"], context, env, publish_ws)
+
+    ran = deploy()
+    assert len(ran) == 5, ran  # build; variables, publish, notify, summary
 
     s3 = boto3.client("s3", endpoint_url=aws)
     keys = {obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert {"max/index.html", "_cardsite/manifest.json", "_cardsite/notify-state.json"} <= keys
     assert not any(key.startswith(".cardsite") for key in keys)
-    result = json.loads((project / "publish-result.json").read_text())
+    result = json.loads((publish_ws / "publish-result.json").read_text())
     assert result, "publish --result wrote an empty result"
     raw = json.load(urllib_open(f"{aws}/moto-api/data.json"))["ses"].get("RawMessage", [])
     assert len(raw) >= len(list((project / "contacts").glob("*.yaml")))  # a print job per new card
@@ -611,14 +703,14 @@ def test_the_deploy_job_publishes_and_announces_against_moto(
 
     # Run again, nothing changed: nothing to upload and nothing to announce.
     summary.write_text("")
-    run_job_scripts(job, context, env, project)
+    deploy()
     assert "Nothing to announce" in summary.read_text()
     assert len(json.load(urllib_open(f"{aws}/moto-api/data.json"))["ses"].get("RawMessage", [])) == len(raw)
 
 
 def test_the_deploy_job_stops_before_aws_when_a_variable_is_missing(project: Path, tmp_path: Path) -> None:
     shutil.copytree(SCRIPTS, project / ".github" / "scripts")
-    (job,) = load(WORKFLOWS / "deploy.yml")["jobs"].values()
+    job = load(WORKFLOWS / "deploy.yml")["jobs"]["publish"]
     with pytest.raises(AssertionError, match="CARDSITE_DISTRIBUTION_ID is not set"):
         run_job_scripts(
             job,

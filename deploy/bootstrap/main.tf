@@ -114,3 +114,91 @@ resource "aws_s3_bucket_policy" "this" {
 
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
+
+# ---------------------------------------------------------------------------
+# Permissions boundary of every role deploy/terraform creates. It lives here,
+# applied by an administrator, because the Terraform role must not be able to
+# change it: that role may create and edit <name>-* roles and their inline
+# policies (its own included), and the boundary is what keeps any such role,
+# whatever its policy says, inside what cardsite needs. A role without this
+# boundary, or with another, cannot be created or given one.
+# ---------------------------------------------------------------------------
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id           = data.aws_caller_identity.current.account_id
+  partition            = data.aws_partition.current.partition
+  boundary_policy_name = "${var.name}-ci-boundary"
+  boundary_policy_arn  = "arn:${local.partition}:iam::${local.account_id}:policy/${local.boundary_policy_name}"
+}
+
+data "aws_iam_policy_document" "ci_boundary" {
+  #checkov:skip=CKV_AWS_109:A permissions boundary only caps; iam:* is limited to <name>-* roles and the GitHub OIDC provider, and the deny below keeps every such role under this boundary.
+  #checkov:skip=CKV_AWS_111:A boundary grants nothing by itself; the roles' own policies pin writes to ARNs, and CloudFront, ACM and SES create calls take no resource ARN.
+  #checkov:skip=CKV_AWS_356:"*" only for CloudFront, ACM and SES, whose IDs are generated on create; a boundary grants nothing by itself.
+  statement {
+    sid       = "CardsiteBuckets"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*", "arn:${local.partition}:s3:::${var.name}-*", "arn:${local.partition}:s3:::${var.name}-*/*"]
+  }
+
+  # No policy/* resource: no role under this boundary can edit the boundary.
+  statement {
+    sid     = "CardsiteRolesAndGitHubOidc"
+    actions = ["iam:*"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*",
+      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/token.actions.githubusercontent.com",
+    ]
+  }
+
+  statement {
+    sid     = "CardsiteTopicsAlarmsDashboard"
+    actions = ["sns:*", "cloudwatch:*"]
+    resources = [
+      "arn:${local.partition}:sns:*:${local.account_id}:${var.name}-*",
+      "arn:${local.partition}:cloudwatch:*:${local.account_id}:alarm:${var.name}-*",
+      "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${var.name}",
+    ]
+  }
+
+  statement {
+    sid       = "Route53Records"
+    actions   = ["route53:ChangeResourceRecordSets", "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource", "route53:GetChange"]
+    resources = ["arn:${local.partition}:route53:::hostedzone/*", "arn:${local.partition}:route53:::change/*"]
+  }
+
+  statement {
+    sid       = "ServicesWithGeneratedIds"
+    actions   = ["cloudfront:*", "acm:*", "ses:*"]
+    resources = ["*"]
+  }
+
+  # Creating a role, or setting a boundary, is refused unless it is this one.
+  statement {
+    sid       = "OnlyRolesUnderThisBoundary"
+    effect    = "Deny"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_policy_arn]
+    }
+  }
+
+  statement {
+    sid       = "KeepTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "ci_boundary" {
+  name        = local.boundary_policy_name
+  description = "Permissions boundary of the cardsite CI roles: the most any role deploy/terraform creates may do."
+  policy      = data.aws_iam_policy_document.ci_boundary.json
+}

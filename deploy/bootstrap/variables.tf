@@ -5,7 +5,7 @@ variable "aws_region" {
 }
 
 variable "name" {
-  description = "Name prefix; the bucket is called <name>-tfstate-<account ID>."
+  description = "Name prefix; the bucket is called <name>-tfstate-<account ID> and the boundary <name>-ci-boundary. Use the same name as deploy/terraform."
   type        = string
   default     = "cardsite"
 }

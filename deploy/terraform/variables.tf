@@ -85,3 +85,34 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "ci_permissions_boundary_arn" {
+  description = "Permissions boundary of the three CI roles, created by deploy/bootstrap (its output ci_permissions_boundary_arn); the Terraform role can create or change a <name>-* role only with it."
+  type        = string
+}
+
+variable "mail_from_address" {
+  description = "The address notify sends from (the address in notify.sender or CARDSITE_MAIL_FROM, e.g. cards@example.com); the deploy role may send from no other (ses:FromAddress)."
+  type        = string
+
+  validation {
+    condition     = endswith(lower(var.mail_from_address), "@${lower(var.mail_domain)}")
+    error_message = "mail_from_address must be an address at mail_domain, the identity SES sends from."
+  }
+}
+
+variable "mail_print_inbox" {
+  description = "The print shop's addresses (notify.print_inbox or CARDSITE_PRINT_INBOX); the deploy role may send print jobs to these only (ses:Recipients)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.mail_print_inbox) > 0 && alltrue([for a in var.mail_print_inbox : can(regex("^[^@*?\\s]+@[^@*?\\s]+$", a))])
+    error_message = "mail_print_inbox must list at least one plain address, without wildcards."
+  }
+}
+
+variable "owner_domains" {
+  description = "Domains the card owners' addresses may be at, as owner_domains in site.yaml; empty means mail_domain only. The deploy role may send owner notices to addresses at these domains only (ses:Recipients)."
+  type        = list(string)
+  default     = []
+}

@@ -76,9 +76,12 @@ mock_provider "aws" {
 }
 
 variables {
-  github_repository      = "example-org/cardsite"
-  terraform_state_bucket = "cardsite-tfstate-123456789012"
-  mail_domain            = "example.com"
+  github_repository           = "example-org/cardsite"
+  terraform_state_bucket      = "cardsite-tfstate-123456789012"
+  ci_permissions_boundary_arn = "arn:aws:iam::123456789012:policy/cardsite-ci-boundary"
+  mail_domain                 = "example.com"
+  mail_from_address           = "cards@example.com"
+  mail_print_inbox            = ["print-jobs@druckerei.example.net"]
 }
 
 run "cloudfront_domain_only" {
@@ -129,6 +132,35 @@ run "custom_domain_and_route53" {
   }
 }
 
+run "rejects_a_sender_outside_the_mail_domain" {
+  command = plan
+
+  variables {
+    mail_from_address = "cards@evil.example"
+  }
+
+  expect_failures = [var.mail_from_address]
+}
+
+run "rejects_a_wildcard_print_inbox" {
+  command = plan
+
+  variables {
+    mail_print_inbox = ["*@druckerei.example.net"]
+  }
+
+  expect_failures = [var.mail_print_inbox]
+}
+
+run "owner_domains_default_to_the_mail_domain" {
+  command = plan
+
+  assert {
+    condition     = one(module.ci.owner_domains) == "example.com"
+    error_message = "Without owner_domains, owner notices may go to the mail domain only."
+  }
+}
+
 run "rejects_a_repository_without_owner" {
   command = plan
 
@@ -153,6 +185,16 @@ run "ci_module_creates_three_roles" {
     ses_identity_arn          = "arn:aws:ses:eu-central-1:123456789012:identity/example.com"
     ses_configuration_set_arn = "arn:aws:ses:eu-central-1:123456789012:configuration-set/cardsite"
     managed_bucket_arns       = ["arn:aws:s3:::cardsite-site-123456789012", "arn:aws:s3:::cardsite-logs-123456789012"]
+    permissions_boundary_arn  = "arn:aws:iam::123456789012:policy/cardsite-ci-boundary"
+    owner_domains             = ["example.com", "example.ch"]
+  }
+
+  assert {
+    condition = alltrue([
+      for role in [aws_iam_role.deploy, aws_iam_role.terraform, aws_iam_role.terraform_plan] :
+      role.permissions_boundary == "arn:aws:iam::123456789012:policy/cardsite-ci-boundary"
+    ])
+    error_message = "Every CI role carries the permissions boundary."
   }
 
   assert {

@@ -73,10 +73,25 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   # SES authorises a send against both the identity and the configuration set.
+  # Only from the one sender, and only to the print shop and to addresses at
+  # the owner domains: a card's text cannot be mailed anywhere else through
+  # the company's identity. ses:Recipients holds every To, Cc and Bcc address.
   statement {
     sid       = "SendNotifications"
     actions   = ["ses:SendEmail", "ses:SendRawEmail"]
     resources = [var.ses_identity_arn, var.ses_configuration_set_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ses:FromAddress"
+      values   = [var.mail_from_address]
+    }
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "ses:Recipients"
+      values   = concat(var.mail_print_inbox, [for domain in var.owner_domains : "*@${domain}"])
+    }
   }
 
   # Account-level reads for pacing; these actions have no resource type, so
@@ -92,6 +107,7 @@ resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-deploy"
   description          = "Publishes the card site and sends notifications from ${var.github_repository}."
   assume_role_policy   = data.aws_iam_policy_document.deploy_trust.json
+  permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 }
 

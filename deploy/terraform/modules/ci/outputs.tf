@@ -17,3 +17,8 @@ output "oidc_provider_arn" {
   description = "ARN of the GitHub Actions OIDC identity provider in this account."
   value       = aws_iam_openid_connect_provider.github.arn
 }
+
+output "owner_domains" {
+  description = "Domains the deploy role may send owner notices to."
+  value       = var.owner_domains
+}

@@ -165,6 +165,7 @@ resource "aws_iam_role" "terraform_plan" {
   name                 = "${var.name}-terraform-plan"
   description          = "Plans deploy/terraform read-only for pull requests in ${var.github_repository}."
   assume_role_policy   = data.aws_iam_policy_document.terraform_plan_trust.json
+  permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 }
 

@@ -34,7 +34,7 @@ data "aws_iam_policy_document" "terraform_trust" {
 }
 
 data "aws_iam_policy_document" "terraform" {
-  #checkov:skip=CKV_AWS_109:Applying this configuration means managing its own IAM roles; iam:* is pinned to <name>-* roles and the GitHub OIDC provider, and only main (or one environment) can assume the role.
+  #checkov:skip=CKV_AWS_109:Applying this configuration means managing its own IAM roles; role writes are pinned to <name>-* roles and require the permissions boundary, and only main (or one environment) can assume the role.
   #checkov:skip=CKV_AWS_111:Write access is pinned to ARNs wherever the service allows; CloudFront, ACM and SES create calls take no resource ARN.
   #checkov:skip=CKV_AWS_356:"*" remains only for CloudFront, ACM and SES, whose IDs are generated on create and whose create/list actions accept no resource.
   statement {
@@ -59,14 +59,70 @@ data "aws_iam_policy_document" "terraform" {
     resources = concat(var.managed_bucket_arns, [for arn in var.managed_bucket_arns : "${arn}/*"])
   }
 
-  # Only this configuration's roles and the GitHub OIDC provider.
+  # Only this configuration's roles, and only under the permissions boundary:
+  # without the condition this role could create a <name>-* role with
+  # AdministratorAccess and assume it. The boundary itself (deploy/bootstrap)
+  # repeats the rule, since this role may rewrite its own inline policy.
   statement {
-    sid     = "ManagedIam"
-    actions = ["iam:*"]
-    resources = [
-      "arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*",
-      "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.oidc_host}",
+    sid = "ManagedRolesUnderTheBoundary"
+    actions = [
+      "iam:CreateRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy",
+      "iam:AttachRolePolicy",
+      "iam:DetachRolePolicy",
     ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [var.permissions_boundary_arn]
+    }
+  }
+
+  statement {
+    sid = "ManagedRoles"
+    actions = [
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListRolePolicies",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListInstanceProfilesForRole",
+      "iam:ListRoleTags",
+      "iam:TagRole",
+      "iam:UntagRole",
+      "iam:UpdateRole",
+      "iam:UpdateRoleDescription",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:DeleteRole",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${var.name}-*"]
+  }
+
+  statement {
+    sid = "GitHubOidcProvider"
+    actions = [
+      "iam:CreateOpenIDConnectProvider",
+      "iam:GetOpenIDConnectProvider",
+      "iam:DeleteOpenIDConnectProvider",
+      "iam:UpdateOpenIDConnectProviderThumbprint",
+      "iam:AddClientIDToOpenIDConnectProvider",
+      "iam:RemoveClientIDFromOpenIDConnectProvider",
+      "iam:TagOpenIDConnectProvider",
+      "iam:UntagOpenIDConnectProvider",
+      "iam:ListOpenIDConnectProviderTags",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.oidc_host}"]
+  }
+
+  # Belt and braces next to the boundary's own deny.
+  statement {
+    sid       = "KeepTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary"]
+    resources = ["*"]
   }
 
   statement {
@@ -108,6 +164,7 @@ resource "aws_iam_role" "terraform" {
   name                 = "${var.name}-terraform"
   description          = "Plans and applies deploy/terraform from ${var.github_repository}."
   assume_role_policy   = data.aws_iam_policy_document.terraform_trust.json
+  permissions_boundary = var.permissions_boundary_arn
   max_session_duration = 3600
 }
 

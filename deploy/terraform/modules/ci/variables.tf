@@ -60,3 +60,33 @@ variable "managed_bucket_arns" {
   description = "ARNs of the S3 buckets this configuration creates (site and logs); the Terraform role may manage, and the plan role read the settings of, those buckets only."
   type        = list(string)
 }
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary (deploy/bootstrap output ci_permissions_boundary_arn) that the three roles carry and that the Terraform role must give every role it creates."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+variable "mail_from_address" {
+  description = "The one sender address the deploy role may send from (ses:FromAddress): the address part of notify's sender."
+  type        = string
+}
+
+variable "mail_print_inbox" {
+  description = "The print shop's addresses, which the deploy role may send print jobs to (ses:Recipients)."
+  type        = list(string)
+}
+
+variable "owner_domains" {
+  description = "Domains of the card owners' addresses, which the deploy role may send owner notices to (ses:Recipients)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.owner_domains) > 0 && alltrue([for d in var.owner_domains : can(regex("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", d))])
+    error_message = "owner_domains must list at least one lowercase domain name, without @ or wildcards."
+  }
+}

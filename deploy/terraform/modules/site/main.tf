@@ -99,6 +99,24 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # cardsite's own objects (the deploy manifest, the notify state) are never
+  # served, at the top or under a key prefix. The CloudFront Function already
+  # answers 404 for them; this holds even if it is detached or changed.
+  statement {
+    sid     = "DenyCardsiteInternals"
+    effect  = "Deny"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${aws_s3_bucket.this.arn}/_cardsite/*",
+      "${aws_s3_bucket.this.arn}/*/_cardsite/*",
+    ]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"

@@ -9,8 +9,19 @@
 //    `jana.vcf` relatively, which only resolve under the trailing slash.
 //    Card URLs and QR codes already end in `/`, so scans never redirect.
 //    Paths whose last segment has an extension (`.vcf`, `.svg`, `.js`) pass.
+// 3. The redirect's Location is always a path on this host. A browser reads
+//    `//evil.example/x/` (and `/\evil.example`, or `/<tab>/evil.example`, as
+//    it drops tabs and turns `\` into `/`) as another host, so leading
+//    slashes, backslashes, tabs and their percent-encodings are collapsed
+//    into the single `/` the Location starts with.
 
 var RESERVED_SEGMENT = '_cardsite';
+
+// What the WHATWG URL parser drops anywhere in a URL: tab, LF, CR.
+var DROPPED = /[\t\n\r]/g;
+// A leading run of slashes, backslashes and dropped characters, raw or
+// percent-encoded once or more (%2F, %252F, ...).
+var LEADING_SLASHES = /^(?:[\/\\\t\n\r]|%(?:25)*(?:2f|5c|09|0a|0d))+/i;
 
 function reply(statusCode, statusDescription, headers, cacheControl) {
     headers['cache-control'] = { value: cacheControl };
@@ -45,6 +56,12 @@ function isReserved(uri) {
     return false;
 }
 
+// `/<uri>/` as a path on the request's own host, never a network-path
+// reference (`//host`) that a browser would follow to another site.
+function sameHostPath(uri) {
+    return '/' + uri.replace(DROPPED, '').replace(LEADING_SLASHES, '') + '/';
+}
+
 // Rebuilds the query string as the viewer sent it, for the redirect.
 function queryString(querystring) {
     var parts = [];
@@ -74,7 +91,7 @@ function handler(event) {
     if (uri.charAt(uri.length - 1) === '/') {
         request.uri = uri + 'index.html';
     } else if (uri.substring(uri.lastIndexOf('/') + 1).indexOf('.') === -1) {
-        var location = uri + '/' + queryString(request.querystring || {});
+        var location = sameHostPath(uri) + queryString(request.querystring || {});
         return reply(301, 'Moved Permanently', { location: { value: location } }, 'max-age=3600');
     }
     return request;
