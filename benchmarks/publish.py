@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from cardsite.publish import PublishOptions, publish  # noqa: E402
-from cardsite.settings import load_settings  # noqa: E402
-from cardsite.site import build  # noqa: E402
+from cardsite.build.engine import build  # noqa: E402
+from cardsite.cards.settings import load_settings  # noqa: E402
+from cardsite.publish.sync import PublishOptions, publish  # noqa: E402
 
 BUCKET = "cards"
 

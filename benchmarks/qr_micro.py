@@ -1,4 +1,4 @@
-"""Time cardsite.qr.render_svg per call on card-like URLs (issue 8: ~0.3 ms per card or less).
+"""Time cardsite.render.qr.render_svg per call on card-like URLs (issue 8: ~0.3 ms per card or less).
 
     python benchmarks/qr_micro.py                 # 300 URLs, level M, median of 7 passes
     python benchmarks/qr_micro.py --level Q --runs 9 --profile
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cardsite import qr
+from cardsite.render import qr
 
 
 def card_urls(count: int, seed: int = 1) -> list[str]:

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cards.settings import Settings, load_settings, project_paths
 from .errors import CardsiteError, ValidationError, shown
-from .settings import Settings, load_settings, project_paths
 
 log = logging.getLogger("cardsite")
 
@@ -79,7 +79,7 @@ def _settings(args: argparse.Namespace, checked: bool = False) -> Settings:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Validate everything, then build what changed since the last build."""
-    from . import stamp
+    from .build import fingerprint as stamp
 
     site_file, templates_dir = project_paths(args.contacts, args.site, args.templates)
     scan = stamp.scan(args.contacts, site_file, templates_dir, f"base_url={args.base_url}")
@@ -89,8 +89,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         log.info("Built %d cards into %s: nothing changed, 0 files written", scan.cards, args.out)
         return 0
 
-    from .rebuild import rebuild_cards
-    from .site import build
+    from .build.engine import build
+    from .build.rebuild import rebuild_cards
 
     # When only contact files changed, site.yaml is the very file the last successful build checked.
     settings = _settings(args, checked=changed is not None)
@@ -111,14 +111,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate every card and report all problems at once."""
-    from .site import check
+    from .build.engine import check
 
     settings = _settings(args)
     sources = check(settings)
     if args.base:
-        from .history import broken_urls
+        from .cards.history import broken_urls
 
-        problems = broken_urls(sources, args.base, settings.contacts_dir)
+        live = {s.id for s in sources} | {alias for s in sources for alias in s.meta["aliases"]}
+        problems = broken_urls(live, args.base, settings.contacts_dir)
         if problems:
             raise ValidationError(problems)
     log.info("%d cards OK", len(sources))
@@ -127,21 +128,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Build into a temporary folder and serve it with live reload."""
-    from .serve import serve
+    from .serve.preview import serve
 
     return serve(_settings(args), host=args.host, port=args.port)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Upload the built site to S3 and invalidate what changed in CloudFront."""
-    from .publish import publish_command
+    from .publish.sync import publish_command
 
     return publish_command(args)
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
     """E-mail the print shop and the card owners about changed cards."""
-    from .notify import notify_command
+    from .notify.announce import notify_command
 
     return notify_command(args)
 

@@ -45,7 +45,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         from urllib.parse import unquote
 
-        from cardsite.output import object_headers
+        from cardsite.build.output import object_headers
 
         rel = unquote(self.path.split("?", 1)[0].lstrip("/"))
         if rel and not rel.endswith("/"):
@@ -55,7 +55,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
-        from cardsite.output import object_headers
+        from cardsite.build.output import object_headers
 
         return object_headers(str(path))["Content-Type"]
 

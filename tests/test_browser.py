@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsite.settings import load_settings
-from cardsite.site import build
+from cardsite.build.engine import build
+from cardsite.cards.settings import load_settings
 
 pytestmark = pytest.mark.browser
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cardsite.build.engine import build
+from cardsite.build.output import TEMPLATE_CACHE
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.output import TEMPLATE_CACHE
-from cardsite.settings import load_settings
-from cardsite.site import build
 
 SAMPLE_IDS = {"jana-mueller", "zoe-leclerc", "lukasz-wojcik", "max", "hans-meier"}
 ACTIVE_IDS = SAMPLE_IDS - {"hans-meier"}
@@ -189,7 +189,7 @@ def test_company_phone_is_dialled_in_e164(project: Path) -> None:
 
 
 def test_a_new_card_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
-    from cardsite.output import write_new_folder
+    from cardsite.build.output import write_new_folder
 
     with pytest.raises(TypeError):
         write_new_folder(tmp_path / "card", {"index.html": b"<p>ok</p>", "card.vcf": None})  # type: ignore[dict-item]

@@ -124,8 +124,8 @@ def test_site_settings_are_checked(project: Path, capsys: pytest.CaptureFixture[
 
 
 def test_national_numbers_use_the_site_region(project: Path) -> None:
-    from cardsite.settings import load_settings
-    from cardsite.site import check as run_check
+    from cardsite.build.engine import check as run_check
+    from cardsite.cards.settings import load_settings
 
     write(project, "anna.yaml", "name: {given: Anna}\nphones:\n  - value: '044 668 18 00'\n")
     sources = {s.id: s for s in run_check(load_settings(project / "contacts"))}
@@ -184,10 +184,10 @@ def test_a_schema_mistake_hides_no_other_problem_in_annotations(
 
 
 def test_the_preview_error_page_lists_every_problem(project: Path, tmp_path: Path) -> None:
+    from cardsite.build.engine import build
+    from cardsite.cards.settings import load_settings
     from cardsite.errors import ValidationError
-    from cardsite.serve import error_page
-    from cardsite.settings import load_settings
-    from cardsite.site import build
+    from cardsite.serve.preview import error_page
 
     write(project, "jana.yaml", THREE_KINDS)
     with pytest.raises(ValidationError) as caught:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from cardsite.build.engine import build
+from cardsite.build.output import STATE_DIR
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.output import STATE_DIR
-from cardsite.publish_plan import scan_site
-from cardsite.settings import load_settings
-from cardsite.site import build
+from cardsite.publish.plan import scan_site
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "<p>edited template</p>"
@@ -168,7 +168,7 @@ def test_a_link_loop_is_refused_not_followed(project: Path, capsys: pytest.Captu
 
 def _stop_after(monkeypatch: pytest.MonkeyPatch, writes: int, error: BaseException) -> None:
     """Make the build's atomic write raise `error` once it has replaced `writes` files."""
-    import cardsite.output
+    import cardsite.build.output
 
     real = os.replace
     done = [0]
@@ -179,7 +179,7 @@ def _stop_after(monkeypatch: pytest.MonkeyPatch, writes: int, error: BaseExcepti
         done[0] += 1
         real(src, dst)
 
-    monkeypatch.setattr(cardsite.output.os, "replace", replace)
+    monkeypatch.setattr(cardsite.build.output.os, "replace", replace)
 
 
 @pytest.mark.parametrize("writes", [0, 2, 4, 6, 8])

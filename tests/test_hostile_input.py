@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 import ada_url
 import pytest
 
+from cardsite.cards.load import MAX_DEPTH, MAX_FILE_BYTES, format_path, read_yaml
+from cardsite.cards.model import make_card, short_url
+from cardsite.cards.settings import load_settings
+from cardsite.cards.validate import describe_character, url_problem
 from cardsite.cli import main
 from cardsite.errors import Problem, shown
-from cardsite.load import MAX_DEPTH, MAX_FILE_BYTES, format_path, read_yaml
-from cardsite.model import make_card, short_url
-from cardsite.publish_plan import card_of
-from cardsite.settings import load_settings
-from cardsite.validate import describe_character, url_problem
+from cardsite.publish.plan import card_of
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, SiteHandler, skip_or_fail
 
-from cardsite.serve import Preview
-from cardsite.settings import load_settings
-from cardsite.site import build
+from cardsite.build.engine import build
+from cardsite.cards.settings import load_settings
+from cardsite.serve.preview import Preview
 
 JS_TOOLS = ROOT / "tests" / "js" / "node_modules"
 VNU_JAR = JS_TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar"

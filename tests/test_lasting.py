@@ -11,9 +11,9 @@ import pytest
 import vobject
 from PIL import Image
 
+from cardsite.build.engine import build
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.settings import load_settings
-from cardsite.site import build
 
 
 def run_build(project: Path, out: Path | None = None):

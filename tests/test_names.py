@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import vobject
 
+from cardsite.cards.model import Name
 from cardsite.cli import main
-from cardsite.model import Name
 
 CARDS = {
     # Hangul: family first, written together, from the script alone.

@@ -23,10 +23,10 @@ from typing import Any
 import boto3
 import pytest
 
-from cardsite import outbox as outbox_module
 from cardsite.cli import main
-from cardsite.mail_strings import STRINGS
-from cardsite.printjob import NTAG213_NDEF_BYTES, UnsafeHeader, ndef_uri_message, to_bytes
+from cardsite.notify import outbox as outbox_module
+from cardsite.notify.printjob import NTAG213_NDEF_BYTES, UnsafeHeader, ndef_uri_message, to_bytes
+from cardsite.notify.strings import STRINGS
 
 BUCKET = "cards-site"
 SENDER = "cards@example.ch"
@@ -457,7 +457,7 @@ def test_a_fold_that_changes_an_address_is_refused() -> None:
 def test_many_named_recipients_fold_into_short_lines_and_read_back_the_same() -> None:
     from email.headerregistry import Address
 
-    from cardsite.printjob import MAIL_POLICY
+    from cardsite.notify.printjob import MAIL_POLICY
 
     names = ["Druckerei Muster AG", "Print: Zürich, Geneva", 'The "night" shift', "", "Ünïcödé Ñame " * 6]
     to = [Address(display_name=names[i % len(names)], addr_spec=f"print{i}@druckerei.example.ch") for i in range(50)]
@@ -588,7 +588,7 @@ def test_ndef_uri_record_uses_the_prefix_code(uri: str, code: int) -> None:
 
 
 def test_every_language_block_has_every_string() -> None:
-    from cardsite.validate import validator
+    from cardsite.cards.validate import validator
 
     languages = set(validator("contact").schema["$defs"]["lang"]["enum"])
     assert languages <= set(STRINGS), languages - set(STRINGS)
@@ -616,7 +616,7 @@ def test_the_documented_reader_reads_a_print_job(project: Path, monkeypatch) -> 
 
 
 def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:
-    from cardsite.notify_state import S3State, dump_state
+    from cardsite.notify.ledger import S3State, dump_state
 
     s3 = boto3.client("s3", endpoint_url=aws)
     s3.create_bucket(Bucket=BUCKET)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.notify import MailSettings, announce, built_vcards, load_cards, make_job, plan
-from cardsite.notify_state import empty_state
-from cardsite.outbox import FolderOutbox
-from cardsite.settings import load_settings
+from cardsite.notify.announce import MailSettings, announce, built_vcards, load_cards, make_job, plan
+from cardsite.notify.ledger import empty_state
+from cardsite.notify.outbox import FolderOutbox
 
 
 def card(project: Path, address: str, extra: str = "") -> Path:

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cardsite.parallel import PARALLEL_MIN, parallel_map
+from cardsite.build.parallel import PARALLEL_MIN, parallel_map
 
 
 def _pid(offset: int, item: int) -> tuple[int, int]:
@@ -19,7 +19,7 @@ def test_results_keep_their_order_and_use_worker_processes() -> None:
     # In a fresh interpreter: this one may run other threads (the browser fixture's), which keep it serial.
     code = (
         "import os, sys\n"
-        "from cardsite.parallel import PARALLEL_MIN, parallel_map\n"
+        "from cardsite.build.parallel import PARALLEL_MIN, parallel_map\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "from test_parallel import _pid\n"
         "items = list(range(PARALLEL_MIN * 2))\n"

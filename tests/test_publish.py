@@ -11,10 +11,10 @@ import boto3
 import conftest
 import pytest
 
+from cardsite.build.output import object_headers
+from cardsite.build.store import card_names
 from cardsite.cli import main
-from cardsite.output import object_headers
-from cardsite.publish import PublishFailed, PublishOptions, publish
-from cardsite.publish_plan import (
+from cardsite.publish.plan import (
     MANIFEST,
     Listed,
     LocalFile,
@@ -22,7 +22,7 @@ from cardsite.publish_plan import (
     invalidation_paths,
     make_plan,
 )
-from cardsite.state import card_names
+from cardsite.publish.sync import PublishFailed, PublishOptions, publish
 
 BUCKET = conftest.TEST_BUCKET
 
@@ -206,7 +206,7 @@ def test_changed_headers_alone_mean_an_upload() -> None:
 
 
 def test_an_md5_etag_vouches_for_content_without_a_hash_in_the_manifest() -> None:
-    from cardsite.publish_plan import BY_MD5, Entry, md5_etag
+    from cardsite.publish.plan import BY_MD5, Entry, md5_etag
 
     headers = {"Content-Type": "text/html; charset=utf-8"}
     old = LocalFile("max/index.html", Path("max/index.html"), 3, "a" * 64, headers, md5_etag(b"old"))
@@ -225,7 +225,7 @@ def test_an_md5_etag_vouches_for_content_without_a_hash_in_the_manifest() -> Non
 
 
 def _entry(f: LocalFile, etag: str):
-    from cardsite.publish_plan import Entry
+    from cardsite.publish.plan import Entry
 
     return Entry(f.sha256, f.headers_hash, f.size, etag)
 
@@ -460,7 +460,7 @@ def test_verify_repairs_headers_changed_behind_publishs_back(project: Path, site
 
 
 def test_object_drift_compares_bytes_headers_and_extras() -> None:
-    from cardsite.publish_plan import object_drift
+    from cardsite.publish.plan import object_drift
 
     headers = {"Content-Type": "text/vcard; charset=utf-8", "Cache-Control": "public, max-age=300"}
     f = LocalFile("max/max.vcf", Path("max/max.vcf"), 3, "a" * 64, {**headers, "Content-Disposition": "attachment"})

@@ -23,8 +23,8 @@ from test_publish import (
 )
 
 from cardsite.cli import main
-from cardsite.publish import PublishFailed
-from cardsite.publish_plan import MANIFEST
+from cardsite.publish.plan import MANIFEST
+from cardsite.publish.sync import PublishFailed
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect", "content-length"}
 #: Decides, from the request number, method and path, whether to answer (status, error code) instead of moto.
@@ -242,7 +242,7 @@ def test_a_failed_page_put_leaves_no_link_to_it(project: Path, s3, aws: str, pro
 
 
 def test_pages_go_up_after_the_pages_they_point_to() -> None:
-    from cardsite.publish_plan import Plan
+    from cardsite.publish.plan import Plan
 
     plan = Plan(added=["new/index.html", "new/new.vcf", "index.html"], changed=["old/index.html", "gone/index.html"])
     links = {

@@ -13,7 +13,7 @@ import zxingcpp
 from PIL import Image
 from qrcode import util
 
-from cardsite import qr
+from cardsite.render import qr
 
 LEVELS = {"M": qrcode.constants.ERROR_CORRECT_M, "Q": qrcode.constants.ERROR_CORRECT_Q}
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cardsite import site
+from cardsite.build import engine as site
+from cardsite.build.store import read_state
 from cardsite.cli import main
-from cardsite.state import read_state
 
 
 def build(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from cardsite.build.output import object_headers
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.output import object_headers
-from cardsite.preview_http import host_allowed
-from cardsite.serve import Preview, inject_reload, should_rebuild
-from cardsite.settings import load_settings
+from cardsite.serve.handler import host_allowed
+from cardsite.serve.preview import Preview, inject_reload, should_rebuild
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -103,7 +103,7 @@ def test_a_failed_build_is_never_current(project: Path, capsys: pytest.CaptureFi
 def test_a_library_upgrade_rebuilds(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cardsite import stamp
+    from cardsite.build import fingerprint as stamp
 
     build(capsys)
     libraries = tmp_path / "libraries"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cardsite.load import Document, read_yaml
-from cardsite.validate import SCHEMAS, _describe, _schema, fast_valid, schema_problems, validator
+from cardsite.cards.load import Document, read_yaml
+from cardsite.cards.validate import SCHEMAS, _describe, _schema, fast_valid, schema_problems, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -269,10 +269,10 @@ def test_a_valid_build_loads_neither_jsonschema_nor_the_email_library_early() ->
     code = """
 import sys
 from pathlib import Path
-import cardsite.validate
+import cardsite.cards.validate
 assert "email_validator" not in sys.modules
-from cardsite.settings import load_settings
-from cardsite.site import check
+from cardsite.cards.settings import load_settings
+from cardsite.build.engine import check
 check(load_settings(Path("contacts")))
 print(json.dumps(sorted(m for m in ("jsonschema", "referencing", "email_validator") if m in sys.modules)))
 """

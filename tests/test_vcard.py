@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import vobject
 
-from cardsite.load import read_yaml
-from cardsite.model import Card, make_card
-from cardsite.settings import load_settings
-from cardsite.site import check
-from cardsite.vcard import card_uid, refold, render_vcard, vcard_object
+from cardsite.build.engine import check
+from cardsite.cards.load import read_yaml
+from cardsite.cards.model import Card, make_card
+from cardsite.cards.settings import load_settings
+from cardsite.render.vcard import card_uid, refold, render_vcard, vcard_object
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .publish_plan import Plan, card_changes, plan_summary
+from .plan import Plan, card_changes, plan_summary
 
 
 @dataclass

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import Problem, ValidationError, display_path
+from ..errors import Problem, ValidationError, display_path
 from .load import Document, read_yaml
 
 #: Templates that ship with cardsite, used when the project has no templates/ folder.
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import Abort, display_path
-from .output import write_if_changed
+from ..build.output import write_if_changed
+from ..errors import Abort, display_path
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from .serve import Preview
+    from .preview import Preview
 
 log = logging.getLogger(__name__)
 

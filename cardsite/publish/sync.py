@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import Abort
-from .publish_plan import (
+from ..errors import Abort
+from .plan import (
     MANIFEST,
     RESERVED,
     Entry,
@@ -41,7 +41,7 @@ from .publish_plan import (
     read_built_state,
     scan_site,
 )
-from .publish_report import PublishResult, append_step_summary, write_result
+from .report import PublishResult, append_step_summary, write_result
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from . import qr
-from .mail_strings import strings_for
-from .model import Card, Name
+from ..cards.model import Card, Name
+from ..render import qr
+from .strings import strings_for
 
 SCHEMA_VERSION = 1
 SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"

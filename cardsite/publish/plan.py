@@ -29,10 +29,10 @@ from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import Abort, display_path
-from .load import ID_PATTERN, RESERVED_IDS
-from .output import STATE_FILE, object_headers
-from .state import read_state
+from ..build.output import STATE_FILE, object_headers
+from ..build.store import read_state
+from ..cards.load import ID_PATTERN, RESERVED_IDS
+from ..errors import Abort, display_path
 
 log = logging.getLogger(__name__)
 

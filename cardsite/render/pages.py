@@ -10,10 +10,10 @@ from typing import Any
 import jinja2
 import yaml
 
-from .errors import Problem, ValidationError, display_path
-from .load import Loader
-from .model import Card, short_url
-from .settings import Settings
+from ..cards.load import Loader
+from ..cards.model import Card, short_url
+from ..cards.settings import Settings
+from ..errors import Problem, ValidationError, display_path
 
 #: Files under templates/assets/ are published as assets/<stem>.<hash><suffix>.
 ASSETS_DIR = "assets"
@@ -34,24 +34,16 @@ class Pages:
     settings: Settings
     names: dict[str, str] = field(default_factory=dict)
     #: Where compiled templates are kept between builds, or None to compile them afresh.
-    cache_dir: Path | None = None
+    bytecode_cache: jinja2.BytecodeCache | None = None
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
 
     def __post_init__(self) -> None:
         root = self.settings.templates_dir
-        cache = None
-        if self.cache_dir is not None:
-            from .stamp import code_digest
-
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            # Compiled code follows the options below as well as the template, so cardsite's code is in the name;
-            # Jinja checks the template's own text.
-            cache = jinja2.FileSystemBytecodeCache(str(self.cache_dir), f"{code_digest()[:16]}-%s.cache")
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(root),
-            bytecode_cache=cache,
+            bytecode_cache=self.bytecode_cache,
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -71,7 +63,7 @@ class Pages:
         """Return a checked phone number in E.164 form, for tel: links."""
         import phonenumbers
 
-        from .validate import parse_phone
+        from ..cards.validate import parse_phone
 
         parsed = parse_phone(number, self.settings.phone_region)
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if parsed else number

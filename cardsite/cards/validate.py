@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
-from .errors import Problem
+from ..errors import Problem
 from .load import Document, PathKey
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import vobject
 from vobject.behavior import Behavior
 
-from .model import Card
+from ..cards.model import Card
 
 MAX_LINE_OCTETS = 75
 UNFOLDED = 1 << 30

@@ -35,14 +35,14 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from . import stamp
-from .errors import Abort, CardsiteError, ValidationError
-from .output import STATE_DIR, object_headers
-from .pages import Pages
-from .preview_http import IDLE_TIMEOUT, PreviewHandler, PreviewServer
-from .settings import Settings, load_settings
-from .site import BuildReport, build
-from .state import read_state
+from ..build import fingerprint as stamp
+from ..build.engine import BuildReport, build
+from ..build.output import STATE_DIR, object_headers
+from ..build.store import read_state
+from ..cards.settings import Settings, load_settings
+from ..errors import Abort, CardsiteError, ValidationError
+from ..render.pages import Pages
+from .handler import IDLE_TIMEOUT, PreviewHandler, PreviewServer
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .errors import Abort, display_path
-from .model import Card
-from .notify_state import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
+from ..build.engine import check
+from ..cards.model import Card
+from ..cards.settings import Settings, load_settings, owner_address_problem
+from ..cards.validate import email_problem
+from ..errors import Abort, display_path
+from .ledger import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
 from .printjob import (
     CREATED,
@@ -44,9 +47,6 @@ from .printjob import (
     print_job_message,
     to_bytes,
 )
-from .settings import Settings, load_settings, owner_address_problem
-from .site import check
-from .validate import email_problem
 
 log = logging.getLogger(__name__)
 

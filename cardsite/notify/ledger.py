@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import Abort, display_path
-from .output import write_if_changed
+from ..build.output import write_if_changed
+from ..errors import Abort, display_path
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ STATE_VERSION = 1
 UNSAVED = "the cards sent in this run will be announced once more on the next run"
 #: Wait this many times the last save's duration before the next save (saving stays under ~1/10 of a run).
 SAVE_COST_FACTOR = 10.0
-SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 #: How to get past a state file that cannot be read; the last sentence of that error.
 RECOVER = (
     "To recover, put back the last good copy{how}, or delete the file: then every live card is announced"
@@ -41,7 +41,7 @@ def state_problem(state: Any) -> str | None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
-    from .validate import fast_valid
+    from ..cards.validate import fast_valid
 
     if fast_valid(state, "notify-state"):  # a twentieth of jsonschema's time; jsonschema writes the message
         return None

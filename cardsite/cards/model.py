@@ -13,7 +13,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import phonenumbers
 
-from .errors import Problem
+from ..errors import Problem
 from .load import Document, check_id, format_path
 from .settings import Settings, owner_address_problem
 from .validate import character_problems, email_problem, parse_phone, schema_problems, url_problem

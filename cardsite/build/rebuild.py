@@ -16,12 +16,13 @@ import os
 import stat
 from pathlib import Path
 
-from . import rules, site
-from .errors import Problem, ValidationError
+from ..cards.settings import Settings
+from ..errors import Problem, ValidationError
+from . import engine as site
+from . import rules
+from .fingerprint import code_digest, signature
 from .output import disk_errors
-from .settings import Settings
-from .stamp import code_digest, signature
-from .state import read_cards, update_cards
+from .store import read_cards, update_cards
 
 #: Beyond this many changed cards, the full build's process pool is quicker than rebuilding one by one.
 REBUILD_MAX = 20

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import Abort, display_path
+from ..errors import Abort, display_path
 
 #: Build state lives inside the output folder, so it can never describe another folder.
 STATE_DIR = ".cardsite"

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem, display_path
+from ..errors import Problem, display_path
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .errors import Abort, Problem, display_path
+from ..errors import Abort, Problem, display_path
 from .load import CONTACT_SUFFIXES
-from .site import Source
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -30,9 +29,8 @@ def ids_at(ref: str, contacts_dir: Path) -> set[str]:
     return {p.stem for p in names if p.suffix in CONTACT_SUFFIXES}
 
 
-def broken_urls(sources: list[Source], ref: str, contacts_dir: Path) -> list[Problem]:
-    """Report every card id at `ref` that is now neither a card nor another card's alias."""
-    live = {s.id for s in sources} | {alias for s in sources for alias in s.meta["aliases"]}
+def broken_urls(live: set[str], ref: str, contacts_dir: Path) -> list[Problem]:
+    """Report every card id at `ref` that is not in `live`: now neither a card nor another card's alias."""
     problems = []
     for card_id in sorted(ids_at(ref, contacts_dir) - live):
         problems.append(

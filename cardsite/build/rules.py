@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cards.settings import Settings
+from .fingerprint import signature_of
 from .output import mtime_ns, remove_leftovers
-from .settings import Settings
-from .stamp import signature_of
 
 if TYPE_CHECKING:
-    from .model import Card
-    from .pages import Pages
-    from .site import Source
+    from ..cards.model import Card
+    from ..render.pages import Pages
+    from .engine import Source
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,20 @@ def _photo(pages: Pages, card: Card) -> bytes:
 
 
 def _vcard(pages: Pages, card: Card) -> bytes:
-    from .vcard import render_vcard
+    from ..render.vcard import render_vcard
 
     return render_vcard(card, _photo(pages, card) if card.photo else None)
 
 
 def _qr(pages: Pages, card: Card) -> bytes:
-    from .qr import render_svg
+    from ..render.qr import render_svg
 
     return render_svg(card.url, pages.settings.qr_error_correction)
 
 
 def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
     def render(pages: Pages, card: Card) -> bytes:
-        from .photo import web_jpeg
+        from ..render.photo import web_jpeg
 
         return web_jpeg(_photo(pages, card), name)
 

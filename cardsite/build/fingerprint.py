@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .load import CONTACT_SUFFIXES
+from ..cards.load import CONTACT_SUFFIXES
 from .output import STATE_DIR, STATE_FILE, STATE_FOLDER, disk_errors, write_if_changed
 
 STAMP_FILE = f"{STATE_DIR}/stamp"
@@ -35,9 +35,9 @@ STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
 @cache
 def code_digest() -> str:
     """Hash cardsite's own code and schemas and the installed libraries, so an upgrade invalidates every cache."""
-    root = Path(__file__).parent
+    root = Path(__file__).parent.parent  # the whole cardsite package, every stage
     h = hashlib.sha256(sys.implementation.cache_tag.encode())
-    for path in sorted([*root.glob("*.py"), *root.glob("schema/*.json")]):
+    for path in sorted([*root.glob("**/*.py"), *root.glob("schema/*.json")]):
         h.update(path.read_bytes())
     h.update("\n".join(installed()).encode())
     return h.hexdigest()

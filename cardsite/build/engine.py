@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem, ValidationError, display_path
-from .load import contact_files, read_yaml
+from ..cards.load import contact_files, read_yaml
+from ..cards.settings import Settings, link_problem
+from ..errors import Problem, ValidationError, display_path
+from .fingerprint import code_digest, entries, signature, signature_of
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -30,13 +32,11 @@ from .output import (
 )
 from .parallel import parallel_map
 from .rules import RULES, Plan, plan_all, short_hash
-from .settings import Settings, link_problem
-from .stamp import code_digest, entries, signature, signature_of
-from .state import all_outputs, read_state, write_state
+from .store import all_outputs, read_state, write_state
 
 if TYPE_CHECKING:
-    from .model import Card
-    from .pages import Pages
+    from ..cards.model import Card
+    from ..render.pages import Pages
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def attach(source: Source, card: Card, digest: str, card_hash: str, fixed: str) 
 
 def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
     """Load one card in a worker; return it with the digest of its file and a hash of the card."""
-    from .model import make_card
+    from ..cards.model import make_card
 
     doc, problems = read_yaml(source.path)
     if doc is None:
@@ -290,9 +290,16 @@ def pages_for(
     settings: Settings, out_dir: Path, names: dict[str, str], sources: list[Source], todo: dict[str, list[str]]
 ) -> Pages:
     """Return the template environment of a build into `out_dir`, once a trial render found no template error."""
-    from .pages import Pages
+    import jinja2
 
-    pages = Pages(settings, names=names, cache_dir=out_dir / TEMPLATE_CACHE)
+    from ..render.pages import Pages
+
+    cache_dir = out_dir / TEMPLATE_CACHE
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Compiled code follows the environment's options as well as the template, so cardsite's code is in the
+    # name; Jinja checks the template's own text.
+    cache = jinja2.FileSystemBytecodeCache(str(cache_dir), f"{code_digest()[:16]}-%s.cache")
+    pages = Pages(settings, names=names, bytecode_cache=cache)
     trial_render(pages, sources, todo)
     return pages
 

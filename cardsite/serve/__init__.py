@@ -1,0 +1,1 @@
+"""Stage 4: the local preview, with live reload."""
