@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ada_url
+import idna
 import pytest
 
 from cardsite.cards.load import MAX_DEPTH, MAX_FILE_BYTES, format_path, read_yaml
@@ -423,3 +424,18 @@ def test_site_yaml_is_checked_like_a_card(
     assert code == 1
     assert "site.yaml:" in out and expected in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # The ASCII form as the idna package (IDNA 2008) writes it: Cyrillic і and а among Latin letters.
+        ("https://www.l\u0456nkedin.com/in/x", idna.encode("l\u0456nkedin.com").decode() + "/in/x"),
+        ("https://\u0430pple.example/x", idna.encode("\u0430pple.example").decode() + "/x"),
+        ("https://www.müller.ch/team", "müller.ch/team"),  # one script: shown as written
+        ("https://東京の会社.jp/", "東京の会社.jp"),  # kanji and hiragana together are one writing
+        ("https://www.linkedin.com/in/x", "linkedin.com/in/x"),
+    ],
+)
+def test_link_text_shows_a_mixed_script_host_in_its_ascii_form(url: str, shown: str) -> None:
+    assert short_url(url) == shown

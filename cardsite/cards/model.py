@@ -349,8 +349,24 @@ def _stripped(value: Any) -> Any:
 def short_url(url: str) -> str:
     """Return a link without scheme, 'www.' or trailing slash, for display."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").removeprefix("www.")
+    host = _shown_host(parts.hostname or "").removeprefix("www.")
     return (host + parts.path).rstrip("/") or url
+
+
+#: Scripts that one name legitimately mixes (Japanese writes kanji, hiragana and katakana together).
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "CJK": "CJK"}
+
+
+def _shown_host(host: str) -> str:
+    """Return the host as link text: its ASCII form when a label mixes scripts, as browsers do for spoofs."""
+    # 'lіnkedin.com' with a Cyrillic 'і' is valid IDNA; written out in Unicode it reads as LinkedIn.
+    for label in host.split("."):
+        scripts = {unicodedata.name(c, "?").split()[0] for c in label if c.isalpha()}
+        if len({_SCRIPT_GROUPS.get(s, s) for s in scripts}) > 1:
+            import idna
+
+            return idna.encode(host).decode("ascii")
+    return host
 
 
 def _photo_problem(path: Path) -> str | None:
