@@ -53,7 +53,8 @@ class Pages:
         self.env.filters["e164"] = self._e164
         self.catalogs = load_catalogs(root / LOCALE_DIR)
         self.assets = {}
-        for source in sorted((root / ASSETS_DIR).glob("*")):
+        # Hidden files (an editor's swap or lock files) are never published.
+        for source in sorted(p for p in (root / ASSETS_DIR).glob("*") if not p.name.startswith(".")):
             data = source.read_bytes()
             tag = hashlib.sha256(data).hexdigest()[:10]
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
