@@ -644,3 +644,15 @@ def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:
     merged = store.save(ours, {"a"})
     assert sorted(merged["cards"]) == ["a", "b"]
     assert sorted(S3State(s3, BUCKET, "_cardsite/notify-state.json").load()["cards"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "why"),
+    [("site/../other", "must be plain folder names"), ("_cardsite/x", "reserved for cardsite's own objects")],
+)
+def test_notify_refuses_the_prefixes_publish_refuses(site, endpoint, aws, capsys, prefix: str, why: str) -> None:
+    # One rule for both commands: the ledger must sit under exactly the prefix publish writes to.
+    assert notify(endpoint, "--prefix", prefix) == 1
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err
+    assert sent(aws) == []
