@@ -120,6 +120,11 @@ def explain(
         return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (check --endpoint-url and network)"
     if not isinstance(exc, ClientError):
         return f"{operation}{on} failed: {exc}"
+    return _answer_message(exc, operation, on, bucket, distribution_id)
+
+
+def _answer_message(exc: Any, operation: str, on: str, bucket: str | None, distribution_id: str | None) -> str:
+    """Word an error AWS answered with (a ClientError), by its code."""
     code, message = error_code(exc), exc.response.get("Error", {}).get("Message", "")
     if code == "NoSuchBucket" and bucket:
         return f"bucket '{bucket}' does not exist (check --bucket / CARDSITE_BUCKET)"

@@ -101,6 +101,13 @@ class PublishResult:
             f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
         )
 
+    def _count_table(self, plan: Plan) -> list[str]:
+        """Return the Markdown table of objects added, changed, deleted and unchanged."""
+        deleted = len(plan.deleted) if self.dry_run else len(self.deleted)
+        counts = {"added": len(plan.added), "changed": len(plan.changed), "deleted": deleted}
+        counts["unchanged"] = len(plan.unchanged)
+        return ["| objects | count |", "|---|---:|", *(f"| {kind} | {n} |" for kind, n in counts.items())]
+
     def _cards_changed(self, plan: Plan) -> list[tuple[str, list[str]]]:
         """Return (kind, card ids) for the kinds of card change that happened, in a fixed order."""
         cards = card_changes(plan, self.card_names)
@@ -113,17 +120,7 @@ class PublishResult:
         if self.plan is None:
             return f"### {title} to `{self.target}`: {status}\n"
         plan = self.plan
-        lines = [
-            f"### {title} to `{self.target}`: {status}",
-            "",
-            "| objects | count |",
-            "|---|---:|",
-            f"| added | {len(plan.added)} |",
-            f"| changed | {len(plan.changed)} |",
-            f"| deleted | {len(plan.deleted) if self.dry_run else len(self.deleted)} |",
-            f"| unchanged | {len(plan.unchanged)} |",
-            "",
-        ]
+        lines = [f"### {title} to `{self.target}`: {status}", "", *self._count_table(plan), ""]
         lines += [f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in ids) for kind, ids in self._cards_changed(plan)]
         if self.verified is not None:
             lines.append(f"- Verified {self.verified} objects: {len(self.drift)} differed from the site")

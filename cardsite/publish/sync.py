@@ -183,9 +183,7 @@ def _upload_and_delete(
 
 def _invalidate(options: PublishOptions, remote: Remote, result: PublishResult, owed: list[str]) -> list[str]:
     """Invalidate what changed plus what an earlier run still owes; return the paths still owed."""
-    assert result.plan is not None
-    uploaded = set(result.uploaded)
-    paths = invalidation_paths([rel for rel in result.plan.changed if rel in uploaded] + result.deleted)
+    paths = _changed_paths(result)
     if not options.distribution_id:
         if paths:
             log.info("No --distribution-id: CloudFront was not invalidated (pages expire within 5 minutes)")
@@ -200,6 +198,13 @@ def _invalidate(options: PublishOptions, remote: Remote, result: PublishResult, 
         return pending
     result.invalidation_paths = pending
     return []
+
+
+def _changed_paths(result: PublishResult) -> list[str]:
+    """Return the CloudFront paths of what this run changed: changed files S3 confirmed, and deletions."""
+    uploaded = set(result.uploaded)
+    changed = [rel for rel in result.plan.changed if rel in uploaded] if result.plan else []
+    return invalidation_paths(changed + result.deleted)
 
 
 def _save_manifest(remote: Remote, old: Manifest, new: Manifest, result: PublishResult) -> None:
