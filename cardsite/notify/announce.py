@@ -343,6 +343,22 @@ def state_key(prefix: str) -> str:
     return aws.key_prefix(prefix) + STATE_KEY
 
 
+def _ledger(args: argparse.Namespace, session: Any) -> StateStore | None:
+    """Return where the notify ledger is kept: --state FILE, else the bucket, else nowhere."""
+    if args.state:
+        return FileState(args.state)
+    if args.bucket:
+        return S3State(aws.make_client("s3", args.endpoint_url, session=session), args.bucket, state_key(args.prefix))
+    return None
+
+
+def _ses_outbox(session: Any, endpoint_url: str | None, mail: MailSettings, count: int) -> Outbox:
+    """Return the SES outbox, paced to the account's send rate."""
+    rate = send_rate(session, endpoint_url)
+    log.info("Sending %d announcement(s) through SES at up to %g per second", count, rate)
+    return SesOutbox(ses_client(session, endpoint_url), rate, mail.configuration_set)
+
+
 def notify_command(args: argparse.Namespace) -> int:
     """Run `build.py notify`: detect changed cards, send (or write) their messages, save the state."""
     settings = load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
@@ -352,11 +368,7 @@ def notify_command(args: argparse.Namespace) -> int:
     vcards = built_vcards(args.out, cards)
 
     session = aws.new_session()
-    store: StateStore | None = None
-    if args.state:
-        store = FileState(args.state)
-    elif args.bucket:
-        store = S3State(aws.make_client("s3", args.endpoint_url, session=session), args.bucket, state_key(args.prefix))
+    store = _ledger(args, session)
     folder = args.dry_run or (None if mail.configured else DEFAULT_OUTBOX)
     if folder is None and store is None:
         raise Abort("notify needs to remember what it announced: give --bucket (or CARDSITE_BUCKET) or --state FILE")
@@ -369,13 +381,7 @@ def notify_command(args: argparse.Namespace) -> int:
         log.info("Nothing to announce: no card changed since the last announcement")
         return 0
     commit = commit_sha(settings.contacts_dir.resolve().parent, os.environ)
-    outbox: Outbox
-    if folder is not None:
-        outbox = FolderOutbox(folder)
-    else:
-        rate = send_rate(session, args.endpoint_url)
-        outbox = SesOutbox(ses_client(session, args.endpoint_url), rate, mail.configuration_set)
-        log.info("Sending %d announcement(s) through SES at up to %g per second", len(changes), rate)
+    outbox = FolderOutbox(folder) if folder is not None else _ses_outbox(session, args.endpoint_url, mail, len(changes))
     report = announce(
         changes,
         partial(make_job, settings=settings, vcards=vcards, commit=commit),
