@@ -1,4 +1,8 @@
-"""Remember what notify last announced per card: in the bucket under _cardsite/, or in a local file."""
+"""The notify ledger: what notify last announced per card, in the bucket under _cardsite/ or in a local file.
+
+The code still says "state" (the stored file is notify-state.json, and its schema notify-state.schema.json);
+docs/glossary.md calls it the ledger, so as not to confuse it with the build store.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Publish the built site to S3 and invalidate what changed in CloudFront.
 
-One listing pass and one manifest read tell what the bucket holds (see
-`publish.plan`). Then, in an order that never shows visitors a broken page:
-new and changed assets, vCards and QR codes; the HTML pages; deletions, only
-if every upload succeeded; one CloudFront invalidation; and last the new
-manifest. The manifest records only what S3 confirmed, plus any invalidation
-still owed, so a rerun after a failure repairs exactly what is missing.
+One listing pass and one read of the bucket manifest tell what the bucket
+holds (see `publish.plan`). Then, in an order that never shows visitors a
+broken page: new and changed assets, vCards and QR codes; the HTML pages;
+deletions, only if every upload succeeded; one CloudFront invalidation; and
+last the new bucket manifest. It records only what S3 confirmed, plus any
+invalidation still owed, so a rerun after a failure repairs exactly what is
+missing. AWS clients and error messages come from `cardsite.aws`.
 """
 
 from __future__ import annotations
