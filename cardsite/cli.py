@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from .cards.settings import Settings, load_settings, project_paths
 from .errors import CardsiteError, ValidationError, shown
@@ -52,9 +53,23 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
 
 
-def _command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
-) -> argparse.ArgumentParser:
+def _bucket_options(parser: argparse.ArgumentParser, bucket_help: str, endpoint_help: str) -> None:
+    """Add --bucket, --prefix and --endpoint-url, which publish and notify share (see aws.key_prefix)."""
+    group = parser.add_argument_group("bucket", "where the site lives in S3")
+    group.add_argument(
+        "--bucket", default=os.environ.get("CARDSITE_BUCKET"), help=f"{bucket_help} (default: $CARDSITE_BUCKET)"
+    )
+    group.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    group.add_argument("--endpoint-url", help=f"{endpoint_help} endpoint (for a local test server)")
+
+
+class _Commands(Protocol):
+    """What add_subparsers() returns, as far as this module uses it."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser: ...
+
+
+def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser:
     """Add a command whose one-line summary shows both in the command list and in its own --help."""
     assert name in COMMANDS, f"add {name!r} to COMMANDS, which main() reads to default to build"
     # No abbreviated options: '--base' must never silently mean '--base-url'.
@@ -188,18 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("publish", "sync the built site to S3 and invalidate CloudFront")
     _log_options(p)
     _out_option(p, "built site (default: public)")
-    p.add_argument(
-        "--bucket",
-        default=os.environ.get("CARDSITE_BUCKET"),
-        help="S3 bucket (default: $CARDSITE_BUCKET)",
-    )
-    p.add_argument("--prefix", default="", help="key prefix inside the bucket")
+    _bucket_options(p, "S3 bucket", "S3/CloudFront")
     p.add_argument(
         "--distribution-id",
         default=os.environ.get("CARDSITE_DISTRIBUTION_ID"),
         help="CloudFront distribution (default: $CARDSITE_DISTRIBUTION_ID)",
     )
-    p.add_argument("--endpoint-url", help="S3/CloudFront endpoint (for a local test server)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.add_argument("--allow-deletes", type=int, metavar="N", help="allow up to N deletions")
     p.add_argument("--result", type=Path, metavar="FILE", help="write the result as JSON")
@@ -217,13 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the announced state in FILE, not the bucket",
     )
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
-    p.add_argument(
-        "--bucket",
-        default=os.environ.get("CARDSITE_BUCKET"),
-        help="S3 bucket that keeps the state in _cardsite/ (default: $CARDSITE_BUCKET)",
-    )
-    p.add_argument("--prefix", default="", help="key prefix inside the bucket")
-    p.add_argument("--endpoint-url", help="S3/SES endpoint (for a local test server)")
+    _bucket_options(p, "S3 bucket that keeps the state in _cardsite/", "S3/SES")
     p.set_defaults(func=cmd_notify)
     return parser
 
@@ -252,15 +255,16 @@ def _setup_logging(level: int) -> None:
     log.propagate = False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return its exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+def _parse(argv: list[str]) -> argparse.Namespace:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "build")  # `build.py` alone, or with build's options, means build
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    _setup_logging(level)
+    return build_parser().parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    _setup_logging(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
     try:
         return args.func(args)
     except ValidationError as exc:

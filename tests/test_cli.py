@@ -51,3 +51,10 @@ def test_usage_names_the_program_as_it_was_called(tmp_path: Path) -> None:
     assert out.startswith("usage: cardsite ")
     for command in COMMANDS:
         assert command in out
+
+
+@pytest.mark.parametrize("command", ["publish", "notify"])
+def test_publish_and_notify_share_one_bucket_option_group(command: str) -> None:
+    parser = _subparsers(build_parser())[command]
+    groups = {group.title: [a.dest for a in group._group_actions] for group in parser._action_groups}
+    assert groups["bucket"] == ["bucket", "prefix", "endpoint_url"]

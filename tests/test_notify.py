@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 
+from cardsite import aws as cardsite_aws
 from cardsite.cli import main
 from cardsite.notify import outbox as outbox_module
 from cardsite.notify.printjob import NTAG213_NDEF_BYTES, UnsafeHeader, ndef_uri_message, to_bytes
@@ -348,11 +350,25 @@ def test_a_throttled_send_is_retried_and_not_lost(site: Path, endpoint: str, aws
     assert sorted(print_jobs(messages)) == live_cards(site)
 
 
-def test_throttling_past_botocore_retries_backs_off(site, endpoint, aws, faults, monkeypatch) -> None:
-    monkeypatch.setattr(outbox_module, "BACKOFF_SECONDS", 0.05)
-    faults.throttle = 4  # botocore's standard mode gives up after 3 attempts
+def test_throttling_past_botocore_default_attempts_is_retried(site, endpoint, aws, faults) -> None:
+    faults.throttle = 4  # botocore's standard mode gives up after 3 attempts (2 retries) unless told otherwise
     assert notify(endpoint) == 0
     assert sorted(print_jobs(sent(aws))) == live_cards(site)
+
+
+def test_a_throttled_message_is_tried_only_as_often_as_the_client_retries(site, endpoint, faults) -> None:
+    # Before, SesOutbox looped six times around botocore's three tries: 18 requests for one message.
+    faults.throttle = 100
+    client = cardsite_aws.make_client("sesv2", endpoint, max_attempts=1)  # one retry
+    box = outbox_module.SesOutbox(client, rate=50.0)
+    sender = Address(addr_spec=SENDER)
+    with pytest.raises(outbox_module.SendError, match=r"SendEmail on identity cards@example\.ch failed: TooMany"):
+        box.send("jana-mueller.print", b"Subject: x\r\n\r\nx\r\n", sender, [Address(addr_spec=INBOX)], {})
+    assert len(faults.send_times) == 2
+    assert outbox_module.ses_client(None, endpoint).meta.config.retries == {
+        "mode": "standard",
+        "total_max_attempts": outbox_module.SEND_RETRIES + 1,
+    }
 
 
 def test_sends_are_paced_to_the_account_rate(site: Path, endpoint: str, faults: Faults) -> None:
@@ -628,3 +644,15 @@ def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:
     merged = store.save(ours, {"a"})
     assert sorted(merged["cards"]) == ["a", "b"]
     assert sorted(S3State(s3, BUCKET, "_cardsite/notify-state.json").load()["cards"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "why"),
+    [("site/../other", "must be plain folder names"), ("_cardsite/x", "reserved for cardsite's own objects")],
+)
+def test_notify_refuses_the_prefixes_publish_refuses(site, endpoint, aws, capsys, prefix: str, why: str) -> None:
+    # One rule for both commands: the ledger must sit under exactly the prefix publish writes to.
+    assert notify(endpoint, "--prefix", prefix) == 1
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err
+    assert sent(aws) == []

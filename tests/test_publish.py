@@ -344,6 +344,14 @@ def test_missing_bucket_is_a_clear_message(project: Path, site: Path, aws: str, 
     assert not result["ok"] and "does not exist" in result["error"]
 
 
+def test_a_result_file_that_cannot_be_written_is_a_clear_message(project: Path, site: Path, aws: str, capsys) -> None:
+    (project / "results").write_text("a file, not a folder")
+    args = ["publish", "--out", str(site), "--bucket", BUCKET, "--endpoint-url", aws, "--dry-run"]
+    assert main([*args, "--result", "results/result.json"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot write results/result.json: Not a directory" in err and "Traceback" not in err
+
+
 def test_missing_settings_and_unbuilt_site_are_clear(project: Path, aws: str, capsys, monkeypatch) -> None:
     monkeypatch.delenv("CARDSITE_BUCKET", raising=False)
     assert main(["publish", "--out", "public"]) == 1

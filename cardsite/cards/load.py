@@ -69,7 +69,16 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
         return None, [
             Problem(name, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB, the most cardsite reads")
         ]
-    digest = hashlib.sha256(data).hexdigest()
+    text, problems = _text(name, data)
+    if text is None:
+        return None, problems
+    doc = Document(path, name, None, hashlib.sha256(data).hexdigest())
+    problems = _parse(doc, text)
+    return (None, problems) if problems else (doc, [])
+
+
+def _text(name: str, data: bytes) -> tuple[str | None, list[Problem]]:
+    """Decode a file's bytes; return its text, or None and why it cannot be a card."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -77,28 +86,31 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
         return None, [Problem(name, line, "", "file is not UTF-8 text; save it as UTF-8")]
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         return None, [Problem(name, 1, "", "file is empty")]
+    return text, []
+
+
+def _parse(doc: Document, text: str) -> list[Problem]:
+    """Build `doc.data` from YAML text, refusing anchors; return the problems that stop it."""
+    name = doc.name
     loader = Loader(text)
     try:
         problems = _anchor_problems(name, text) if _MAYBE_ANCHOR.search(text) else []
         if problems:
-            return None, problems
+            return problems
         node = loader.get_single_node()
-        doc = Document(path, name, None, digest)
         doc.data = _construct(loader, node, (), doc, problems)
     except yaml.MarkedYAMLError as exc:
-        return None, [_yaml_problem(name, exc)]
+        return [_yaml_problem(name, exc)]
     except yaml.YAMLError as exc:
-        return None, [Problem(name, 1, "", f"invalid YAML: {exc}")]
+        return [Problem(name, 1, "", f"invalid YAML: {exc}")]
     except _TooDeep as exc:
-        return None, [Problem(name, exc.line, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
+        return [Problem(name, exc.line, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
     except RecursionError:
         # Only the pure-Python loader gets here (libyaml stops at 1000 levels), or a deeply nested key.
-        return None, [Problem(name, 1, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
+        return [Problem(name, 1, "", f"the data is nested more than {MAX_DEPTH} levels deep")]
     finally:
         loader.dispose()
-    if problems:
-        return None, problems
-    return doc, []
+    return problems
 
 
 def _yaml_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:

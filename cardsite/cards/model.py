@@ -208,37 +208,31 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
     # means to print; stripped first, the schema's single-line rules see what will be printed.
     doc.data = _stripped(doc.data)
     problems += schema_problems(doc, "contact")
-    data = doc.data
-    if not isinstance(data, dict):
+    if not isinstance(doc.data, dict):
         return None, problems
     # A schema mistake (a typo such as `emial:`) must not hide the other fields' problems, so every check
     # runs on whatever has the right type, and skips a field that has a problem already.
     problems += character_problems(doc, MULTI_LINE_FIELDS)
-    phones, found = _value_checks(doc, settings, {p.field for p in problems})
-    problems += found
+    phones, found = _phones(doc, settings.phone_region, {p.field for p in problems})
+    problems += found + _email_problems(doc, settings, {p.field for p in problems})
+    problems += _link_problems(doc, {p.field for p in problems})
     photo, photo_digest, found = _photo_check(doc, settings, {p.field for p in problems})
-    problems += found + _relation_problems(card_id, doc)
-
     url = settings.card_url(card_id)
-    after_scheme = url.split("://", 1)[1].encode()
-    if len(after_scheme) > NFC_MAX_URI_BYTES:
-        problems.append(
-            Problem(
-                doc.name,
-                1,
-                "",
-                f"the card's URL is {len(after_scheme)} bytes after the scheme; an NTAG213 NFC tag"
-                f" holds at most {NFC_MAX_URI_BYTES}: use a shorter id or base URL",
-            )
-        )
+    problems += found + _relation_problems(card_id, doc) + _nfc_problems(doc, url)
     if problems:
         # The character check and the schema both say "must be a single line"; once is enough.
         return None, sorted(set(problems))
+    return _card(card_id, url, doc, settings, phones, (photo, photo_digest)), []
 
-    company = settings.company
+
+def _card(
+    card_id: str, url: str, doc: Document, settings: Settings, phones: list[Phone], photo: tuple[str, str]
+) -> Card:
+    """Build the Card of a document that passed every check, filling in the company's defaults."""
+    data, company = doc.data, settings.company
     addresses = data.get("addresses") or ([company["address"]] if "address" in company else [])
     websites = data.get("websites") or ([company["website"]] if "website" in company else [])
-    card = Card(
+    return Card(
         id=card_id,
         url=url,
         source=doc.name,
@@ -257,10 +251,25 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         successor=data.get("successor", ""),
         aliases=tuple(data.get("aliases", ())),
         notify_owner=data.get("notify_owner", True),
-        photo=photo,
-        photo_digest=photo_digest,
+        photo=photo[0],
+        photo_digest=photo[1],
     )
-    return card, []
+
+
+def _nfc_problems(doc: Document, url: str) -> list[Problem]:
+    """Refuse a card whose URL does not fit an NTAG213 tag."""
+    after_scheme = url.split("://", 1)[1].encode()
+    if len(after_scheme) <= NFC_MAX_URI_BYTES:
+        return []
+    return [
+        Problem(
+            doc.name,
+            1,
+            "",
+            f"the card's URL is {len(after_scheme)} bytes after the scheme; an NTAG213 NFC tag"
+            f" holds at most {NFC_MAX_URI_BYTES}: use a shorter id or base URL",
+        )
+    ]
 
 
 def _texts(data: dict[str, Any], key: str, inner: str = "") -> list[tuple[str | int, str]]:
@@ -275,24 +284,29 @@ def _texts(data: dict[str, Any], key: str, inner: str = "") -> list[tuple[str | 
     return found
 
 
-def _value_checks(doc: Document, settings: Settings, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
-    """Check phone numbers, e-mail addresses and links; return the phones and the problems found."""
-    data, phones, problems, region = doc.data, [], [], settings.phone_region
-    for i, value in _texts(data, "phones", "value"):
+def _phones(doc: Document, region: str, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
+    """Parse the phone numbers (national ones in `region`); return the phones and the problems found."""
+    phones, problems, fmt = [], [], phonenumbers.PhoneNumberFormat
+    for i, value in _texts(doc.data, "phones", "value"):
         if format_path(("phones", i, "value")) in reported:
             continue
         number = parse_phone(value, region)
         if number is None:
             problems.append(doc.problem(("phones", i), f"'{value}' is not a valid phone number"))
             continue
-        fmt = phonenumbers.PhoneNumberFormat
         phones.append(
             Phone(
                 e164=phonenumbers.format_number(number, fmt.E164),
                 display=phonenumbers.format_number(number, fmt.INTERNATIONAL),
-                type=data["phones"][i].get("type", "work"),
+                type=doc.data["phones"][i].get("type", "work"),
             )
         )
+    return phones, problems
+
+
+def _email_problems(doc: Document, settings: Settings, reported: set[str]) -> list[Problem]:
+    """Check the e-mail addresses; the first one of a notified card must be in an owner domain."""
+    data, problems = doc.data, []
     # Owner notices go to the first address, through the company's SES identity: only to its domains.
     notified = data.get("notify_owner", True) is not False and data.get("active", True) is not False
     for i, value in _texts(data, "emails", "value"):
@@ -303,11 +317,17 @@ def _value_checks(doc: Document, settings: Settings, reported: set[str]) -> tupl
             reason = owner_address_problem(value, settings.owner_domains)
         if reason:
             problems.append(doc.problem(("emails", i), reason))
-    for key in ("websites", "social"):
-        for index, url in _texts(data, key):
-            if format_path((key, index)) not in reported and (reason := url_problem(url)):
-                problems.append(doc.problem((key, index), reason))
-    return phones, problems
+    return problems
+
+
+def _link_problems(doc: Document, reported: set[str]) -> list[Problem]:
+    """Check the websites and social profile links."""
+    return [
+        doc.problem((key, index), reason)
+        for key in ("websites", "social")
+        for index, url in _texts(doc.data, key)
+        if format_path((key, index)) not in reported and (reason := url_problem(url))
+    ]
 
 
 def _photo_check(doc: Document, settings: Settings, reported: set[str]) -> tuple[str, str, list[Problem]]:

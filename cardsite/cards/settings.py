@@ -174,30 +174,15 @@ def load_settings(
     very code, so the checks are skipped; a one-card rebuild feels their ~15 ms.
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
-    name = display_path(site_file)
-    links = [link_problem(path) for path in (contacts_dir, site_file, templates_dir) if path.is_symlink()]
-    if links:
-        raise ValidationError(links)
-    if not contacts_dir.is_dir():
-        raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
-    if not site_file.is_file():
-        raise ValidationError([Problem(name, 1, "", "site settings file not found (see README: site.yaml)")])
-    if not templates_dir.is_dir():
-        raise ValidationError([Problem(display_path(templates_dir), 1, "", "templates folder not found")])
+    _check_paths(contacts_dir, site_file, templates_dir)
     doc, problems = read_yaml(site_file)
     if doc is None:
         raise ValidationError(problems)
     data: dict[str, Any] = doc.data
     if not checked:
         _check(doc)
-    url = (base_url or data["base_url"]).rstrip("/")
-    reason = base_url_problem(url)
-    if reason:
-        line = doc.line_of(("base_url",)) if base_url is None else 1
-        where = name if base_url is None else "--base-url"
-        raise ValidationError([Problem(where, line, "base_url" if base_url is None else "", reason)])
     return Settings(
-        base_url=url,
+        base_url=_base_url(doc, base_url),
         company=data["company"],
         brand_color=data.get("brand_color", "#0b5cad"),
         default_language=data.get("default_language", "en"),
@@ -210,6 +195,31 @@ def load_settings(
         site_file=site_file,
         raw=data,
     )
+
+
+def _check_paths(contacts_dir: Path, site_file: Path, templates_dir: Path) -> None:
+    """Refuse symbolic links among the project's folders and files, and any of them that is missing."""
+    links = [link_problem(path) for path in (contacts_dir, site_file, templates_dir) if path.is_symlink()]
+    if links:
+        raise ValidationError(links)
+    if not contacts_dir.is_dir():
+        raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
+    if not site_file.is_file():
+        problem = "site settings file not found (see README: site.yaml)"
+        raise ValidationError([Problem(display_path(site_file), 1, "", problem)])
+    if not templates_dir.is_dir():
+        raise ValidationError([Problem(display_path(templates_dir), 1, "", "templates folder not found")])
+
+
+def _base_url(doc: Document, override: str | None) -> str:
+    """Return the site's base URL (--base-url, else site.yaml's) without a final slash; refuse a bad one."""
+    url = (override or doc.data["base_url"]).rstrip("/")
+    reason = base_url_problem(url)
+    if reason and override is None:
+        raise ValidationError([Problem(doc.name, doc.line_of(("base_url",)), "base_url", reason)])
+    if reason:
+        raise ValidationError([Problem("--base-url", 1, "", reason)])
+    return url
 
 
 #: WCAG 2 AA contrast for normal text; the brand colour is the background of white button text.

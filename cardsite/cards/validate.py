@@ -125,47 +125,58 @@ def schema_problems(doc: Document, name: str) -> list[Problem]:
 
 
 def _describe(doc: Document, error: SchemaError) -> list[Problem]:
+    """Turn one jsonschema error into problems a person can act on, each at the line of its field."""
     path = tuple(error.absolute_path)
-    kind = error.validator
-    value = error.instance
-    if kind == "additionalProperties":
-        known = sorted(error.schema.get("properties", {}))
-        extra = [k for k in value if k not in known]
-        problems = []
-        for key in extra:
-            hint = difflib.get_close_matches(key, known, n=1)
-            also = f"; did you mean '{hint[0]}'?" if hint else f"; known fields: {', '.join(known)}"
-            problems.append(doc.problem((*path, key), f"unknown field '{key}'{also}"))
-        return problems
-    if kind == "type":
-        return [doc.problem(path, _type_message(value, error.validator_value))]
-    if kind == "required":
-        missing = error.message.split("'")[1]
-        return [doc.problem(path, f"missing required field '{missing}'")]
-    if kind == "anyOf" and all(set(s) == {"required"} for s in error.validator_value):
-        options = " or ".join(f"'{s['required'][0]}'" for s in error.validator_value)
-        return [doc.problem(path, f"needs at least {options}")]
-    if kind == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
-        hint = close_match(value, error.validator_value)
-        also = f"; did you mean '{hint}'?" if hint else ""
-        return [doc.problem(path, f"'{value}' is not one of: {allowed}{also}")]
-    if kind == "pattern" and error.validator_value == LINE_PATTERN:
-        return [doc.problem(path, SINGLE_LINE)]
-    if kind == "minLength" and error.validator_value == 1:
-        return [doc.problem(path, "must not be empty")]
-    if kind == "maxLength":
-        return [doc.problem(path, f"is too long ({len(value)} characters, at most {error.validator_value})")]
-    if kind in ("maxItems", "maxProperties"):
-        return [doc.problem(path, f"has too many entries (at most {error.validator_value})")]
-    if "propertyNames" in error.relative_schema_path:
+    if error.validator == "additionalProperties":
+        return _unknown_fields(doc, path, error)
+    message = _MESSAGES[error.validator](error) if error.validator in _MESSAGES else None
+    if message is None and "propertyNames" in error.relative_schema_path:
         # jsonschema reports a bad key as the pattern's error on the mapping; the key's own line is better.
-        bad = str(value)
+        bad = str(error.instance)
         return [doc.problem((*path, bad), f"'{bad}' is not a valid name: use lowercase letters, digits and '-'")]
-    if kind == "pattern":
+    if message is None and error.validator == "pattern":
         form = error.validator_value.replace("(?!\\n)$", "$")  # the end-of-text guard means nothing to a reader
-        return [doc.problem(path, f"'{value}' does not have the expected form ({form})")]
-    return [doc.problem(path, error.message)]
+        message = f"'{error.instance}' does not have the expected form ({form})"
+    return [doc.problem(path, message or error.message)]
+
+
+def _unknown_fields(doc: Document, path: PathKey, error: SchemaError) -> list[Problem]:
+    """Report each unknown key at its own line, with the closest known field or the list of known ones."""
+    known = sorted(error.schema.get("properties", {}))
+    problems = []
+    for key in (k for k in error.instance if k not in known):
+        hint = difflib.get_close_matches(key, known, n=1)
+        also = f"; did you mean '{hint[0]}'?" if hint else f"; known fields: {', '.join(known)}"
+        problems.append(doc.problem((*path, key), f"unknown field '{key}'{also}"))
+    return problems
+
+
+def _needs_one_of(error: SchemaError) -> str | None:
+    """Word an anyOf of required fields ('needs at least ...'); None for any other anyOf."""
+    if not all(set(s) == {"required"} for s in error.validator_value):
+        return None
+    return "needs at least " + " or ".join(f"'{s['required'][0]}'" for s in error.validator_value)
+
+
+def _not_allowed(error: SchemaError) -> str:
+    """Word an enum error, with the allowed value the writer most likely meant."""
+    allowed = ", ".join(str(v) for v in error.validator_value)
+    hint = close_match(error.instance, error.validator_value)
+    return f"'{error.instance}' is not one of: {allowed}" + (f"; did you mean '{hint}'?" if hint else "")
+
+
+#: The message for each schema keyword cardsite words itself; None falls back to the next rule in _describe.
+_MESSAGES: dict[str, Callable[[SchemaError], str | None]] = {
+    "type": lambda e: _type_message(e.instance, e.validator_value),
+    "required": lambda e: f"missing required field '{e.message.split(chr(39))[1]}'",
+    "anyOf": _needs_one_of,
+    "enum": _not_allowed,
+    "pattern": lambda e: SINGLE_LINE if e.validator_value == LINE_PATTERN else None,
+    "minLength": lambda e: "must not be empty" if e.validator_value == 1 else None,
+    "maxLength": lambda e: f"is too long ({len(e.instance)} characters, at most {e.validator_value})",
+    "maxItems": lambda e: f"has too many entries (at most {e.validator_value})",
+    "maxProperties": lambda e: f"has too many entries (at most {e.validator_value})",
+}
 
 
 def close_match(value: Any, allowed: list[Any]) -> str | None:

@@ -27,13 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .. import aws
 from ..build.engine import check
 from ..cards.model import Card
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
 from .ledger import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
-from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate
+from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate, ses_client
 from .printjob import (
     CREATED,
     RETIRED,
@@ -339,29 +340,35 @@ def commit_sha(project_dir: Path, environ: Mapping[str, str]) -> str | None:
 
 def state_key(prefix: str) -> str:
     """Return the state's key under the bucket's key prefix."""
-    prefix = prefix.strip("/")
-    return f"{prefix}/{STATE_KEY}" if prefix else STATE_KEY
+    return aws.key_prefix(prefix) + STATE_KEY
+
+
+def _ledger(args: argparse.Namespace, session: Any) -> StateStore | None:
+    """Return where the notify ledger is kept: --state FILE, else the bucket, else nowhere."""
+    if args.state:
+        return FileState(args.state)
+    if args.bucket:
+        return S3State(aws.make_client("s3", args.endpoint_url, session=session), args.bucket, state_key(args.prefix))
+    return None
+
+
+def _ses_outbox(session: Any, endpoint_url: str | None, mail: MailSettings, count: int) -> Outbox:
+    """Return the SES outbox, paced to the account's send rate."""
+    rate = send_rate(session, endpoint_url)
+    log.info("Sending %d announcement(s) through SES at up to %g per second", count, rate)
+    return SesOutbox(ses_client(session, endpoint_url), rate, mail.configuration_set)
 
 
 def notify_command(args: argparse.Namespace) -> int:
     """Run `build.py notify`: detect changed cards, send (or write) their messages, save the state."""
-    import boto3
-    from botocore.config import Config
-
     settings = load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
     mail = mail_settings(settings, os.environ)
     cards = load_cards(settings)
     # The built files are what publish put online, so they are the printable content.
     vcards = built_vcards(args.out, cards)
 
-    session = boto3.session.Session()
-    config = Config(retries={"mode": "standard", "max_attempts": 3})
-    store: StateStore | None = None
-    if args.state:
-        store = FileState(args.state)
-    elif args.bucket:
-        s3 = session.client("s3", endpoint_url=args.endpoint_url, config=config)
-        store = S3State(s3, args.bucket, state_key(args.prefix))
+    session = aws.new_session()
+    store = _ledger(args, session)
     folder = args.dry_run or (None if mail.configured else DEFAULT_OUTBOX)
     if folder is None and store is None:
         raise Abort("notify needs to remember what it announced: give --bucket (or CARDSITE_BUCKET) or --state FILE")
@@ -374,14 +381,7 @@ def notify_command(args: argparse.Namespace) -> int:
         log.info("Nothing to announce: no card changed since the last announcement")
         return 0
     commit = commit_sha(settings.contacts_dir.resolve().parent, os.environ)
-    outbox: Outbox
-    if folder is not None:
-        outbox = FolderOutbox(folder)
-    else:
-        rate = send_rate(session, args.endpoint_url)
-        client = session.client("sesv2", endpoint_url=args.endpoint_url, config=config)
-        outbox = SesOutbox(client, rate, mail.configuration_set)
-        log.info("Sending %d announcement(s) through SES at up to %g per second", len(changes), rate)
+    outbox = FolderOutbox(folder) if folder is not None else _ses_outbox(session, args.endpoint_url, mail, len(changes))
     report = announce(
         changes,
         partial(make_job, settings=settings, vcards=vcards, commit=commit),

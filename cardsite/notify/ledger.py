@@ -1,4 +1,8 @@
-"""Remember what notify last announced per card: in the bucket under _cardsite/, or in a local file."""
+"""The notify ledger: what notify last announced per card, in the bucket under _cardsite/ or in a local file.
+
+The code still says "state" (the stored file is notify-state.json, and its schema notify-state.schema.json);
+docs/glossary.md calls it the ledger, so as not to confuse it with the build store.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import aws
 from ..build.output import write_if_changed
 from ..errors import Abort, display_path
 
@@ -119,19 +124,20 @@ class S3State:
         self.where = f"s3://{bucket}/{key}"
         self.etag: str | None = None
 
+    def _explain(self, exc: Exception, operation: str) -> str:
+        return aws.explain(exc, operation, aws.s3_arn(self.bucket, self.key), bucket=self.bucket)
+
     def load(self) -> dict[str, Any]:
         """Return the saved state, or an empty one when there is none yet."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self.key)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        except (ClientError, BotoCoreError) as exc:
+            if aws.error_code(exc) in ("NoSuchKey", "404"):
                 self.etag = None
                 return empty_state()
-            raise Abort(f"cannot read {self.where}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise Abort(f"cannot read {self.where}: {exc}") from exc
+            raise Abort(f"cannot read {self.where}: {self._explain(exc, 'GetObject')}") from exc
         self.etag = resp["ETag"]
         how = f" (the bucket keeps versions: aws s3api list-object-versions --bucket {self.bucket} --prefix {self.key})"
         return parse_state(resp["Body"].read(), self.where, RECOVER.format(how=how))
@@ -151,16 +157,14 @@ class S3State:
                     CacheControl="no-store",
                     **condition,
                 )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                    raise Abort(f"cannot write {self.where}: {exc}; {UNSAVED}") from exc
+            except (ClientError, BotoCoreError) as exc:
+                if aws.error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                    raise Abort(f"cannot write {self.where}: {self._explain(exc, 'PutObject')}; {UNSAVED}") from exc
                 log.warning("%s was changed by another run; merging", self.where)
                 theirs = self.load()
                 theirs["cards"].update({i: state["cards"][i] for i in touched if i in state["cards"]})
                 state = theirs
                 continue
-            except BotoCoreError as exc:
-                raise Abort(f"cannot write {self.where}: {exc}; {UNSAVED}") from exc
             self.etag = resp["ETag"]
             return state
         raise Abort(f"{self.where} keeps changing under this run; is another notify running?")

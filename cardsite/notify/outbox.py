@@ -1,25 +1,27 @@
-"""Deliver finished messages: through SES v2, paced and retried, or into a folder of .eml files."""
+"""Deliver finished messages: through SES v2, paced to the account's rate, or into a folder of .eml files.
+
+Throttling is retried by the client's own standard retry mode (see cardsite.aws), and by nothing
+else here: a message is tried at most SEND_RETRIES + 1 times in all.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import aws
 from ..build.output import write_if_changed
 from ..errors import Abort, display_path
 
 log = logging.getLogger(__name__)
 
-#: Error codes SES answers with when a message was refused for the send rate, not for its content.
-THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
-SEND_ATTEMPTS = 6
-BACKOFF_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 30.0
+#: Retries per message, throttled ones included: botocore's standard mode backs off between them
+#: (exponentially, with jitter, up to 20 s), so seven retries ride out about a minute of throttling.
+SEND_RETRIES = 7
 
 
 class SendError(Exception):
@@ -46,7 +48,7 @@ class FolderOutbox:
 
 
 class SesOutbox:
-    """Send raw MIME through SES v2, paced to the account's send rate, retrying throttling."""
+    """Send raw MIME through SES v2, paced to the account's send rate."""
 
     def __init__(
         self,
@@ -87,19 +89,15 @@ class SesOutbox:
         }
         if self.configuration_set:
             params["ConfigurationSetName"] = self.configuration_set
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                return self._call(params)
-            except ClientError as exc:
-                error = exc.response["Error"]
-                if error.get("Code") not in THROTTLE_CODES or attempt == SEND_ATTEMPTS:
-                    raise SendError(f"{error.get('Code')}: {error.get('Message')}") from exc
-                delay = min(BACKOFF_MAX_SECONDS, BACKOFF_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                log.info("SES throttled %s; retrying in %.1f s", name, delay)
-                self.sleep(delay)
-            except BotoCoreError as exc:
-                raise SendError(str(exc)) from exc
-        raise AssertionError("unreachable")
+        try:
+            return self._call(params)
+        except (ClientError, BotoCoreError) as exc:
+            raise SendError(aws.explain(exc, "SendEmail", f"identity {sender.addr_spec}")) from exc
+
+
+def ses_client(session: Any, endpoint_url: str | None) -> Any:
+    """Return the SES v2 client messages are sent with: each message is tried up to SEND_RETRIES + 1 times."""
+    return aws.make_client("sesv2", endpoint_url, session=session, max_attempts=SEND_RETRIES)
 
 
 def send_rate(session: Any, endpoint_url: str | None) -> float:
@@ -107,11 +105,11 @@ def send_rate(session: Any, endpoint_url: str | None) -> float:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        rate = session.client("sesv2", endpoint_url=endpoint_url).get_account()["SendQuota"]["MaxSendRate"]
+        rate = aws.make_client("sesv2", endpoint_url, session=session).get_account()["SendQuota"]["MaxSendRate"]
     except (ClientError, BotoCoreError, KeyError) as exc:
         log.debug("GetAccount failed (%s); trying GetSendQuota", exc)
         try:
-            rate = session.client("ses", endpoint_url=endpoint_url).get_send_quota()["MaxSendRate"]
+            rate = aws.make_client("ses", endpoint_url, session=session).get_send_quota()["MaxSendRate"]
         except (ClientError, BotoCoreError, KeyError) as exc2:
             log.warning("Cannot read the SES send rate (%s); sending 1 message per second", exc2)
             rate = 1.0

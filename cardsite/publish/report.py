@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..build.output import write_if_changed
+from ..errors import Abort, display_path
 from .plan import Plan, card_changes, plan_summary
 
 
@@ -67,37 +68,50 @@ class PublishResult:
         plan = self.plan
         if plan is None:
             return f"Publish to {self.target} failed: {self.error}"
-        if self.dry_run:
-            lines = [f"Dry run for {self.target}: nothing was changed."]
-            lines.append(f"Upload {len(plan.uploads)} ({len(plan.added)} added, {len(plan.changed)} changed):")
-            lines += [f"  + {rel}" for rel in plan.added] + [f"  ~ {rel}" for rel in plan.changed]
-            lines.append(f"Delete {len(plan.deleted)}:")
-            lines += [f"  - {rel}" for rel in plan.deleted]
-            lines.append(f"Leave {len(plan.unchanged)} unchanged.")
-            if self.invalidation_paths:
-                lines.append("Invalidate: " + " ".join(self.invalidation_paths))
-        elif plan.empty and self.ok and not self.invalidation_id:
-            lines = [f"{self.target} is up to date: {len(plan.unchanged)} objects unchanged, nothing uploaded."]
-        else:
-            lines = [
-                f"Published to {self.target}: {len(self.uploaded)} uploaded "
-                f"({len(plan.added)} added, {len(plan.changed)} changed planned), "
-                f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
-            ]
+        lines = self._dry_run_lines(plan) if self.dry_run else [self._headline(plan)]
         if self.verified is not None:
             fixed = "listed as changed" if self.dry_run else "uploaded again"
             lines.append(f"Verified {self.verified} objects: {len(self.drift)} differed from the site ({fixed}).")
             lines += [f"  ~ {rel}: {why}" for rel, why in sorted(self.drift.items())[:20]]
-        cards = card_changes(plan, self.card_names)
-        for kind in ("added", "changed", "removed"):
-            if cards[kind]:
-                lines.append(f"Cards {kind}: {', '.join(cards[kind])}")
+        lines += [f"Cards {kind}: {', '.join(ids)}" for kind, ids in self._cards_changed(plan)]
         if self.invalidation_id:
             lines.append(f"CloudFront invalidation {self.invalidation_id}: {' '.join(self.invalidation_paths)}")
         if self.failed:
             lines.append(f"{len(self.failed)} request(s) failed:")
             lines += [f"  ! {rel}: {why}" for rel, why in sorted(self.failed.items())[:10]]
         return "\n".join(lines)
+
+    def _dry_run_lines(self, plan: Plan) -> list[str]:
+        lines = [f"Dry run for {self.target}: nothing was changed."]
+        lines.append(f"Upload {len(plan.uploads)} ({len(plan.added)} added, {len(plan.changed)} changed):")
+        lines += [f"  + {rel}" for rel in plan.added] + [f"  ~ {rel}" for rel in plan.changed]
+        lines.append(f"Delete {len(plan.deleted)}:")
+        lines += [f"  - {rel}" for rel in plan.deleted]
+        lines.append(f"Leave {len(plan.unchanged)} unchanged.")
+        if self.invalidation_paths:
+            lines.append("Invalidate: " + " ".join(self.invalidation_paths))
+        return lines
+
+    def _headline(self, plan: Plan) -> str:
+        if plan.empty and self.ok and not self.invalidation_id:
+            return f"{self.target} is up to date: {len(plan.unchanged)} objects unchanged, nothing uploaded."
+        return (
+            f"Published to {self.target}: {len(self.uploaded)} uploaded "
+            f"({len(plan.added)} added, {len(plan.changed)} changed planned), "
+            f"{len(self.deleted)} deleted, {len(plan.unchanged)} unchanged."
+        )
+
+    def _count_table(self, plan: Plan) -> list[str]:
+        """Return the Markdown table of objects added, changed, deleted and unchanged."""
+        deleted = len(plan.deleted) if self.dry_run else len(self.deleted)
+        counts = {"added": len(plan.added), "changed": len(plan.changed), "deleted": deleted}
+        counts["unchanged"] = len(plan.unchanged)
+        return ["| objects | count |", "|---|---:|", *(f"| {kind} | {n} |" for kind, n in counts.items())]
+
+    def _cards_changed(self, plan: Plan) -> list[tuple[str, list[str]]]:
+        """Return (kind, card ids) for the kinds of card change that happened, in a fixed order."""
+        cards = card_changes(plan, self.card_names)
+        return [(kind, cards[kind]) for kind in ("added", "changed", "removed") if cards[kind]]
 
     def markdown(self) -> str:
         """Return a Markdown summary for the GitHub Actions job summary."""
@@ -106,21 +120,8 @@ class PublishResult:
         if self.plan is None:
             return f"### {title} to `{self.target}`: {status}\n"
         plan = self.plan
-        lines = [
-            f"### {title} to `{self.target}`: {status}",
-            "",
-            "| objects | count |",
-            "|---|---:|",
-            f"| added | {len(plan.added)} |",
-            f"| changed | {len(plan.changed)} |",
-            f"| deleted | {len(plan.deleted) if self.dry_run else len(self.deleted)} |",
-            f"| unchanged | {len(plan.unchanged)} |",
-            "",
-        ]
-        cards = card_changes(plan, self.card_names)
-        for kind in ("added", "changed", "removed"):
-            if cards[kind]:
-                lines.append(f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in cards[kind]))
+        lines = [f"### {title} to `{self.target}`: {status}", "", *self._count_table(plan), ""]
+        lines += [f"- Cards {kind}: " + ", ".join(f"`{c}`" for c in ids) for kind, ids in self._cards_changed(plan)]
         if self.verified is not None:
             lines.append(f"- Verified {self.verified} objects: {len(self.drift)} differed from the site")
         if self.invalidation_id:
@@ -130,17 +131,12 @@ class PublishResult:
 
 
 def write_result(path: Path, result: PublishResult) -> None:
-    """Write the JSON result atomically, so a script never reads half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write the JSON result atomically (the build's one atomic write), so a script never reads half of it."""
+    text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(result.to_json(), f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_if_changed(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise Abort(f"cannot write {display_path(path)}: {exc.strerror}") from exc
 
 
 def append_step_summary(result: PublishResult) -> None:

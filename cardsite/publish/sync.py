@@ -1,11 +1,12 @@
 """Publish the built site to S3 and invalidate what changed in CloudFront.
 
-One listing pass and one manifest read tell what the bucket holds (see
-`publish_plan`). Then, in an order that never shows visitors a broken page:
-new and changed assets, vCards and QR codes; the HTML pages; deletions, only
-if every upload succeeded; one CloudFront invalidation; and last the new
-manifest. The manifest records only what S3 confirmed, plus any invalidation
-still owed, so a rerun after a failure repairs exactly what is missing.
+One listing pass and one read of the bucket manifest tell what the bucket
+holds (see `publish.plan`). Then, in an order that never shows visitors a
+broken page: new and changed assets, vCards and QR codes; the HTML pages;
+deletions, only if every upload succeeded; one CloudFront invalidation; and
+last the new bucket manifest. It records only what S3 confirmed, plus any
+invalidation still owed, so a rerun after a failure repairs exactly what is
+missing. AWS clients and error messages come from `cardsite.aws`.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ import argparse
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .. import aws
 from ..errors import Abort
 from .plan import (
     MANIFEST,
-    RESERVED,
     Entry,
     Listed,
     LocalFile,
     Manifest,
+    Plan,
     card_names,
     check_deletions,
     content_hash,
@@ -52,23 +53,6 @@ PUT_PARAMS = {
     "Content-Disposition": "ContentDisposition",
     "Content-Encoding": "ContentEncoding",
     "Content-Language": "ContentLanguage",
-}
-#: IAM action behind each API call, named when access is denied.
-ACTIONS = {
-    "ListObjectsV2": "s3:ListBucket",
-    "GetObject": "s3:GetObject",
-    "HeadObject": "s3:GetObject",
-    "PutObject": "s3:PutObject",
-    "DeleteObjects": "s3:DeleteObject",
-    "CreateInvalidation": "cloudfront:CreateInvalidation",
-}
-DENIED = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "Forbidden", "403"}
-BAD_CREDENTIALS = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
 }
 DELETE_BATCH = 1000
 
@@ -94,12 +78,7 @@ class PublishOptions:
             raise Abort("no bucket given: pass --bucket NAME or set CARDSITE_BUCKET")
         if self.allow_deletes is not None and self.allow_deletes < 0:
             raise Abort("--allow-deletes must be 0 or more")
-        prefix = self.prefix.strip("/")
-        if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
-            raise Abort(f"--prefix {self.prefix!r} must be plain folder names separated by '/'")
-        if f"{prefix}/".startswith(RESERVED):
-            raise Abort(f"--prefix may not start with {RESERVED}, which is reserved for cardsite's own objects")
-        object.__setattr__(self, "prefix", f"{prefix}/" if prefix else "")
+        object.__setattr__(self, "prefix", aws.key_prefix(self.prefix))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> PublishOptions:
@@ -158,6 +137,23 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     names = card_names(state)
     local = scan_site(options.out)
     remote = Remote(options, session)
+    result, manifest = _survey(options, remote, local, names)
+    if options.dry_run:
+        return result
+    plan = result.plan
+    assert plan is not None
+    entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
+    entries |= _upload_and_delete(remote, plan, local, page_links(state), result)
+    pending = _invalidate(options, remote, result, manifest.pending)
+    _save_manifest(remote, manifest, Manifest(entries, pending), result)
+    _finish(result)
+    return result
+
+
+def _survey(
+    options: PublishOptions, remote: Remote, local: dict[str, LocalFile], names: dict[str, str]
+) -> tuple[PublishResult, Manifest]:
+    """Read the bucket (listing, manifest, with --verify every object) and plan; refuse too many deletions."""
     listing = remote.list()
     manifest = remote.get_manifest() if MANIFEST in listing else Manifest()
     drift = remote.verify(local, listing) if options.verify else {}
@@ -165,49 +161,71 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     result = PublishResult(options.bucket, options.prefix, plan, names, dry_run=options.dry_run)
     if options.verify:
         result.verified, result.drift = sum(1 for rel in local if rel in listing), drift
-    owed = invalidation_paths(plan.changed + plan.deleted)
-    if options.dry_run:
-        result.invalidation_paths = merge_paths(owed, manifest.pending) if options.distribution_id else []
+    if options.dry_run and options.distribution_id:
+        result.invalidation_paths = merge_paths(invalidation_paths(plan.changed + plan.deleted), manifest.pending)
     try:
         check_deletions(plan, options.allow_deletes)
     except Abort as exc:
         result.error = str(exc)
         raise PublishFailed(str(exc), result) from None
-    if options.dry_run:
-        return result
+    return result, manifest
 
-    entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
-    uploaded = remote.upload(plan.phases(page_links(state)), local, result.failed)
-    for rel, etag in uploaded.items():
-        entries[rel] = Entry.uploaded(local[rel], etag)
+
+def _upload_and_delete(
+    remote: Remote, plan: Plan, local: dict[str, LocalFile], links: dict[str, set[str]], result: PublishResult
+) -> dict[str, Entry]:
+    """Upload in phases, then delete only if every upload succeeded; return the manifest entries uploaded."""
+    uploaded = remote.upload(plan.phases(links), local, result.failed)
     result.uploaded = sorted(uploaded)
     if plan.deleted and not result.failed:
         result.deleted = remote.delete(plan.deleted, result.failed)
+    return {rel: Entry.uploaded(local[rel], etag) for rel, etag in uploaded.items()}
 
-    paths = invalidation_paths([rel for rel in plan.changed if rel in uploaded] + result.deleted)
-    pending = merge_paths(paths, manifest.pending) if options.distribution_id and (paths or manifest.pending) else []
-    if pending and not result.failed:
-        try:
-            result.invalidation_id = remote.invalidate(pending)
-            result.invalidation_paths, pending = pending, []
-        except Abort as exc:
-            result.error = f"uploaded, but {exc}; the next run invalidates again"
-    elif paths and not options.distribution_id:
-        log.info("No --distribution-id: CloudFront was not invalidated (pages expire within 5 minutes)")
 
-    new_manifest = Manifest(entries, pending)
-    if new_manifest.dump() != manifest.dump():
-        try:
-            remote.put_manifest(new_manifest)
-        except Abort as exc:
-            result.error = result.error or f"{exc}; the next run uploads the changed files again"
+def _invalidate(options: PublishOptions, remote: Remote, result: PublishResult, owed: list[str]) -> list[str]:
+    """Invalidate what changed plus what an earlier run still owes; return the paths still owed."""
+    paths = _changed_paths(result)
+    if not options.distribution_id:
+        if paths:
+            log.info("No --distribution-id: CloudFront was not invalidated (pages expire within 5 minutes)")
+        return []
+    pending = merge_paths(paths, owed) if paths or owed else []
+    if not pending or result.failed:
+        return pending
+    try:
+        result.invalidation_id = remote.invalidate(pending)
+    except Abort as exc:
+        result.error = f"uploaded, but {exc}; the next run invalidates again"
+        return pending
+    result.invalidation_paths = pending
+    return []
+
+
+def _changed_paths(result: PublishResult) -> list[str]:
+    """Return the CloudFront paths of what this run changed: changed files S3 confirmed, and deletions."""
+    uploaded = set(result.uploaded)
+    changed = [rel for rel in result.plan.changed if rel in uploaded] if result.plan else []
+    return invalidation_paths(changed + result.deleted)
+
+
+def _save_manifest(remote: Remote, old: Manifest, new: Manifest, result: PublishResult) -> None:
+    """Write the new manifest if it differs; a failure is reported, and the next run uploads again."""
+    if new.dump() == old.dump():
+        return
+    try:
+        remote.put_manifest(new)
+    except Abort as exc:
+        result.error = result.error or f"{exc}; the next run uploads the changed files again"
+
+
+def _finish(result: PublishResult) -> None:
+    """Raise PublishFailed when a request failed or a step reported an error."""
     if result.failed:
         first = next(iter(result.failed.values()))
         done = f"{len(result.deleted)} deleted" if result.deleted else "nothing was deleted"
         result.error = result.error or f"{len(result.failed)} request(s) failed, {done}: {first}; run publish again"
     if result.error:
         raise PublishFailed(result.error, result)
-    return result
 
 
 # --------------------------------------------------------------------------- AWS
@@ -217,21 +235,20 @@ class Remote:
     """The bucket (under the prefix) and the distribution, with errors explained."""
 
     def __init__(self, options: PublishOptions, session: Any = None):
-        import boto3
-        from botocore.config import Config
-
         self.options = options
         self.bucket = options.bucket
         self.prefix = options.prefix
-        session = session or boto3.session.Session()
-        config = Config(
-            retries={"mode": "standard", "max_attempts": options.max_attempts},
-            max_pool_connections=options.workers + 4,
-            connect_timeout=10,
-            read_timeout=60,
+        self.session = session or aws.new_session()
+        self.s3 = self._client("s3")
+
+    def _client(self, service: str) -> Any:
+        return aws.make_client(
+            service,
+            self.options.endpoint_url,
+            session=self.session,
+            max_attempts=self.options.max_attempts,
+            max_pool_connections=self.options.workers + 4,
         )
-        self.session, self.config = session, config
-        self.s3 = session.client("s3", endpoint_url=options.endpoint_url, config=config)
 
     def list(self) -> dict[str, Listed]:
         """Return every key under the prefix with its size and ETag, in one listing pass."""
@@ -346,49 +363,17 @@ class Remote:
         """Create one CloudFront invalidation; return its id."""
         items = [quote(path, safe="/*") for path in paths]
         batch = {"Paths": {"Quantity": len(items), "Items": items}, "CallerReference": f"cardsite-{uuid.uuid4().hex}"}
-        cloudfront = self.session.client("cloudfront", endpoint_url=self.options.endpoint_url, config=self.config)
+        cloudfront = self._client("cloudfront")
         with self._explained("CreateInvalidation", ""):
             response = cloudfront.create_invalidation(
                 DistributionId=self.options.distribution_id, InvalidationBatch=batch
             )
         return response["Invalidation"]["Id"]
 
-    @contextmanager
-    def _explained(self, operation: str, rel: str) -> Iterator[None]:
-        """Turn an AWS error inside the block into an Abort naming what is missing."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            yield
-        except (ClientError, BotoCoreError) as exc:
-            raise Abort(explain(exc, operation, self.options, rel)) from None
-
-
-def explain(exc: Exception, operation: str, options: PublishOptions, rel: str = "") -> str:
-    """Return a one-line message for an AWS error, naming the bucket, action or setting at fault."""
-    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-
-    if operation == "CreateInvalidation":
-        resource = f"CloudFront distribution {options.distribution_id}"
-    else:
-        resource = f"arn:aws:s3:::{options.bucket}" + (f"/{options.prefix}{rel}" if rel else "")
-    if isinstance(exc, NoCredentialsError):
-        return "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a role)"
-    if isinstance(exc, EndpointConnectionError):
-        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')} (check --endpoint-url and network)"
-    if not isinstance(exc, ClientError):
-        return f"{operation} on {resource} failed: {exc}"
-    error = exc.response.get("Error", {})
-    code, message = str(error.get("Code", "")), error.get("Message", "")
-    if code == "NoSuchBucket":
-        return f"bucket '{options.bucket}' does not exist (check --bucket / CARDSITE_BUCKET)"
-    if code == "NoSuchDistribution":
-        return (
-            f"CloudFront distribution '{options.distribution_id}' does not exist "
-            "(check --distribution-id / CARDSITE_DISTRIBUTION_ID)"
-        )
-    if code in DENIED:
-        return f"access denied: {ACTIONS.get(operation, operation)} on {resource} is not allowed for these credentials"
-    if code in BAD_CREDENTIALS:
-        return f"AWS rejected the credentials ({code}: {message})"
-    return f"{operation} on {resource} failed: {code} {message}".strip()
+    def _explained(self, operation: str, rel: str) -> AbstractContextManager[None]:
+        """Turn an AWS error inside the block into an Abort naming the action, the object and the fix."""
+        if operation == "CreateInvalidation":
+            resource = f"CloudFront distribution {self.options.distribution_id}"
+        else:
+            resource = aws.s3_arn(self.bucket, f"{self.prefix}{rel}" if rel else "")
+        return aws.explained(operation, resource, bucket=self.bucket, distribution_id=self.options.distribution_id)

@@ -78,6 +78,23 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
     v.add("org").value = [card.org, card.department] if card.department else [card.org]
     if card.title:
         v.add("title").value = card.title
+    _add_reachable(v, card)
+    for website in card.websites:
+        _add_uri(v, "url", website)
+    for profile in card.social:
+        # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
+        _add_uri(v, "x-socialprofile", profile.url).type_param = profile.network
+        _add_uri(v, "url", profile.url)
+    if card.note:
+        v.add("note").value = card.note
+    if photo:
+        _add_photo(v, photo)
+    v.add("uid").value = card_uid(card)
+    return v
+
+
+def _add_reachable(v: vobject.base.Component, card: Card) -> None:
+    """Add the phones and e-mail addresses (the first of each preferred) and the postal addresses."""
     for i, phone in enumerate(card.phones):
         tel = v.add("tel")
         tel.value = phone.e164
@@ -96,24 +113,16 @@ def vcard_object(card: Card, photo: bytes | None = None) -> vobject.base.Compone
             country=address.country,
         )
         adr.type_param = [address.type.upper()]
-    for website in card.websites:
-        _add_uri(v, "url", website)
-    for profile in card.social:
-        # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
-        _add_uri(v, "x-socialprofile", profile.url).type_param = profile.network
-        _add_uri(v, "url", profile.url)
-    if card.note:
-        v.add("note").value = card.note
-    if photo:
-        from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
 
-        # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
-        line = v.add("photo")
-        line.value = vcard_jpeg(photo)
-        line.encoding_param = "b"
-        line.type_param = "JPEG"
-    v.add("uid").value = card_uid(card)
-    return v
+
+def _add_photo(v: vobject.base.Component, photo: bytes) -> None:
+    from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
+
+    # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
+    line = v.add("photo")
+    line.value = vcard_jpeg(photo)
+    line.encoding_param = "b"
+    line.type_param = "JPEG"
 
 
 def _add_uri(v: vobject.base.Component, name: str, uri: str) -> vobject.base.ContentLine:
