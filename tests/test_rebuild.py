@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_a_rebuild_leaves_the_state_a_full_build_would(project: Path, capsys: py
     edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
     build(capsys)
     after_rebuild = read_state(out)
-    (out / ".cardsite" / "stamp").unlink()
+    os.utime(project / "site.yaml")  # defeats the stamp's cheap checks, changes no content: a full build
     before = snapshot(out)
     assert "0 files written" in build(capsys)  # the full build finds every file current
     assert snapshot(out) == before

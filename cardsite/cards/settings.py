@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,16 @@ class Settings:
     templates_dir: Path
     site_file: Path
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: site.yaml's metadata taken just before it was read: what the build's stamp records of it.
+    site_stat: os.stat_result | None = field(default=None, compare=False, repr=False)
+    #: site.yaml as read, while its checks are deferred (load_settings(defer_checks=True)); see check().
+    unchecked: Document | None = field(default=None, compare=False, repr=False)
+
+    def check(self) -> None:
+        """Run the deferred checks of site.yaml; raise ValidationError listing every problem."""
+        if self.unchecked is not None:
+            _check(self.unchecked)
+            object.__setattr__(self, "unchecked", None)  # frozen, but checking twice is only wasted time
 
     @cached_property
     def digest(self) -> str:
@@ -166,12 +177,13 @@ def load_settings(
     site_file: Path | None = None,
     templates_dir: Path | None = None,
     base_url: str | None = None,
-    checked: bool = False,
+    defer_checks: bool = False,
 ) -> Settings:
     """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem.
 
-    `checked`: the stamp shows that a successful build already checked this very file with this
-    very code, so the checks are skipped; a one-card rebuild feels their ~15 ms.
+    `defer_checks`: the build decides, and calls Settings.check() unless its stamp shows that
+    a successful build already checked this very file with this very code; a one-card rebuild
+    feels the checks' ~15 ms and the validators' import.
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
     name = display_path(site_file)
@@ -184,11 +196,15 @@ def load_settings(
         raise ValidationError([Problem(name, 1, "", "site settings file not found (see README: site.yaml)")])
     if not templates_dir.is_dir():
         raise ValidationError([Problem(display_path(templates_dir), 1, "", "templates folder not found")])
+    site_stat = os.stat(site_file)
     doc, problems = read_yaml(site_file)
     if doc is None:
         raise ValidationError(problems)
     data: dict[str, Any] = doc.data
-    if not checked:
+    # Deferred only while the fields read below have their types: the rest is checked before anything is built.
+    defer = defer_checks and isinstance(data, dict) and isinstance(data.get("company"), dict)
+    defer = defer and isinstance(data.get("base_url"), str)
+    if not defer:
         _check(doc)
     url = (base_url or data["base_url"]).rstrip("/")
     reason = base_url_problem(url)
@@ -209,6 +225,8 @@ def load_settings(
         templates_dir=templates_dir,
         site_file=site_file,
         raw=data,
+        site_stat=site_stat,
+        unchecked=doc if defer else None,
     )
 
 
