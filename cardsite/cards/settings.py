@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,14 +37,14 @@ class Settings:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     #: site.yaml's metadata taken just before it was read: what the build's stamp records of it.
     site_stat: os.stat_result | None = field(default=None, compare=False, repr=False)
-    #: site.yaml as read, while its checks are deferred (load_settings(defer_checks=True)); see check().
-    unchecked: Document | None = field(default=None, compare=False, repr=False)
+    #: The checks of site.yaml and the base URL, while deferred (load_settings(defer_checks=True)); see check().
+    pending_checks: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def check(self) -> None:
-        """Run the deferred checks of site.yaml; raise ValidationError listing every problem."""
-        if self.unchecked is not None:
-            _check(self.unchecked)
-            object.__setattr__(self, "unchecked", None)  # frozen, but checking twice is only wasted time
+        """Run the deferred checks of site.yaml and the base URL; raise ValidationError listing every problem."""
+        if self.pending_checks is not None:
+            self.pending_checks()
+            object.__setattr__(self, "pending_checks", None)  # frozen, but checking twice is only wasted time
 
     @cached_property
     def digest(self) -> str:
@@ -144,7 +145,7 @@ MULTI_LINE_FIELDS = frozenset({("company", "address", "street")})
 
 def _check(doc: Document) -> None:
     """Raise ValidationError listing every problem of site.yaml: its schema, characters and company checks."""
-    # The validators load here, not at import: a build with nothing to do (see stamp.py) never needs them.
+    # The validators load here, not at import: a build with nothing to do (build/fingerprint.py) never needs them.
     from .validate import character_problems, schema_problems
 
     problems = schema_problems(doc, "site")
@@ -204,14 +205,17 @@ def load_settings(
     # Deferred only while the fields read below have their types: the rest is checked before anything is built.
     defer = defer_checks and isinstance(data, dict) and isinstance(data.get("company"), dict)
     defer = defer and isinstance(data.get("base_url"), str)
-    if not defer:
-        _check(doc)
     url = (base_url or data["base_url"]).rstrip("/")
-    reason = base_url_problem(url)
-    if reason:
-        line = doc.line_of(("base_url",)) if base_url is None else 1
-        where = name if base_url is None else "--base-url"
-        raise ValidationError([Problem(where, line, "base_url" if base_url is None else "", reason)])
+
+    def checks() -> None:
+        _check(doc)
+        if reason := base_url_problem(url):
+            line = doc.line_of(("base_url",)) if base_url is None else 1
+            where = name if base_url is None else "--base-url"
+            raise ValidationError([Problem(where, line, "base_url" if base_url is None else "", reason)])
+
+    if not defer:
+        checks()
     return Settings(
         base_url=url,
         company=data["company"],
@@ -226,7 +230,7 @@ def load_settings(
         site_file=site_file,
         raw=data,
         site_stat=site_stat,
-        unchecked=doc if defer else None,
+        pending_checks=checks if defer else None,
     )
 
 
