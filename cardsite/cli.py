@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .cards.settings import Settings, load_settings, project_paths
+from .cards.settings import Settings, load_settings
 from .errors import CardsiteError, ValidationError, shown
 
 log = logging.getLogger("cardsite")
@@ -79,13 +79,13 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
 COMMANDS = ("build", "check", "serve", "publish", "notify")
 
 
-def _settings(args: argparse.Namespace, checked: bool = False) -> Settings:
+def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
     return load_settings(
         args.contacts,
         site_file=args.site,
         templates_dir=args.templates,
         base_url=getattr(args, "base_url", None),
-        checked=checked,
+        defer_checks=defer_checks,
     )
 
 
@@ -94,33 +94,20 @@ def _settings(args: argparse.Namespace, checked: bool = False) -> Settings:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Validate everything, then build what changed since the last build."""
-    from .build import fingerprint as stamp
-
-    site_file, templates_dir = project_paths(args.contacts, args.site, args.templates)
-    scan = stamp.scan(args.contacts, site_file, templates_dir, f"base_url={args.base_url}")
-    last = stamp.Stamp(args.out, scan)
-    changed = last.changed_cards()
-    if changed == {}:
-        log.info("Built %d cards into %s: nothing changed, 0 files written", scan.cards, args.out)
-        return 0
-
     from .build.engine import build
-    from .build.rebuild import rebuild_cards
 
-    # When only contact files changed, site.yaml is the very file the last successful build checked.
-    settings = _settings(args, checked=changed is not None)
-    if changed and (report := rebuild_cards(settings, args.out, changed)):
-        last.record(cards=changed)
+    # The engine checks site.yaml unless its stamp shows that the last successful build checked this very file.
+    report = build(_settings(args, defer_checks=True), args.out)
+    if report.path == "nothing":
+        log.info("Built %d cards into %s: nothing changed, 0 files written", len(report.cards), args.out)
     else:
-        report = build(settings, args.out)
-        last.record()
-    log.info(
-        "Built %d cards into %s: %d files written, %d removed",
-        scan.cards,
-        args.out,
-        len(report.written),
-        len(report.removed),
-    )
+        log.info(
+            "Built %d cards into %s: %d files written, %d removed",
+            len(report.cards),
+            args.out,
+            len(report.written),
+            len(report.removed),
+        )
     return 0
 
 

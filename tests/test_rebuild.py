@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_a_rebuild_leaves_the_state_a_full_build_would(project: Path, capsys: py
     edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
     build(capsys)
     after_rebuild = read_state(out)
-    (out / ".cardsite" / "stamp").unlink()
+    os.utime(project / "site.yaml")  # defeats the stamp's cheap checks, changes no content: a full build
     before = snapshot(out)
     assert "0 files written" in build(capsys)  # the full build finds every file current
     assert snapshot(out) == before
@@ -125,3 +126,47 @@ def test_a_lost_state_file_means_a_full_build(project: Path, capsys: pytest.Capt
     build(capsys)
     assert "Intern" in (out / "max" / "index.html").read_text()
     assert len(read_state(out)["cards"]) == 5
+
+
+def test_the_engine_alone_decides_what_to_do(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No command line: build() itself stops, rebuilds one card, or builds everything.
+    from cardsite.cards.settings import load_settings
+
+    out = project / "public"
+    first = site.build(load_settings(project / "contacts"), out)
+    assert first.path == "full" and len(first.cards) == 5
+    again = site.build(load_settings(project / "contacts"), out)
+    assert again.path == "nothing" and again.cards == first.cards and not again.written
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Intern\n")
+    with monkeypatch.context() as patch:
+        no_full_build(patch)
+        one = site.build(load_settings(project / "contacts"), out)
+    # The report names every card, for the preview's index, and says which were looked at again.
+    assert one.path == "cards" and one.rebuilt == ["max"] and one.cards == first.cards
+    assert "max/index.html" in one.written and "Intern" in (out / "max" / "index.html").read_text()
+
+
+def test_the_stamp_is_part_of_the_one_store(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cardsite.build.store import STORE_HEADER
+
+    out = project / "public"
+    build(capsys)
+    assert not (out / ".cardsite" / "stamp").exists()
+    files = sorted((out / ".cardsite" / "state").iterdir())
+    assert files and all(path.read_bytes().startswith(STORE_HEADER) for path in files)
+    # A card file of the store replaced by hand (here by another card file) is never trusted by the cheap checks.
+    first, second = [path for path in files if path.name.startswith("cards.")][:2]
+    first.write_bytes(second.read_bytes())
+    assert "nothing changed" not in build(capsys)
+    assert len(read_state(out)["cards"]) == 5
+    assert "nothing changed" in build(capsys)
+
+
+def test_site_yaml_broken_after_a_good_build_is_checked(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The CLI defers site.yaml's checks to the engine, which skips them only for the very file it checked.
+    build(capsys)
+    site_file = project / "site.yaml"
+    site_file.write_text(site_file.read_text().replace('brand_color: "#0b5cad"', 'brand_color: "#ffd400"'))
+    assert main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert "brand_color: white text on #ffd400 has a contrast of 1.4:1" in err and "Traceback" not in err

@@ -230,6 +230,19 @@ def test_card_edit_renders_one_card_and_template_edit_every_card(preview: Previe
     assert preview.report.rendered == len(preview.cards)
 
 
+def test_a_saved_card_is_rebuilt_alone_and_the_index_keeps_every_card(preview: Preview, project: Path) -> None:
+    # The preview runs the same engine as `build`: a saved card takes the one-card path.
+    every, first = dict(preview.cards), preview.report
+    assert len(every) == 5
+    # A title shows on the card's own pages only; a name would take the full build, which redoes others.
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Solo\n")
+    assert wait_until(lambda: preview.report is not first and "max/index.html" in preview.report.written)
+    assert preview.report.path == "cards" and preview.report.rebuilt == ["max"]
+    assert preview.cards.keys() == every.keys()
+    status, _, text = get(preview.url + "/")
+    assert status == 200 and all(f"/{card_id}/" in text for card_id in every)
+
+
 def test_root_serves_the_sites_own_directory_when_it_has_one(preview: Preview, project: Path) -> None:
     site = project / "site.yaml"
     site.write_text(site.read_text("utf-8") + "directory: true\n", "utf-8")

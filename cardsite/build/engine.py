@@ -1,7 +1,8 @@
-"""Build the site: gather and check every card, then write only what changed.
+"""Build the site: decide what changed, check the cards that did, write only what is not current.
 
-Which outputs depend on which inputs, and so what a change re-renders, is spelled
-out once, in rules.py.
+One engine, one store: `build` takes the answer of the cheap checks (fingerprint.py) against
+the store (store.py) and either stops, rebuilds a few cards, or gathers every card. Which
+outputs depend on which inputs, and so what a change re-renders, is spelled out once, in rules.py.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..cards.load import contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
-from .fingerprint import code_digest, entries, signature, signature_of
+from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -31,8 +33,8 @@ from .output import (
     write_new_folder,
 )
 from .parallel import parallel_map
-from .rules import RULES, Plan, plan_all, short_hash
-from .store import all_outputs, read_state, write_state
+from .rules import RULES, Plan, new_plan, plan_all, plan_card, short_hash
+from .store import all_outputs, read_cards, read_site, read_state, update_cards, write_state
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -76,10 +78,16 @@ class Source:
 class BuildReport:
     """What a build did, for the CLI, the preview and the benchmark."""
 
+    #: {card id: full name} of every card of the site, whichever path the build took.
     cards: dict[str, str] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: How many cards had outputs rendered.
     rendered: int = 0
+    #: "nothing" (the stamp matched), "cards" (only the cards in `rebuilt` were looked at) or "full".
+    path: str = "full"
+    #: The ids of the cards looked at again: the changed ones, or in a full build those rendered.
+    rebuilt: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- gather
@@ -212,13 +220,44 @@ def check(settings: Settings) -> list[Source]:
 
 # --------------------------------------------------------------------------- build
 
+#: Beyond this many changed cards, the full build's process pool is quicker than rebuilding one by one.
+REBUILD_MAX = 20
+
 
 @disk_errors
 def build(settings: Settings, out_dir: Path) -> BuildReport:
-    """Build the site into `out_dir`, writing only files whose bytes changed."""
+    """Build the site into `out_dir`, doing only what changed since the last successful build.
+
+    Cheap checks come first (stat signatures, fingerprint.py): when they show that nothing
+    changed the build stops; when only a few contact files changed, only their cards are looked
+    at (rebuild_cards); otherwise every card is, by content hash (full_build).
+    """
     guard_out_dir(out_dir)
-    for folder in (out_dir, out_dir / STATE_DIR, out_dir / STATE_FOLDER):
-        remove_leftovers(str(folder))  # a killed build's; every card folder is looked at when it moved
+    for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
+        remove_leftovers(str(folder))  # a killed build's; its leftovers at the top of `out_dir` defeat the stamp
+    inputs = scan(
+        settings.contacts_dir,
+        settings.site_file,
+        settings.templates_dir,
+        f"base_url={settings.base_url}",
+        settings.site_stat,
+    )
+    site = read_site(out_dir)
+    stamp = Stamp(out_dir, inputs, site.get("stamp", {}) if site.get("code") == code_digest() else {})
+    changed = stamp.changed_cards()
+    if changed == {}:
+        report = BuildReport(cards=dict(site["names"]), path="nothing")
+    elif not changed or not (report := rebuild_cards(settings, out_dir, site, changed, stamp)):
+        # site.yaml (or the code, or an option) may have changed: its checks are due before anything is read.
+        settings.check()
+        report = full_build(settings, out_dir, stamp)
+    # A successful build ends here, whichever path it took: report.cards names every card.
+    return report
+
+
+def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
+    """Check every card, by content hash where its metadata moved, and write whatever is not current."""
+    remove_leftovers(str(out_dir))  # a killed build's; every card folder is looked at when it moved
     state = read_state(out_dir)
     if state.get("code") != code_digest():
         # Made by another cardsite: keep only the list of files, to clean up what is gone.
@@ -235,7 +274,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         files = site_files(pages, sources)
         plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
 
-    report = BuildReport(cards={s.id: s.name for s in sources})
+    report = BuildReport(cards={s.id: s.name for s in sources}, path="full", rebuilt=sorted(plan.todo))
     report.written = render_cards(pages, out_dir, sources, plan)
     report.rendered = len(plan.todo)
     for rel, data in files.items():
@@ -249,12 +288,14 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
-    _save_state(settings, out_dir, state, sources, plan)
+    _save_state(settings, out_dir, state, sources, plan, stamp)
     return report
 
 
-def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: Plan) -> None:
-    """Record what this build made, rewriting only the parts of the state on disk that differ."""
+def _save_state(
+    settings: Settings, out_dir: Path, state: dict[str, Any], sources: list[Source], plan: Plan, stamp: Stamp
+) -> None:
+    """Record what this build made and its stamp, rewriting only the parts of the store on disk that differ."""
     cards = {}
     for s in sources:
         if s.entry and s.id in plan.dirs and s.entry["inputs"] == plan.keys[s.id]:
@@ -267,7 +308,63 @@ def _save_state(settings: Settings, out_dir: Path, state: dict[str, Any], source
         "cards": cards,
         "site": {"inputs": plan.site_key, "outputs": plan.site_outputs, "files": plan.site_files},
     }
-    write_state(out_dir, new, state)
+    write_state(out_dir, new, state, stamp.record())
+
+
+def rebuild_cards(
+    settings: Settings, out_dir: Path, site: dict[str, Any], card_files: dict[str, str], stamp: Stamp
+) -> BuildReport | None:
+    """Rebuild the cards {card id: file} alone; return None when the full build must decide instead.
+
+    The stamp showed that the settings, the templates, cardsite's code, the output folder and
+    every other contact file are as the last successful build left them, so these cards are the
+    only inputs that moved. Each is loaded and checked as the full build would, planned and
+    rendered under the same rules, and only its part of the store is read and rewritten. A change
+    that other pages show (name, language, status, successor, aliases, photo) is the full build's.
+    """
+    fixed = fixed_key(settings)
+    if len(card_files) > REBUILD_MAX or site.get("fixed") != fixed:
+        return None
+    entries = read_cards(site, out_dir, card_files)
+    if entries.keys() != card_files.keys():
+        return None
+    sources = _load_changed(settings, card_files, fixed)
+    if sources is None or any(source.meta != entries[source.id]["meta"] for source in sources):
+        return None
+    names = site["names"]
+    successors = {s.meta["successor"] for s in sources if s.meta["successor"]}
+    if not successors <= names.keys():
+        return None
+    plan = new_plan(settings)
+    for source in sources:
+        successor = names[source.meta["successor"]] if source.meta["successor"] else ""
+        plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
+    pages = pages_for(settings, out_dir, names, sources, plan.todo) if plan.todo else None
+    report = BuildReport(cards=dict(names), path="cards", rebuilt=sorted(card_files), rendered=len(plan.todo))
+    report.written = render_cards(pages, out_dir, sources, plan)
+    new_entries = {source.id: card_entry(source, plan, out_dir) for source in sources}
+    update_cards(out_dir, site, new_entries, stamp.record(cards=card_files))
+    return report
+
+
+def _load_changed(settings: Settings, card_files: dict[str, str], fixed: str) -> list[Source] | None:
+    """Load and check the changed cards; raise ValidationError on a problem, return None for a link."""
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    for card_id, file in card_files.items():
+        st = os.lstat(file)
+        if stat.S_ISLNK(st.st_mode):
+            return None  # the full build refuses it, with every other problem
+        source = Source(card_id, file, "", signature(st), "")
+        card, digest, card_hash, found = load_one(settings, source)
+        problems.extend(found)
+        if card:
+            attach(source, card, digest, card_hash, fixed)
+        sources.append(source)
+    if problems:
+        # Every other card was valid in the last build and is unchanged; these are all the problems there are.
+        raise ValidationError(problems)
+    return sources
 
 
 def card_entry(source: Source, plan: Plan, out_dir: Path) -> dict[str, Any]:

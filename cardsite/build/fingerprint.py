@@ -10,13 +10,13 @@ Each file is known by its size, times and inode, never by reading it.
 
 Against the stamp saved after the last successful build, the scans give one of three
 answers: nothing changed; only these contact files changed, so only their cards need
-a look (rebuild.py); or something else changed, and the full build decides file by file.
+a look; or something else changed, and the full build decides file by file (engine.py
+takes the answer). The stamp is saved in the build's one store (store.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import marshal
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -26,10 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cards.load import CONTACT_SUFFIXES
-from .output import STATE_DIR, STATE_FILE, STATE_FOLDER, disk_errors, write_if_changed
-
-STAMP_FILE = f"{STATE_DIR}/stamp"
-STAMP_HEADER = f"cardsite stamp 2 marshal {marshal.version}\n".encode()
+from .output import STATE_DIR, STATE_FOLDER
 
 
 @cache
@@ -118,9 +115,12 @@ class Scan:
         return sum(p.endswith(CONTACT_SUFFIXES) and "/" not in p.removeprefix(top) for p in self.contacts)
 
 
-def scan(contacts_dir: Path, site_file: Path, templates_dir: Path, options: str) -> Scan:
-    """Scan everything a build reads."""
-    rest = {str(site_file): signature_of(site_file)}
+def scan(
+    contacts_dir: Path, site_file: Path, templates_dir: Path, options: str, site_stat: os.stat_result | None = None
+) -> Scan:
+    """Scan everything a build reads; `site_stat`: site.yaml's metadata when the settings were read from it."""
+    # Settings are read before the scan: the metadata taken before reading them is what describes them.
+    rest = {str(site_file): signature_of(site_file) if site_stat is None else signature(site_stat)}
     links = _tree(str(templates_dir), rest)
     fixed = hashlib.sha256(repr((code_digest(), options, sorted(rest.items()))).encode()).hexdigest()
     contacts: dict[str, list[int]] = {}
@@ -138,32 +138,19 @@ def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, lis
                 found = {entry.name: signature(entry.stat()) for entry in it}
         except FileNotFoundError:
             return {}
-        # The stamp is written after this scan; the state folder and its site file stand for the rest.
+        # The store is written after this scan; it records the signatures of its own card files instead.
         found.pop(STATE_DIR, None)
-    found.update((name, signature_of(out_dir / name)) for name in (*(names or ()), STATE_FILE, STATE_FOLDER))
+    found.update((name, signature_of(out_dir / name)) for name in names or ())
     return found
 
 
 class Stamp:
-    """Compare a build's inputs with the stamp of the last successful build into `out_dir`; save its own."""
+    """Compare a build's inputs with the stamp the last successful build saved in the store; make the next one."""
 
-    def __init__(self, out_dir: Path, inputs: Scan) -> None:
-        self.out_dir, self.inputs = out_dir, inputs
+    def __init__(self, out_dir: Path, inputs: Scan, saved: dict[str, Any]) -> None:
+        self.out_dir, self.inputs, self.saved = out_dir, inputs, saved
         #: The output folder as found before the build, when changed_cards() needed to look.
         self.outputs: dict[str, list[int]] | None = None
-
-    def _saved(self) -> dict[str, Any]:
-        try:
-            data = (self.out_dir / STAMP_FILE).read_bytes()
-        except OSError:
-            return {}
-        if not data.startswith(STAMP_HEADER):
-            return {}
-        try:
-            saved = marshal.loads(memoryview(data)[len(STAMP_HEADER) :])
-        except (EOFError, ValueError, TypeError):
-            return {}
-        return saved if isinstance(saved, dict) else {}
 
     def changed_cards(self) -> dict[str, str] | None:
         """Return {card id: file} of the contact files changed since the last successful build.
@@ -172,7 +159,7 @@ class Stamp:
         changed, files were added or removed, or an input is a link: then only the full build
         can tell what to do.
         """
-        saved, now = self._saved(), self.inputs
+        saved, now = self.saved, self.inputs
         if now.links or saved.get("fixed") != now.fixed or saved.get("contacts", {}).keys() != now.contacts.keys():
             return None
         old = saved["contacts"]
@@ -182,16 +169,21 @@ class Stamp:
             return None
         # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer.
         self.outputs = _outputs(self.out_dir)
-        if saved.get("outputs") != self.outputs:
+        if saved.get("outputs") != self.outputs or not self._store_as_left():
             return None
         return {path.stem: name for name, path in changed.items()}
 
-    @disk_errors
-    def record(self, cards: Iterable[str] | None = None) -> None:
-        """Save the stamp of a successful build of the inputs scanned before it began.
+    def _store_as_left(self) -> bool:
+        """Return whether every card file of the store is the very file the last build left."""
+        shards = self.saved.get("shards", {})
+        folder = f"{self.out_dir}/{STATE_FOLDER}"
+        return all(signature_of(f"{folder}/cards.{int(n):02d}") == sig for n, sig in shards.items())
 
-        `cards`: when the build wrote into these card folders and the build state alone, only
-        they are looked at again; otherwise the whole output folder is. Only a success saves a
+    def record(self, cards: Iterable[str] | None = None) -> dict[str, Any]:
+        """Return the stamp of a successful build of the inputs scanned before it began, for the store to save.
+
+        `cards`: when the build wrote into these card folders and the store alone, only they
+        are looked at again; otherwise the whole output folder is. Only a success saves a
         stamp. A failed build leaves the old one, which cannot match again: the inputs it was
         built from changed (file times only move on), or the outputs did.
         """
@@ -199,5 +191,4 @@ class Stamp:
             outputs = _outputs(self.out_dir)
         else:
             outputs = {**self.outputs, **_outputs(self.out_dir, cards)}
-        stamp = {"fixed": self.inputs.fixed, "contacts": self.inputs.contacts, "outputs": outputs}
-        write_if_changed(self.out_dir / STAMP_FILE, STAMP_HEADER + marshal.dumps(stamp))
+        return {"fixed": self.inputs.fixed, "contacts": self.inputs.contacts, "outputs": outputs}

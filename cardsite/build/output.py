@@ -15,7 +15,7 @@ from ..errors import Abort, display_path
 
 #: Build state lives inside the output folder, so it can never describe another folder.
 STATE_DIR = ".cardsite"
-#: The build state: a site file, and the cards' files beside it (state.py).
+#: The build's one store: a site file (with the stamp), and the cards' files beside it (store.py).
 STATE_FOLDER = f"{STATE_DIR}/state"
 STATE_FILE = f"{STATE_FOLDER}/build"
 #: Compiled templates, kept so that rebuilding one card need not compile them again.

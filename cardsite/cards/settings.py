@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +35,16 @@ class Settings:
     templates_dir: Path
     site_file: Path
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: site.yaml's metadata taken just before it was read: what the build's stamp records of it.
+    site_stat: os.stat_result | None = field(default=None, compare=False, repr=False)
+    #: The checks of site.yaml and the base URL, while deferred (load_settings(defer_checks=True)); see check().
+    pending_checks: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def check(self) -> None:
+        """Run the deferred checks of site.yaml and the base URL; raise ValidationError listing every problem."""
+        if self.pending_checks is not None:
+            self.pending_checks()
+            object.__setattr__(self, "pending_checks", None)  # frozen, but checking twice is only wasted time
 
     @cached_property
     def digest(self) -> str:
@@ -133,7 +145,7 @@ MULTI_LINE_FIELDS = frozenset({("company", "address", "street")})
 
 def _check(doc: Document) -> None:
     """Raise ValidationError listing every problem of site.yaml: its schema, characters and company checks."""
-    # The validators load here, not at import: a build with nothing to do (see stamp.py) never needs them.
+    # The validators load here, not at import: a build with nothing to do (build/fingerprint.py) never needs them.
     from .validate import character_problems, schema_problems
 
     problems = schema_problems(doc, "site")
@@ -166,23 +178,34 @@ def load_settings(
     site_file: Path | None = None,
     templates_dir: Path | None = None,
     base_url: str | None = None,
-    checked: bool = False,
+    defer_checks: bool = False,
 ) -> Settings:
     """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem.
 
-    `checked`: the stamp shows that a successful build already checked this very file with this
-    very code, so the checks are skipped; a one-card rebuild feels their ~15 ms.
+    `defer_checks`: the build decides, and calls Settings.check() unless its stamp shows that
+    a successful build already checked this very file with this very code; a one-card rebuild
+    feels the checks' ~15 ms and the validators' import.
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
     _check_paths(contacts_dir, site_file, templates_dir)
+    site_stat = os.stat(site_file)
     doc, problems = read_yaml(site_file)
     if doc is None:
         raise ValidationError(problems)
     data: dict[str, Any] = doc.data
-    if not checked:
+    # Deferred only while the fields read below have their types: the rest is checked before anything is built.
+    defer = defer_checks and isinstance(data, dict) and isinstance(data.get("company"), dict)
+    defer = defer and isinstance(data.get("base_url"), str)
+    url = (base_url or data["base_url"]).rstrip("/")
+
+    def checks() -> None:
         _check(doc)
+        _base_url(doc, base_url)
+
+    if not defer:
+        checks()
     return Settings(
-        base_url=_base_url(doc, base_url),
+        base_url=url,
         company=data["company"],
         brand_color=data.get("brand_color", "#0b5cad"),
         default_language=data.get("default_language", "en"),
@@ -194,6 +217,8 @@ def load_settings(
         templates_dir=templates_dir,
         site_file=site_file,
         raw=data,
+        site_stat=site_stat,
+        pending_checks=checks if defer else None,
     )
 
 

@@ -1,7 +1,8 @@
 """Preview the site: build into a temporary folder, serve it, rebuild on save, reload open pages.
 
 A stdlib HTTP server and a watchdog observer share one `Preview`. Saves are merged
-for DEBOUNCE seconds into one incremental build; open pages long-poll
+for DEBOUNCE seconds into one build by the same engine as `build` (a saved card
+rebuilds that card alone); open pages long-poll
 `/livereload/<epoch>` and reload when the build epoch moves on. While the contacts
 are invalid, every HTML page shows the problems instead, and the last good build
 stays on disk for everything else.
@@ -295,8 +296,13 @@ class Preview:
         problems: list[str] = []
         self._building.set()
         try:
+            # The engine checks site.yaml only when its stamp shows it changed since the last good build.
             settings = load_settings(
-                s.contacts_dir, site_file=s.site_file, templates_dir=s.templates_dir, base_url=self.url
+                s.contacts_dir,
+                site_file=s.site_file,
+                templates_dir=s.templates_dir,
+                base_url=self.url,
+                defer_checks=True,
             )
             self.built_settings = settings
             report = build(settings, self.out_dir)
