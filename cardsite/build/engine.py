@@ -18,6 +18,7 @@ from ..cards.load import contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from .fingerprint import code_digest, entries, signature, signature_of
+from .manifest import write_manifest
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -249,6 +250,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
+    write_manifest(settings, out_dir, sources, plan)
     _save_state(settings, out_dir, state, sources, plan)
     return report
 

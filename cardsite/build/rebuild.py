@@ -21,6 +21,7 @@ from ..errors import Problem, ValidationError
 from . import engine as site
 from . import rules
 from .fingerprint import code_digest, signature
+from .manifest import manifest_current, update_manifest
 from .output import disk_errors
 from .store import read_cards, update_cards
 
@@ -36,6 +37,8 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     built, entries = read_cards(out_dir, card_files)
     fixed = site.fixed_key(settings)
     if built.get("code") != code_digest() or built.get("fixed") != fixed or entries.keys() != card_files.keys():
+        return None
+    if not manifest_current(out_dir, card_files):
         return None
 
     sources: list[site.Source] = []
@@ -69,5 +72,6 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     # The report names the cards rebuilt; the others are as the last build left them.
     report = site.BuildReport(cards={s.id: s.name for s in sources}, rendered=len(plan.todo))
     report.written = site.render_cards(pages, out_dir, sources, plan)
+    update_manifest(settings, out_dir, sources, plan)
     update_cards(out_dir, {source.id: site.card_entry(source, plan, out_dir) for source in sources})
     return report

@@ -167,18 +167,20 @@ def load_settings(
     templates_dir: Path | None = None,
     base_url: str | None = None,
     checked: bool = False,
+    need_contacts: bool = True,
 ) -> Settings:
     """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem.
 
     `checked`: the stamp shows that a successful build already checked this very file with this
     very code, so the checks are skipped; a one-card rebuild feels their ~15 ms.
+    `need_contacts`: False for commands that read the built site's manifest, not the cards.
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
     name = display_path(site_file)
     links = [link_problem(path) for path in (contacts_dir, site_file, templates_dir) if path.is_symlink()]
     if links:
         raise ValidationError(links)
-    if not contacts_dir.is_dir():
+    if need_contacts and not contacts_dir.is_dir():
         raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
     if not site_file.is_file():
         raise ValidationError([Problem(name, 1, "", "site settings file not found (see README: site.yaml)")])

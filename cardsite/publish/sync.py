@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..build.manifest import read_manifest
 from ..errors import Abort
 from .plan import (
     MANIFEST,
@@ -30,15 +31,12 @@ from .plan import (
     Listed,
     LocalFile,
     Manifest,
-    card_names,
     check_deletions,
     content_hash,
     invalidation_paths,
     make_plan,
     merge_paths,
     object_drift,
-    page_links,
-    read_built_state,
     scan_site,
 )
 from .report import PublishResult, append_step_summary, write_result
@@ -154,8 +152,9 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
 
     `session` is a boto3 Session (default: a new one on the standard credential chain).
     """
-    state = read_built_state(options.out)
-    names = card_names(state)
+    # The manifest, not the build's private state: any cardsite of this manifest version can publish the site.
+    site = read_manifest(options.out)
+    names = {card_id: card.name for card_id, card in site.cards.items()}
     local = scan_site(options.out)
     remote = Remote(options, session)
     listing = remote.list()
@@ -177,7 +176,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
         return result
 
     entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
-    uploaded = remote.upload(plan.phases(page_links(state)), local, result.failed)
+    uploaded = remote.upload(plan.phases(site.page_links()), local, result.failed)
     for rel, etag in uploaded.items():
         entries[rel] = Entry.uploaded(local[rel], etag)
     result.uploaded = sorted(uploaded)
