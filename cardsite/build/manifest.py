@@ -18,7 +18,8 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import version
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,15 @@ def manifest_current(out_dir: Path, card_ids: Iterable[str]) -> bool:
         return False
 
 
+@cache
+def cardsite_version() -> str:
+    """Return the installed cardsite's version (informative: readers go by manifest_version)."""
+    try:
+        return version("cardsite")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 def _source_path(settings: Settings, source: Source) -> str:
     return os.path.relpath(source.file, settings.contacts_dir).replace(os.sep, "/")
 
@@ -175,7 +185,7 @@ def _head(settings: Settings, site_files: dict[str, Any]) -> bytes:
     head = {
         "$schema": SCHEMA_ID,
         "manifest_version": MANIFEST_VERSION,
-        "cardsite_version": version("cardsite"),
+        "cardsite_version": cardsite_version(),
         "base_url": settings.base_url,
         "default_language": settings.default_language,
         "qr_error_correction": settings.qr_error_correction,
@@ -280,10 +290,19 @@ def read_manifest(out_dir: Path) -> SiteManifest:
             "run `python build.py` first"
         )
     doc = _read(out_dir)
-    if doc is None:
-        raise Abort(
-            f"cannot read {display_path(path)} as a version {MANIFEST_VERSION} manifest; run `python build.py` again"
-        )
+    try:
+        return _parse(doc) if doc is not None else _unreadable(path)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return _unreadable(path)
+
+
+def _unreadable(path: Path) -> SiteManifest:
+    raise Abort(
+        f"cannot read {display_path(path)} as a manifest of version {MANIFEST_VERSION}; run `python build.py` again"
+    )
+
+
+def _parse(doc: dict[str, Any]) -> SiteManifest:
     cards = {
         card_id: SiteCard(
             card_id,
@@ -293,14 +312,14 @@ def read_manifest(out_dir: Path) -> SiteManifest:
             c["status"] == "active",
             c["successor"],
             tuple(c["aliases"]),
-            c["notify_owner"],
-            c["fields"],
-            c["source"],
-            c["files"],
+            bool(c["notify_owner"]),
+            dict(c["fields"]),
+            dict(c["source"]),
+            dict(c["files"]),
         )
         for card_id, c in doc["cards"].items()
     }
-    site_files = doc["site"]["files"]
+    site_files = dict(doc["site"]["files"])
     return SiteManifest(doc["base_url"], doc["qr_error_correction"], doc["default_language"], cards, site_files)
 
 
