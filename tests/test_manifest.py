@@ -210,3 +210,17 @@ def test_notify_refuses_a_manifest_older_than_the_cards(project: Path, capsys: p
     assert main(["notify", "-q", "--dry-run", "out"]) == 1
     assert "contacts/max.yaml changed since the last build: run `python build.py`" in capsys.readouterr().err
     assert not (project / "out").exists()
+
+
+def test_a_build_encodes_each_qr_code_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qr.svg and qr.png come from one encoding of the URL; notify then attaches those files."""
+    from cardsite.render import qr
+
+    encoded: list[str] = []
+    real = qr._make
+    monkeypatch.setattr(qr, "_make", lambda url, level: encoded.append(url) or real(url, level))
+    qr.modules_of.cache_clear()
+    build()
+    site = read_manifest(project / "public")
+    assert sorted(encoded) == sorted(card.url for card in site.cards.values())
+    assert all(f"{c.id}/qr.png" in c.files for c in site.cards.values() if c.active)

@@ -94,6 +94,10 @@ def file_entries(
     return {rel: old[rel] if rel in old and rel not in rendered else _hash(out_dir, rel) for rel in sorted(rels)}
 
 
+def _card_files(out_dir: Path, job: tuple[list[str], set[str], dict[str, Any] | None]) -> dict[str, Any]:
+    return file_entries(out_dir, *job)
+
+
 def site_kind(rel: str) -> str:
     """Return what a site-wide output is: the 404 page, an asset, the directory or an alias redirect."""
     if rel == "404.html":
@@ -108,64 +112,83 @@ def site_kind(rel: str) -> str:
 
 def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
     """Write the manifest of a full build, once its outputs are written (and before its state is saved)."""
-    old = _read(out_dir) or {}
-    old_cards = old.get("cards", {})
-    reload = [s for s in sources if s.card is None and s.id not in old_cards]
-    if reload:
-        # Only when the last manifest is gone: its cards are unchanged, but what they say must be read again.
-        from .engine import load_one
-        from .parallel import parallel_map
+    from .parallel import parallel_map
 
-        for source, (card, *_) in zip(reload, parallel_map(load_one, settings, reload), strict=True):
-            source.card = card
-    cards = {}
-    for s in sorted(sources, key=lambda s: s.id):
-        before = old_cards.get(s.id, {})
-        record = card_record(s.card, _source_path(settings, s), s.digest) if s.card else dict(before)
-        record.pop("files", None)
-        rendered = {path.format(id=s.id) for path in plan.todo.get(s.id, ())}
-        record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
-        cards[s.id] = record
-    old_site = old.get("site", {}).get("files", {})
+    old_head, old_lines = _old_lines(out_dir)
+    ordered = sorted(sources, key=lambda s: s.id)
+    rendered = {s.id: {path.format(id=s.id) for path in plan.todo.get(s.id, ())} for s in ordered}
+    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing.
+    redo = [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
+    before = {s.id: json.loads(old_lines[s.id].partition(b":")[2]) for s in redo if s.id in old_lines}
+    _reload(settings, [s for s in redo if s.card is None and s.id not in before])
+    jobs = [(list(plan.outputs[s.id]), rendered[s.id], before.get(s.id, {}).get("files")) for s in redo]
+    lines = dict(old_lines)
+    for s, files in zip(redo, parallel_map(_card_files, out_dir, jobs), strict=True):
+        record = card_record(s.card, _source_path(settings, s), s.digest) if s.card else before[s.id]
+        lines[s.id] = _card_line(s.id, {**record, "files": files})
+    old_site = json.loads(old_head + b"}").get("site", {}).get("files", {}) if old_head else {}
     # Site pages are few; when they were rendered, hashing them all costs less than telling which moved.
-    rendered_site = set() if plan.site_current else set(plan.site_outputs)
-    site_files = file_entries(out_dir, plan.site_outputs, rendered_site, old_site)
+    site_files = file_entries(
+        out_dir, plan.site_outputs, set() if plan.site_current else set(plan.site_outputs), old_site
+    )
     for rel, entry in site_files.items():
         entry["kind"] = site_kind(rel)
     head = _head(settings, site_files)
-    lines = [_card_line(card_id, record) for card_id, record in cards.items()]
-    write_if_changed(out_dir / SITE_MANIFEST, _join(head, lines))
+    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+
+
+def _old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
+    """Return the head and {card id: line} of the last manifest; nothing when it is missing or of another version."""
+    try:
+        head, lines = _split((out_dir / SITE_MANIFEST).read_bytes())
+        if json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION:
+            return head, {_line_id(line): line for line in lines}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return b"", {}
+
+
+def _reload(settings: Settings, sources: list[Source]) -> None:
+    """Load the cards of `sources` again: only when the last manifest is gone, as their files are unchanged."""
+    if not sources:
+        return
+    from .engine import load_one
+    from .parallel import parallel_map
+
+    for source, (card, *_) in zip(sources, parallel_map(load_one, settings, sources), strict=True):
+        source.card = card
 
 
 def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
-    """Replace the entries of a few rebuilt cards, leaving every other line of the manifest as it is."""
+    """Replace the lines of a few rebuilt cards, leaving every other byte of the manifest as it is."""
     path = out_dir / SITE_MANIFEST
-    head, lines = _split(path.read_bytes())
-    by_id = {_line_id(line): i for i, line in enumerate(lines)}
-    for s in sources:
+    data = path.read_bytes()
+    for s in sorted(sources, key=lambda s: s.id):
         assert s.card is not None  # a rebuild loads every card it renders
-        before = json.loads(lines[by_id[s.id]].partition(b":")[2]) if s.id in by_id else {}
+        # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
+        start = data.find(f'\n"{s.id}":'.encode()) + 1
+        end = data.index(b"\n", start) if start else -1
+        old = data[start:end].removesuffix(b",")
+        before = json.loads(old.partition(b":")[2]) if start else {}
         record = card_record(s.card, _source_path(settings, s), s.digest)
         rendered = {p.format(id=s.id) for p in plan.todo.get(s.id, ())}
         record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
-        line = _card_line(s.id, record)
-        if s.id in by_id:
-            lines[by_id[s.id]] = line
-        else:
-            lines.append(line)
-    lines.sort()  # '"a-b":' sorts as the ids do: '"' and ':' come before every id character
-    write_if_changed(path, _join(head, lines))
+        if not start:
+            raise ValueError(f"{path} does not list card {s.id}")  # manifest_current() said it does
+        data = data[:start] + _card_line(s.id, record) + data[start + len(old) :]
+    write_if_changed(path, data)
 
 
 def manifest_current(out_dir: Path, card_ids: Iterable[str]) -> bool:
-    """Return whether the manifest exists, has this version and lists these cards (so a rebuild may edit it)."""
+    """Return whether the manifest has this version and lists these cards, so that a rebuild may edit it."""
     try:
-        head, lines = _split((out_dir / SITE_MANIFEST).read_bytes())
-        return json.loads(head + b"}")["manifest_version"] == MANIFEST_VERSION and set(card_ids) <= {
-            _line_id(line) for line in lines
-        }
-    except (OSError, ValueError, KeyError, TypeError):
+        data = (out_dir / SITE_MANIFEST).read_bytes()
+        head = data[: data.index(b"\n")].removesuffix(b",")
+        if json.loads(head + b"}").get("manifest_version") != MANIFEST_VERSION:
+            return False
+    except (OSError, ValueError, AttributeError):
         return False
+    return all(f'\n"{card_id}":'.encode() in data for card_id in card_ids)
 
 
 @cache
