@@ -81,8 +81,9 @@ def card_record(card: Card, source: str, digest: str) -> dict[str, Any]:
     }
 
 
-def _hash(out_dir: Path, rel: str) -> dict[str, Any]:
-    data = (out_dir / rel).read_bytes()
+def _hash(root: str, rel: str) -> dict[str, Any]:
+    with open(root + rel, "rb") as f:
+        data = f.read()
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
@@ -90,12 +91,8 @@ def file_entries(
     out_dir: Path, rels: Iterable[str], rendered: set[str], old: dict[str, Any] | None
 ) -> dict[str, dict[str, Any]]:
     """Return {path: sha256 and size} of `rels`, hashing only those rendered now or unknown to `old`."""
-    old = old or {}
-    return {rel: old[rel] if rel in old and rel not in rendered else _hash(out_dir, rel) for rel in sorted(rels)}
-
-
-def _card_files(out_dir: Path, job: tuple[list[str], set[str], dict[str, Any] | None]) -> dict[str, Any]:
-    return file_entries(out_dir, *job)
+    old, root = old or {}, f"{out_dir}/"
+    return {rel: old[rel] if rel in old and rel not in rendered else _hash(root, rel) for rel in sorted(rels)}
 
 
 def site_kind(rel: str) -> str:
@@ -121,11 +118,11 @@ def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], pla
     redo = [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
     before = {s.id: json.loads(old_lines[s.id].partition(b":")[2]) for s in redo if s.id in old_lines}
     _reload(settings, [s for s in redo if s.card is None and s.id not in before])
-    jobs = [(list(plan.outputs[s.id]), rendered[s.id], before.get(s.id, {}).get("files")) for s in redo]
+    jobs = [(s, list(plan.outputs[s.id]), rendered[s.id], before.get(s.id)) for s in redo]
     lines = dict(old_lines)
-    for s, files in zip(redo, parallel_map(_card_files, out_dir, jobs), strict=True):
-        record = card_record(s.card, _source_path(settings, s), s.digest) if s.card else before[s.id]
-        lines[s.id] = _card_line(s.id, {**record, "files": files})
+    # Each card's fields and hashes on every core: at 10,000 cards they cost seconds, one by one.
+    for s, line in zip(redo, parallel_map(_new_line, (settings, out_dir), jobs), strict=True):
+        lines[s.id] = line
     old_site = json.loads(old_head + b"}").get("site", {}).get("files", {}) if old_head else {}
     # Site pages are few; when they were rendered, hashing them all costs less than telling which moved.
     site_files = file_entries(
@@ -135,6 +132,20 @@ def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], pla
         entry["kind"] = site_kind(rel)
     head = _head(settings, site_files)
     write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+
+
+def _new_line(
+    settings: Settings, out_dir: Path, job: tuple[Source, list[str], set[str], dict[str, Any] | None]
+) -> bytes:
+    """Return one card's line: its record (from its card, else the last manifest) and its files."""
+    source, outputs, rendered, before = job
+    if source.card is not None:
+        record = card_record(source.card, _source_path(settings, source), source.digest)
+    else:
+        assert before is not None  # _reload() loaded every card the last manifest does not hold
+        record = before
+    files = file_entries(out_dir, outputs, rendered, (before or {}).get("files"))
+    return _card_line(source.id, {**record, "files": files})
 
 
 def _old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
