@@ -17,7 +17,7 @@ from cardsite.build import engine
 from cardsite.build import manifest as manifest_module
 from cardsite.build.manifest import SITE_MANIFEST, read_manifest
 from cardsite.cli import main
-from cardsite.publish.plan import Plan
+from cardsite.publish.plan import Plan, scan_site
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "cardsite" / "schema"
 
@@ -59,6 +59,10 @@ def test_the_manifest_describes_every_output_and_validates(project: Path) -> Non
     # Every file a visitor can fetch is listed once, with its true hash and size.
     listed = {rel: f for c in cards.values() for rel, f in c["files"].items()} | doc["site"]["files"]
     assert listed.keys() == published_files(out)
+    # ... which is exactly what publish uploads: the manifest itself, under a dot folder, never goes up.
+    local = scan_site(out)
+    assert local.keys() == listed.keys() and SITE_MANIFEST not in local
+    assert all(local[rel].sha256 == f["sha256"] and local[rel].size == f["size"] for rel, f in listed.items())
     for rel, f in listed.items():
         data = (out / rel).read_bytes()
         assert (f["sha256"], f["size"]) == (hashlib.sha256(data).hexdigest(), len(data)), rel
