@@ -228,3 +228,22 @@ def test_a_build_encodes_each_qr_code_once(project: Path, monkeypatch: pytest.Mo
     site = read_manifest(project / "public")
     assert sorted(encoded) == sorted(card.url for card in site.cards.values())
     assert all(f"{c.id}/qr.png" in c.files for c in site.cards.values() if c.active)
+
+
+def test_a_rebuild_puts_back_a_card_line_removed_by_hand(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build()
+    path = project / "public" / SITE_MANIFEST
+    lines = path.read_bytes().split(b"\n")
+    (zoe,) = [i for i, line in enumerate(lines) if line.startswith(b'"zoe-leclerc":')]
+    del lines[zoe]
+    lines[zoe - 1] = lines[zoe - 1].removesuffix(b",")  # zoe-leclerc is the last card
+    path.write_bytes(b"\n".join(lines))
+    assert "zoe-leclerc" not in read_manifest(project / "public").cards
+    card = project / "contacts" / "zoe-leclerc.yaml"
+    card.write_text(card.read_text().replace("title: Responsable", "title: Chef"))
+    monkeypatch.setattr(engine, "gather", lambda *a, **k: pytest.fail("the full build ran"))
+    build()
+    doc = json.loads(path.read_bytes())
+    validate(doc)
+    assert list(doc["cards"]) == sorted(doc["cards"])
+    assert doc["cards"]["zoe-leclerc"]["fields"]["title"].startswith("Chef des ventes")

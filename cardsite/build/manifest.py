@@ -131,6 +131,8 @@ def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], pla
     for rel, entry in site_files.items():
         entry["kind"] = site_kind(rel)
     head = _head(settings, site_files)
+    if not redo and head == old_head and lines.keys() == {s.id for s in ordered}:
+        return  # every line as it was, in the same order: the very bytes on disk
     write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
 
 
@@ -174,32 +176,38 @@ def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], pl
     """Replace the lines of a few rebuilt cards, leaving every other byte of the manifest as it is."""
     path = out_dir / SITE_MANIFEST
     data = path.read_bytes()
+    view, pieces, done, missing = memoryview(data), [], 0, {}
     for s in sorted(sources, key=lambda s: s.id):
         assert s.card is not None  # a rebuild loads every card it renders
         # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
-        start = data.find(f'\n"{s.id}":'.encode()) + 1
-        end = data.index(b"\n", start) if start else -1
-        old = data[start:end].removesuffix(b",")
+        start = data.find(f'\n"{s.id}":'.encode(), done) + 1
+        end = data.index(b"\n", start) if start else 0
+        old = bytes(view[start:end]).removesuffix(b",") if start else b""
         before = json.loads(old.partition(b":")[2]) if start else {}
         record = card_record(s.card, _source_path(settings, s), s.digest)
         rendered = {p.format(id=s.id) for p in plan.todo.get(s.id, ())}
         record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
         if not start:
-            raise ValueError(f"{path} does not list card {s.id}")  # manifest_current() said it does
-        data = data[:start] + _card_line(s.id, record) + data[start + len(old) :]
+            missing[s.id] = _card_line(s.id, record)
+            continue
+        pieces += [view[done:start], _card_line(s.id, record)]
+        done = start + len(old)
+    # Slices of a memoryview are not copies: the new file is put together in one pass.
+    data = b"".join([*pieces, view[done:]])
+    if missing:  # a manifest edited by hand; every build writes a line for each of its cards
+        head, lines = _split(data)
+        data = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
     write_if_changed(path, data)
 
 
-def manifest_current(out_dir: Path, card_ids: Iterable[str]) -> bool:
-    """Return whether the manifest has this version and lists these cards, so that a rebuild may edit it."""
+def manifest_current(out_dir: Path) -> bool:
+    """Return whether the manifest exists and has this version, so that a rebuild may edit it."""
     try:
-        data = (out_dir / SITE_MANIFEST).read_bytes()
-        head = data[: data.index(b"\n")].removesuffix(b",")
-        if json.loads(head + b"}").get("manifest_version") != MANIFEST_VERSION:
-            return False
+        with open(out_dir / SITE_MANIFEST, "rb") as f:
+            head = f.readline().rstrip(b"\n").removesuffix(b",")
+        return json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION
     except (OSError, ValueError, AttributeError):
         return False
-    return all(f'\n"{card_id}":'.encode() in data for card_id in card_ids)
 
 
 @cache

@@ -38,7 +38,7 @@ def rebuild_cards(settings: Settings, out_dir: Path, card_files: dict[str, str])
     fixed = site.fixed_key(settings)
     if built.get("code") != code_digest() or built.get("fixed") != fixed or entries.keys() != card_files.keys():
         return None
-    if not manifest_current(out_dir, card_files):
+    if not manifest_current(out_dir):
         return None
 
     sources: list[site.Source] = []
