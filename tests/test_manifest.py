@@ -247,3 +247,12 @@ def test_a_rebuild_puts_back_a_card_line_removed_by_hand(project: Path, monkeypa
     validate(doc)
     assert list(doc["cards"]) == sorted(doc["cards"])
     assert doc["cards"]["zoe-leclerc"]["fields"]["title"].startswith("Chef des ventes")
+
+
+def test_notify_refuses_a_vcard_changed_after_the_build(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build()
+    vcf = project / "public" / "max" / "max.vcf"
+    vcf.write_bytes(vcf.read_bytes().replace(b"Muster", b"Mallory"))
+    assert main(["notify", "-q", "--dry-run", "out"]) == 1
+    assert "public/max/max.vcf changed since the last build" in capsys.readouterr().err
+    assert not (project / "out").exists()

@@ -298,12 +298,25 @@ class BuiltSite:
     vcards: dict[str, bytes]
 
     def file(self, card: SiteCard, name: str) -> bytes:
-        """Return one output of `card` as built; refuse one that changed since the build."""
-        rel = f"{card.id}/{name}"
-        data = (self.out_dir / rel).read_bytes() if (self.out_dir / rel).is_file() else None
-        if data is None or rel not in card.files or hashlib.sha256(data).hexdigest() != card.files[rel]["sha256"]:
-            raise Abort(f"{display_path(self.out_dir / rel)} is not the file the last build made: build again")
+        """Return one output of `card` as built; refuse one that is gone or changed since the build."""
+        data = built_file(self.out_dir, card, name)
+        if data is None:
+            raise Abort(
+                f"{display_path(self.out_dir / card.id / name)} is not the file the last build made: build again"
+            )
         return data
+
+
+def built_file(out_dir: Path, card: SiteCard, name: str) -> bytes | None:
+    """Return one output of `card`, or None when the manifest does not list it or it is not there."""
+    rel = f"{card.id}/{name}"
+    if rel not in card.files or not (out_dir / rel).is_file():
+        return None
+    data = (out_dir / rel).read_bytes()
+    if hashlib.sha256(data).hexdigest() != card.files[rel]["sha256"]:
+        # Announcing other bytes than those published would print a card nobody checked.
+        raise Abort(f"{display_path(out_dir / rel)} changed since the last build: build (and publish) again")
+    return data
 
 
 def load_cards(out_dir: Path) -> tuple[SiteManifest, list[SiteCard]]:
@@ -318,10 +331,9 @@ def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> Buil
     """Return the built site with the vCard of every live card; refuse when one is missing."""
     vcards, missing = {}, []
     for card in cards:
-        rel = f"{card.id}/{card.id}.vcf"
-        path = out_dir / rel
-        if path.is_file() and rel in card.files:
-            vcards[card.id] = path.read_bytes()
+        vcf = built_file(out_dir, card, f"{card.id}.vcf")
+        if vcf is not None:
+            vcards[card.id] = vcf
         elif card.active:
             missing.append(card.id)
         else:
