@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cardsite.cards.settings import load_settings
 from cardsite.cli import main
-from cardsite.notify.announce import MailSettings, announce, built_vcards, load_cards, make_job, plan
+from cardsite.notify.announce import MailSettings, announce, built_site, load_cards, make_job, plan
 from cardsite.notify.ledger import empty_state
 from cardsite.notify.outbox import FolderOutbox
 
@@ -87,12 +86,11 @@ def test_notify_itself_sends_no_owner_notice_outside_the_domains(project: Path, 
     site.write_text(site.read_text("utf-8") + "notify:\n  owner_domains: [example.ch, attacker.example]\n", "utf-8")
     card(project, "eve@attacker.example")
     assert main(["build", "-q"]) == 0
-    settings = load_settings(project / "contacts")  # this one lets the card past the check
-    cards = load_cards(settings)
-    vcards = built_vcards(project / "public", cards)
-    changes = [c for c in plan(cards, vcards, {}) if c.card_id in ("eve", "jana-mueller")]
+    site, cards = load_cards(project / "public")  # the build let the card past the check
+    built = built_site(project / "public", site, cards)
+    changes = [c for c in plan(cards, built.vcards, {}) if c.card_id in ("eve", "jana-mueller")]
     mail = MailSettings(sender=None, print_inbox=(), owner_domains=("example.ch",))
-    make = lambda change: make_job(change, settings=settings, vcards=vcards, commit=None)  # noqa: E731
+    make = lambda change: make_job(change, built=built, commit=None)  # noqa: E731
     report = announce(changes, make, mail, FolderOutbox(project / "out"), empty_state(), None)
     assert sorted(p.name for p in (project / "out").iterdir()) == [
         "eve.print.eml",

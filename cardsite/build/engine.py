@@ -20,6 +20,7 @@ from ..cards.load import contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
+from .manifest import manifest_current, update_manifest, write_manifest
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -288,6 +289,7 @@ def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
         if remove_output(out_dir, rel):
             report.removed.append(rel)
 
+    write_manifest(settings, out_dir, sources, plan)
     _save_state(settings, out_dir, state, sources, plan, stamp)
     return report
 
@@ -326,7 +328,7 @@ def rebuild_cards(
     if len(card_files) > REBUILD_MAX or site.get("fixed") != fixed:
         return None
     entries = read_cards(site, out_dir, card_files)
-    if entries.keys() != card_files.keys():
+    if entries.keys() != card_files.keys() or not manifest_current(out_dir):
         return None
     sources = _load_changed(settings, card_files, fixed)
     if sources is None or any(source.meta != entries[source.id]["meta"] for source in sources):
@@ -342,6 +344,7 @@ def rebuild_cards(
     pages = pages_for(settings, out_dir, names, sources, plan.todo) if plan.todo else None
     report = BuildReport(cards=dict(names), path="cards", rebuilt=sorted(card_files), rendered=len(plan.todo))
     report.written = render_cards(pages, out_dir, sources, plan)
+    update_manifest(settings, out_dir, sources, plan)
     new_entries = {source.id: card_entry(source, plan, out_dir) for source in sources}
     update_cards(out_dir, site, new_entries, stamp.record(cards=card_files))
     return report

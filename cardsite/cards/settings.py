@@ -179,15 +179,17 @@ def load_settings(
     templates_dir: Path | None = None,
     base_url: str | None = None,
     defer_checks: bool = False,
+    need_contacts: bool = True,
 ) -> Settings:
     """Read site.yaml next to `contacts_dir`; raise ValidationError on any problem.
 
     `defer_checks`: the build decides, and calls Settings.check() unless its stamp shows that
     a successful build already checked this very file with this very code; a one-card rebuild
     feels the checks' ~15 ms and the validators' import.
+    `need_contacts`: False for commands that read the built site's manifest, not the cards.
     """
     site_file, templates_dir = project_paths(contacts_dir, site_file, templates_dir)
-    _check_paths(contacts_dir, site_file, templates_dir)
+    _check_paths(contacts_dir if need_contacts else None, site_file, templates_dir)
     site_stat = os.stat(site_file)
     doc, problems = read_yaml(site_file)
     if doc is None:
@@ -222,12 +224,16 @@ def load_settings(
     )
 
 
-def _check_paths(contacts_dir: Path, site_file: Path, templates_dir: Path) -> None:
-    """Refuse symbolic links among the project's folders and files, and any of them that is missing."""
-    links = [link_problem(path) for path in (contacts_dir, site_file, templates_dir) if path.is_symlink()]
+def _check_paths(contacts_dir: Path | None, site_file: Path, templates_dir: Path) -> None:
+    """Refuse symbolic links among the project's folders and files, and any of them that is missing.
+
+    `contacts_dir` is None for a command that reads the built site, not the cards.
+    """
+    paths = [p for p in (contacts_dir, site_file, templates_dir) if p is not None]
+    links = [link_problem(path) for path in paths if path.is_symlink()]
     if links:
         raise ValidationError(links)
-    if not contacts_dir.is_dir():
+    if contacts_dir is not None and not contacts_dir.is_dir():
         raise ValidationError([Problem(display_path(contacts_dir), 1, "", "contacts folder not found")])
     if not site_file.is_file():
         problem = "site settings file not found (see README: site.yaml)"

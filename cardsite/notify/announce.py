@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import aws
-from ..build.engine import check
-from ..cards.model import Card
+from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
@@ -40,7 +39,6 @@ from .printjob import (
     RETIRED,
     UPDATED,
     Job,
-    card_fields,
     changed_fields,
     header_text,
     make_job_id,
@@ -120,7 +118,7 @@ class Change:
 
     card_id: str
     event: str | None  # None: the print job was accepted before, only the owner notice is due
-    card: Card | None
+    card: SiteCard | None
     digest: str
     previous: dict[str, Any] | None
     owner: bool
@@ -131,7 +129,7 @@ def digest_of(vcf: bytes) -> str:
     return hashlib.sha256(vcf).hexdigest()
 
 
-def plan(cards: list[Card], vcards: Mapping[str, bytes], announced: Mapping[str, dict[str, Any]]) -> list[Change]:
+def plan(cards: list[SiteCard], vcards: Mapping[str, bytes], announced: Mapping[str, dict[str, Any]]) -> list[Change]:
     """Compare the cards with the last announcements; return what must be sent, in id order."""
     changes = []
     for card in cards:
@@ -142,7 +140,7 @@ def plan(cards: list[Card], vcards: Mapping[str, bytes], announced: Mapping[str,
             if live:
                 changes.append(Change(card.id, RETIRED, card, prev.get("vcf_sha256", ""), prev, False))
             continue
-        wants_owner = card.notify_owner and bool(card.emails)
+        wants_owner = card.notify_owner and bool(card.owner_email)
         if not live or prev.get("vcf_sha256") != digest or prev.get("url") != card.url:
             changes.append(Change(card.id, UPDATED if live else CREATED, card, digest, prev, wants_owner))
         elif wants_owner and prev.get("owner") != digest:
@@ -156,46 +154,48 @@ def plan(cards: list[Card], vcards: Mapping[str, bytes], announced: Mapping[str,
     return sorted(changes, key=lambda c: c.card_id)
 
 
-def make_job(change: Change, settings: Settings, vcards: Mapping[str, bytes], commit: str | None) -> Job:
+def make_job(change: Change, built: BuiltSite, commit: str | None) -> Job:
     """Turn a change into the data both messages are built from, with its stable job id."""
     prev = change.previous or {}
-    job = _job(change, settings, vcards, commit)
+    job = _job(change, built, commit)
     if change.event is None and prev.get("job_id"):
         # Only the owner notice is due: it belongs to the print job already accepted.
         return replace(job, job_id=prev["job_id"])
     return replace(job, job_id=make_job_id(job, prev.get("job_id") or prev.get("vcf_sha256", "")))
 
 
-def _job(change: Change, settings: Settings, vcards: Mapping[str, bytes], commit: str | None) -> Job:
+def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
     prev = change.previous or {}
-    card = change.card
+    card, site = change.card, built.site
     if change.event == RETIRED:
-        fields = card_fields(card) if card else prev.get("fields", {})
+        fields = card.fields if card else prev.get("fields", {})
         successor = card.successor if card else ""
         return Job(
             card_id=change.card_id,
             event=RETIRED,
-            url=prev.get("url") or settings.card_url(change.card_id),
+            url=prev.get("url") or site.card_url(change.card_id),
             fields=fields,
             changed=[],
             commit=commit,
-            qr_level=settings.qr_error_correction,
-            successor_url=settings.card_url(successor) if successor else None,
-            lang=fields.get("lang", settings.default_language),
+            qr_level=site.qr_error_correction,
+            successor_url=site.card_url(successor) if successor else None,
+            lang=fields.get("lang", site.default_language),
         )
     assert card is not None
-    fields = card_fields(card)
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
         card_id=card.id,
         event=event,
         url=card.url,
-        fields=fields,
-        changed=changed_fields(prev.get("fields") if live else None, fields, prev.get("url", ""), card.url),
+        fields=card.fields,
+        changed=changed_fields(prev.get("fields") if live else None, card.fields, prev.get("url", ""), card.url),
         commit=commit,
-        qr_level=settings.qr_error_correction,
-        vcf=vcards[card.id],
+        qr_level=site.qr_error_correction,
+        vcf=built.vcards[card.id],
+        # The very files the build made and publish put online: no QR code is encoded again.
+        qr_svg=built.file(card, "qr.svg"),
+        qr_png=built.file(card, "qr.png"),
         lang=card.lang,
     )
 
@@ -281,33 +281,60 @@ def _accepted(change: Change, job: Job) -> dict[str, Any]:
     }
 
 
-def _owner_address(card: Card) -> Address:
-    user, domain = card.emails[0].value.rsplit("@", 1)
-    return Address(display_name=header_text(card.name.full), username=user, domain=domain)
+def _owner_address(card: SiteCard) -> Address:
+    assert card.owner_email is not None  # plan() asks for a notice only when there is one
+    user, domain = card.owner_email.rsplit("@", 1)
+    return Address(display_name=header_text(card.name), username=user, domain=domain)
 
 
 # --------------------------------------------------------------------------- command
 
 
-def load_cards(settings: Settings) -> list[Card]:
-    """Validate every contact file and return its Card, in id order."""
-    cards = []
-    for source in check(settings):
-        # gather() without a build state loads every file, so each source has its card.
-        assert source.card is not None
-        cards.append(source.card)
-    return cards
+@dataclass(frozen=True)
+class BuiltSite:
+    """The site a build made: its manifest and the vCards of its cards, read once."""
+
+    out_dir: Path
+    site: SiteManifest
+    vcards: dict[str, bytes]
+
+    def file(self, card: SiteCard, name: str) -> bytes:
+        """Return one output of `card` as built; refuse one that is gone or changed since the build."""
+        data = built_file(self.out_dir, card, name)
+        if data is None:
+            raise Abort(
+                f"{display_path(self.out_dir / card.id / name)} is not the file the last build made: build again"
+            )
+        return data
 
 
-def built_vcards(out_dir: Path, cards: list[Card]) -> dict[str, bytes]:
-    """Return the published vCard of every live card; refuse when the site was not built."""
+def built_file(out_dir: Path, card: SiteCard, name: str) -> bytes | None:
+    """Return one output of `card`, or None when the manifest does not list it or it is not there."""
+    rel = f"{card.id}/{name}"
+    if rel not in card.files or not (out_dir / rel).is_file():
+        return None
+    data = (out_dir / rel).read_bytes()
+    if hashlib.sha256(data).hexdigest() != card.files[rel]["sha256"]:
+        # Announcing other bytes than those published would print a card nobody checked.
+        raise Abort(f"{display_path(out_dir / rel)} changed since the last build: build (and publish) again")
+    return data
+
+
+def load_cards(out_dir: Path) -> tuple[SiteManifest, list[SiteCard]]:
+    """Return the manifest of the site built in `out_dir` and its cards, in id order."""
     if not out_dir.is_dir():
         raise Abort(f"{display_path(out_dir)} does not exist: run `python build.py` and publish before notify")
+    site = read_manifest(out_dir)
+    return site, [site.cards[card_id] for card_id in sorted(site.cards)]
+
+
+def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> BuiltSite:
+    """Return the built site with the vCard of every live card; refuse when one is missing."""
     vcards, missing = {}, []
     for card in cards:
-        path = out_dir / card.id / f"{card.id}.vcf"
-        if path.is_file():
-            vcards[card.id] = path.read_bytes()
+        vcf = built_file(out_dir, card, f"{card.id}.vcf")
+        if vcf is not None:
+            vcards[card.id] = vcf
         elif card.active:
             missing.append(card.id)
         else:
@@ -318,7 +345,7 @@ def built_vcards(out_dir: Path, cards: list[Card]) -> dict[str, bytes]:
             f"{display_path(out_dir)} has no vCard for {shown}: build and publish first,"
             " so every announced link is live. Nothing was sent."
         )
-    return vcards
+    return BuiltSite(out_dir, site, vcards)
 
 
 def commit_sha(project_dir: Path, environ: Mapping[str, str]) -> str | None:
@@ -361,11 +388,14 @@ def _ses_outbox(session: Any, endpoint_url: str | None, mail: MailSettings, coun
 
 def notify_command(args: argparse.Namespace) -> int:
     """Run `build.py notify`: detect changed cards, send (or write) their messages, save the state."""
-    settings = load_settings(args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url)
+    settings = load_settings(
+        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url, need_contacts=False
+    )
     mail = mail_settings(settings, os.environ)
-    cards = load_cards(settings)
-    # The built files are what publish put online, so they are the printable content.
-    vcards = built_vcards(args.out, cards)
+    # The manifest and the files it lists are what publish put online, so they are the printable content.
+    site, cards = load_cards(args.out)
+    check_current(settings, site)
+    built = built_site(args.out, site, cards)
 
     session = aws.new_session()
     store = _ledger(args, session)
@@ -376,7 +406,7 @@ def notify_command(args: argparse.Namespace) -> int:
         log.info("No SES sender and print inbox in site.yaml or the environment: writing messages to %s", folder)
 
     state = store.load() if store else empty_state()
-    changes = plan(cards, vcards, state["cards"])
+    changes = plan(cards, built.vcards, state["cards"])
     if not changes:
         log.info("Nothing to announce: no card changed since the last announcement")
         return 0
@@ -384,7 +414,7 @@ def notify_command(args: argparse.Namespace) -> int:
     outbox = FolderOutbox(folder) if folder is not None else _ses_outbox(session, args.endpoint_url, mail, len(changes))
     report = announce(
         changes,
-        partial(make_job, settings=settings, vcards=vcards, commit=commit),
+        partial(make_job, built=built, commit=commit),
         mail,
         outbox,
         state,

@@ -22,8 +22,8 @@ from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from ..cards.model import Card, Name
-from ..render import qr
+from ..build.manifest import FIELD_KEYS
+from ..cards.model import Name
 from .strings import strings_for
 
 SCHEMA_VERSION = 1
@@ -37,21 +37,6 @@ JOB_DIGEST_CHARS = 24
 NTAG213_NDEF_BYTES = 144 - 3
 #: NFC Forum URI RTD abbreviations; longer prefixes first so "https://www." wins over "https://".
 URI_PREFIXES = ((b"https://www.", 0x02), (b"http://www.", 0x01), (b"https://", 0x04), (b"http://", 0x03))
-
-#: The card's printable fields, as card.json carries them and change detection compares them.
-FIELD_KEYS = (
-    "name",
-    "org",
-    "department",
-    "title",
-    "emails",
-    "phones",
-    "addresses",
-    "websites",
-    "social",
-    "note",
-    "lang",
-)
 
 #: Headers that hold addresses; MAIL_POLICY folds them itself (see _MailPolicy).
 ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
@@ -172,17 +157,6 @@ def ndef_uri_message(uri: str) -> bytes:
 # --------------------------------------------------------------------------- card.json
 
 
-def card_fields(card: Card) -> dict[str, Any]:
-    """Return the card's printable fields as JSON-ready data."""
-    data = card.to_dict()
-    # Through JSON, so tuples become lists and compare equal to the saved state.
-    fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
-    fields["name"]["full"] = card.name.full
-    if not card.name.order:
-        del fields["name"]["order"]  # only a set order is printable content; the script decides otherwise
-    return fields
-
-
 def display_name(fields: dict[str, Any]) -> str:
     """Return the short name a subject line shows: given and family name, in the person's order."""
     name = fields["name"]
@@ -210,6 +184,9 @@ class Job:
     commit: str | None
     qr_level: str = "M"
     vcf: bytes | None = None
+    #: The card's QR code as the build made it (qr.svg, qr.png), for the print shop and the owner notice.
+    qr_svg: bytes = b""
+    qr_png: bytes = b""
     successor_url: str | None = None
     lang: str = "en"
     #: Stable id of this announcement (see make_job_id); empty until make_job_id gave one.
@@ -266,8 +243,8 @@ def print_attachments(job: Job) -> list[tuple[str, str, bytes]]:
         return []
     return [
         (f"{job.card_id}.vcf", "text/vcard", job.vcf),
-        ("qr.svg", "image/svg+xml", qr.render_svg(job.url, job.qr_level)),
-        ("qr.png", "image/png", qr.render_png(job.url, job.qr_level, min_width=600)),
+        ("qr.svg", "image/svg+xml", job.qr_svg),
+        ("qr.png", "image/png", job.qr_png),
         (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(job.url)),
     ]
 
@@ -379,8 +356,7 @@ def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Ad
         "</body></html>\n"
     )
     msg.add_alternative(body, subtype="html")
-    png = qr.render_png(job.url, job.qr_level, min_width=600)
-    msg.get_payload()[1].add_related(png, "image", "png", cid=cid, filename="qr.png")
+    msg.get_payload()[1].add_related(job.qr_png, "image", "png", cid=cid, filename="qr.png")
     return msg
 
 

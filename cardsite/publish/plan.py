@@ -29,10 +29,9 @@ from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..build.output import STATE_FILE, object_headers
-from ..build.store import read_state
+from ..build.output import object_headers
 from ..cards.load import ID_PATTERN, RESERVED_IDS
-from ..errors import Abort, display_path
+from ..errors import Abort
 
 log = logging.getLogger(__name__)
 
@@ -149,41 +148,6 @@ class Manifest:
 
 
 # --------------------------------------------------------------------------- local
-
-
-def read_built_state(out_dir: Path) -> dict[str, Any]:
-    """Return the build state of `out_dir`; refuse a folder that was never built."""
-    if not out_dir.is_dir():
-        raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
-    if not (out_dir / STATE_FILE).is_file():
-        raise Abort(
-            f"{display_path(out_dir)} has no {STATE_FILE}, so it was not built by cardsite; run `python build.py` first"
-        )
-    state = read_state(out_dir)
-    if state.get("cards") is None:
-        raise Abort(f"cannot read {display_path(out_dir / STATE_FILE)}; run `python build.py` again")
-    return state
-
-
-def card_names(state: dict[str, Any]) -> dict[str, str]:
-    """Return {card id: full name} of the cards a build state holds."""
-    return {card_id: entry["name"] for card_id, entry in state["cards"].items()}
-
-
-def page_links(state: dict[str, Any]) -> dict[str, set[str]]:
-    """Return {page: the card pages it sends visitors to}: alias redirects, successors, signatures, the directory."""
-    links: dict[str, set[str]] = {}
-    for card_id, entry in state["cards"].items():
-        meta = entry.get("meta", {})
-        page = f"{card_id}/index.html"
-        links[f"{card_id}/signature.html"] = {page}
-        for alias in meta.get("aliases", ()):
-            links.setdefault(f"{alias}/index.html", set()).add(page)
-        if meta.get("successor"):
-            links.setdefault(page, set()).add(f"{meta['successor']}/index.html")
-    # The directory links every card; ordering it last costs nothing and keeps its links live.
-    links["index.html"] = {f"{card_id}/index.html" for card_id in state["cards"]}
-    return links
 
 
 def scan_site(out_dir: Path) -> dict[str, LocalFile]:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import aws
+from ..build.manifest import read_manifest
 from ..errors import Abort
 from .plan import (
     MANIFEST,
@@ -31,15 +32,12 @@ from .plan import (
     LocalFile,
     Manifest,
     Plan,
-    card_names,
     check_deletions,
     content_hash,
     invalidation_paths,
     make_plan,
     merge_paths,
     object_drift,
-    page_links,
-    read_built_state,
     scan_site,
 )
 from .report import PublishResult, append_step_summary, write_result
@@ -133,8 +131,9 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
 
     `session` is a boto3 Session (default: a new one on the standard credential chain).
     """
-    state = read_built_state(options.out)
-    names = card_names(state)
+    # The manifest, not the build's private state: any cardsite of this manifest version can publish the site.
+    site = read_manifest(options.out)
+    names = {card_id: card.name for card_id, card in site.cards.items()}
     local = scan_site(options.out)
     remote = Remote(options, session)
     result, manifest = _survey(options, remote, local, names)
@@ -143,7 +142,7 @@ def publish(options: PublishOptions, session: Any = None) -> PublishResult:
     plan = result.plan
     assert plan is not None
     entries = {rel: manifest.entries[rel] for rel in plan.unchanged}
-    entries |= _upload_and_delete(remote, plan, local, page_links(state), result)
+    entries |= _upload_and_delete(remote, plan, local, site.page_links(), result)
     pending = _invalidate(options, remote, result, manifest.pending)
     _save_manifest(remote, manifest, Manifest(entries, pending), result)
     _finish(result)

@@ -1,0 +1,395 @@
+"""Describe what a build made in one versioned JSON file: the interface between the build and later commands.
+
+`public/.cardsite/site.json` (docs/manifest.md, schema/site-manifest.schema.json) lists every card
+(id, URL, name, language, status, successor, aliases, printable fields) with the path, sha256 and
+size of each of its output files, and the site-wide outputs. `publish` and `notify` read it and
+nothing else the build keeps, so it is plain JSON, free of anything tied to one Python version.
+
+The file is one JSON document laid out one card per line, sorted by id. A rebuild of a few cards
+swaps their lines without parsing the rest, so its cost hardly grows with the site. A hash is taken
+only for a file rendered in this build or unknown to the last manifest; every other output is, by
+its signature in the build state, the very file the last build hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Abort, display_path
+from .output import STATE_DIR, write_if_changed
+
+if TYPE_CHECKING:
+    from ..cards.model import Card
+    from ..cards.settings import Settings
+    from .engine import Source
+    from .rules import Plan
+
+#: Where the manifest lives: under the dot folder, which publish never uploads.
+SITE_MANIFEST = f"{STATE_DIR}/site.json"
+SCHEMA_ID = "https://cardsite.dev/schema/site-manifest.schema.json"
+#: Raised only by a change that can break a reader (docs/manifest.md); additions keep it.
+MANIFEST_VERSION = 1
+_CARDS_LINE = '"cards":{'
+
+#: The card's printable fields, as the print job's card.json carries them and notify compares them.
+FIELD_KEYS = (
+    "name",
+    "org",
+    "department",
+    "title",
+    "emails",
+    "phones",
+    "addresses",
+    "websites",
+    "social",
+    "note",
+    "lang",
+)
+
+
+def card_fields(card: Card) -> dict[str, Any]:
+    """Return the card's printable fields as JSON-ready data."""
+    data = card.to_dict()
+    # Through JSON, so tuples become lists and compare equal to what was saved.
+    fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
+    fields["name"]["full"] = card.name.full
+    if not card.name.order:
+        del fields["name"]["order"]  # only a set order is printable content; the script decides otherwise
+    return fields
+
+
+def card_record(card: Card, source: str, digest: str) -> dict[str, Any]:
+    """Return what the manifest says about one card, its files aside (`source`: its file under contacts/)."""
+    return {
+        "url": card.url,
+        "name": card.name.full,
+        "lang": card.lang,
+        "status": "active" if card.active else "retired",
+        "successor": card.successor or None,
+        "aliases": list(card.aliases),
+        "notify_owner": bool(card.notify_owner),
+        "fields": card_fields(card),
+        "source": {"path": source, "sha256": digest},
+    }
+
+
+def _hash(root: str, rel: str) -> dict[str, Any]:
+    with open(root + rel, "rb") as f:
+        data = f.read()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def file_entries(
+    out_dir: Path, rels: Iterable[str], rendered: set[str], old: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """Return {path: sha256 and size} of `rels`, hashing only those rendered now or unknown to `old`."""
+    old, root = old or {}, f"{out_dir}/"
+    return {rel: old[rel] if rel in old and rel not in rendered else _hash(root, rel) for rel in sorted(rels)}
+
+
+def site_kind(rel: str) -> str:
+    """Return what a site-wide output is: the 404 page, an asset, the directory or an alias redirect."""
+    if rel == "404.html":
+        return "not-found"
+    if rel.startswith("assets/"):
+        return "asset"
+    return "directory" if rel == "index.html" else "alias"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
+    """Write the manifest of a full build, once its outputs are written (and before its state is saved)."""
+    from .parallel import parallel_map
+
+    old_head, old_lines = _old_lines(out_dir)
+    ordered = sorted(sources, key=lambda s: s.id)
+    rendered = {s.id: {path.format(id=s.id) for path in plan.todo.get(s.id, ())} for s in ordered}
+    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing.
+    redo = [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
+    before = {s.id: json.loads(old_lines[s.id].partition(b":")[2]) for s in redo if s.id in old_lines}
+    _reload(settings, [s for s in redo if s.card is None and s.id not in before])
+    jobs = [(s, list(plan.outputs[s.id]), rendered[s.id], before.get(s.id)) for s in redo]
+    lines = dict(old_lines)
+    # Each card's fields and hashes on every core: at 10,000 cards they cost seconds, one by one.
+    for s, line in zip(redo, parallel_map(_new_line, (settings, out_dir), jobs), strict=True):
+        lines[s.id] = line
+    old_site = json.loads(old_head + b"}").get("site", {}).get("files", {}) if old_head else {}
+    # Site pages are few; when they were rendered, hashing them all costs less than telling which moved.
+    site_files = file_entries(
+        out_dir, plan.site_outputs, set() if plan.site_current else set(plan.site_outputs), old_site
+    )
+    for rel, entry in site_files.items():
+        entry["kind"] = site_kind(rel)
+    head = _head(settings, site_files)
+    if not redo and head == old_head and lines.keys() == {s.id for s in ordered}:
+        return  # every line as it was, in the same order: the very bytes on disk
+    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+
+
+def _new_line(
+    settings: Settings, out_dir: Path, job: tuple[Source, list[str], set[str], dict[str, Any] | None]
+) -> bytes:
+    """Return one card's line: its record (from its card, else the last manifest) and its files."""
+    source, outputs, rendered, before = job
+    if source.card is not None:
+        record = card_record(source.card, _source_path(settings, source), source.digest)
+    else:
+        assert before is not None  # _reload() loaded every card the last manifest does not hold
+        record = before
+    files = file_entries(out_dir, outputs, rendered, (before or {}).get("files"))
+    return _card_line(source.id, {**record, "files": files})
+
+
+def _old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
+    """Return the head and {card id: line} of the last manifest; nothing when it is missing or of another version."""
+    try:
+        head, lines = _split((out_dir / SITE_MANIFEST).read_bytes())
+        if json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION:
+            return head, {_line_id(line): line for line in lines}
+    except (OSError, ValueError, AttributeError):
+        pass
+    return b"", {}
+
+
+def _reload(settings: Settings, sources: list[Source]) -> None:
+    """Load the cards of `sources` again: only when the last manifest is gone, as their files are unchanged."""
+    if not sources:
+        return
+    from .engine import load_one
+    from .parallel import parallel_map
+
+    for source, (card, *_) in zip(sources, parallel_map(load_one, settings, sources), strict=True):
+        source.card = card
+
+
+def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
+    """Replace the lines of a few rebuilt cards, leaving every other byte of the manifest as it is."""
+    path = out_dir / SITE_MANIFEST
+    data = path.read_bytes()
+    view, pieces, done, missing = memoryview(data), [], 0, {}
+    for s in sorted(sources, key=lambda s: s.id):
+        assert s.card is not None  # a rebuild loads every card it renders
+        # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
+        start = data.find(f'\n"{s.id}":'.encode(), done) + 1
+        end = data.index(b"\n", start) if start else 0
+        old = bytes(view[start:end]).removesuffix(b",") if start else b""
+        before = json.loads(old.partition(b":")[2]) if start else {}
+        record = card_record(s.card, _source_path(settings, s), s.digest)
+        rendered = {p.format(id=s.id) for p in plan.todo.get(s.id, ())}
+        record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
+        if not start:
+            missing[s.id] = _card_line(s.id, record)
+            continue
+        pieces += [view[done:start], _card_line(s.id, record)]
+        done = start + len(old)
+    # Slices of a memoryview are not copies: the new file is put together in one pass.
+    data = b"".join([*pieces, view[done:]])
+    if missing:  # a manifest edited by hand; every build writes a line for each of its cards
+        head, lines = _split(data)
+        data = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
+    write_if_changed(path, data)
+
+
+def manifest_current(out_dir: Path) -> bool:
+    """Return whether the manifest exists and has this version, so that a rebuild may edit it."""
+    try:
+        with open(out_dir / SITE_MANIFEST, "rb") as f:
+            head = f.readline().rstrip(b"\n").removesuffix(b",")
+        return json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+@cache
+def cardsite_version() -> str:
+    """Return the installed cardsite's version (informative: readers go by manifest_version)."""
+    try:
+        return version("cardsite")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+def _source_path(settings: Settings, source: Source) -> str:
+    return os.path.relpath(source.file, settings.contacts_dir).replace(os.sep, "/")
+
+
+def _head(settings: Settings, site_files: dict[str, Any]) -> bytes:
+    head = {
+        "$schema": SCHEMA_ID,
+        "manifest_version": MANIFEST_VERSION,
+        "cardsite_version": cardsite_version(),
+        "base_url": settings.base_url,
+        "default_language": settings.default_language,
+        "qr_error_correction": settings.qr_error_correction,
+        "site": {"files": site_files},
+    }
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()[:-1]
+
+
+def _card_line(card_id: str, record: dict[str, Any]) -> bytes:
+    return f'"{card_id}":{json.dumps(record, ensure_ascii=False, separators=(",", ":"))}'.encode()
+
+
+def _join(head: bytes, lines: list[bytes]) -> bytes:
+    # JSON escapes every line break inside a string, so each card is exactly one line.
+    return head + b",\n" + _CARDS_LINE.encode() + b"\n" + b",\n".join(lines) + b"\n}}\n"
+
+
+def _split(data: bytes) -> tuple[bytes, list[bytes]]:
+    """Return the head (without its closing brace) and the card lines (without commas) of a manifest."""
+    head, sep, rest = data.partition(b",\n" + _CARDS_LINE.encode() + b"\n")
+    if not sep or not rest.endswith(b"}}\n"):
+        raise ValueError("not a cardsite site manifest")
+    body = rest[: -len(b"}}\n")].rstrip(b"\n")
+    return head, [line.removesuffix(b",") for line in body.split(b"\n")] if body else []
+
+
+def _line_id(line: bytes) -> str:
+    return line[1 : line.index(b'":')].decode()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read(out_dir: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((out_dir / SITE_MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("manifest_version") == MANIFEST_VERSION else None
+
+
+@dataclass(frozen=True)
+class SiteCard:
+    """One card as the manifest describes it, for the commands that run after a build."""
+
+    id: str
+    url: str
+    name: str
+    lang: str
+    active: bool
+    successor: str | None
+    aliases: tuple[str, ...]
+    notify_owner: bool
+    fields: dict[str, Any]
+    source: dict[str, str]
+    files: dict[str, dict[str, Any]]
+
+    @property
+    def owner_email(self) -> str | None:
+        """Return the address owner notices go to: the card's first e-mail address."""
+        emails = self.fields.get("emails") or []
+        return emails[0]["value"] if emails else None
+
+
+@dataclass(frozen=True)
+class SiteManifest:
+    """What a build made, read back from its manifest."""
+
+    base_url: str
+    qr_error_correction: str
+    default_language: str
+    cards: dict[str, SiteCard]
+    site_files: dict[str, dict[str, Any]]
+
+    def card_url(self, card_id: str) -> str:
+        """Return the page URL of `card_id` on this site."""
+        return f"{self.base_url}/{card_id}/"
+
+    def page_links(self) -> dict[str, set[str]]:
+        """Return {page: the card pages it links to}: alias redirects, successors, signatures, the directory."""
+        links: dict[str, set[str]] = {}
+        for card_id, card in self.cards.items():
+            page = f"{card_id}/index.html"
+            links[f"{card_id}/signature.html"] = {page}
+            for alias in card.aliases:
+                links.setdefault(f"{alias}/index.html", set()).add(page)
+            if card.successor:
+                links.setdefault(page, set()).add(f"{card.successor}/index.html")
+        # The directory links every card; ordering it last costs nothing and keeps its links live.
+        links["index.html"] = {f"{card_id}/index.html" for card_id in self.cards}
+        return links
+
+
+def read_manifest(out_dir: Path) -> SiteManifest:
+    """Return the manifest of the site built in `out_dir`; refuse a folder that was never built."""
+    if not out_dir.is_dir():
+        raise Abort(f"{display_path(out_dir)} does not exist; run `python build.py` first")
+    path = out_dir / SITE_MANIFEST
+    if not path.is_file():
+        raise Abort(
+            f"{display_path(out_dir)} has no {SITE_MANIFEST}, so it was not built by cardsite; "
+            "run `python build.py` first"
+        )
+    doc = _read(out_dir)
+    try:
+        return _parse(doc) if doc is not None else _unreadable(path)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return _unreadable(path)
+
+
+def _unreadable(path: Path) -> SiteManifest:
+    raise Abort(
+        f"cannot read {display_path(path)} as a manifest of version {MANIFEST_VERSION}; run `python build.py` again"
+    )
+
+
+def _parse(doc: dict[str, Any]) -> SiteManifest:
+    cards = {
+        card_id: SiteCard(
+            card_id,
+            c["url"],
+            c["name"],
+            c["lang"],
+            c["status"] == "active",
+            c["successor"],
+            tuple(c["aliases"]),
+            bool(c["notify_owner"]),
+            dict(c["fields"]),
+            dict(c["source"]),
+            dict(c["files"]),
+        )
+        for card_id, c in doc["cards"].items()
+    }
+    site_files = dict(doc["site"]["files"])
+    return SiteManifest(doc["base_url"], doc["qr_error_correction"], doc["default_language"], cards, site_files)
+
+
+def check_current(settings: Settings, site: SiteManifest) -> None:
+    """Refuse a manifest older than the contact files beside it, naming any problem a newer card has.
+
+    Without a contacts folder (a CI job handed only the built site) the manifest alone is the truth.
+    """
+    from ..cards.load import contact_files
+    from ..errors import ValidationError
+
+    if not settings.contacts_dir.is_dir():
+        return
+    built = {card.source["path"]: card for card in site.cards.values()}
+    moved = []
+    for card_id, file, _ in contact_files(settings.contacts_dir):
+        rel = os.path.relpath(file, settings.contacts_dir).replace(os.sep, "/")
+        card = built.pop(rel, None)
+        with open(file, "rb") as f:
+            if card is None or card.id != card_id or hashlib.sha256(f.read()).hexdigest() != card.source["sha256"]:
+                moved.append((card_id, file))
+    if moved:
+        from .engine import Source, load_one
+
+        problems = [p for card_id, file in moved for p in load_one(settings, Source(card_id, file, "", [], ""))[3]]
+        if problems:
+            raise ValidationError(problems)
+    if moved or built:
+        changed = sorted([display_path(Path(file)) for _, file in moved] + list(built))
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise Abort(f"{shown} changed since the last build: run `python build.py` (and publish) first")
