@@ -246,6 +246,8 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     site = read_site(out_dir)
     stamp = Stamp(out_dir, inputs, site.get("stamp", {}) if site.get("code") == code_digest() else {})
     changed = stamp.changed_cards()
+    if changed == {} and not manifest_current(out_dir):
+        changed = None  # the manifest went missing: what publish and notify read must be made again
     if changed == {}:
         report = BuildReport(cards=dict(site["names"]), path="nothing")
     elif not changed or not (report := rebuild_cards(settings, out_dir, site, changed, stamp)):
