@@ -107,7 +107,7 @@ def test_removed_card_outputs_are_deleted(project: Path) -> None:
     run_build(project)
     (project / "contacts" / "max.yaml").unlink()
     report = run_build(project)
-    assert sorted(report.removed) == ["max/index.html", "max/max.vcf", "max/qr.png", "max/qr.svg", "max/signature.html"]
+    assert sorted(report.removed) == ["max/index.html", "max/max.vcf", "max/qr.svg", "max/signature.html"]
     assert not (project / "public" / "max").exists()
 
 

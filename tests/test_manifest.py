@@ -54,7 +54,7 @@ def test_the_manifest_describes_every_output_and_validates(project: Path) -> Non
     jana, hans = cards["jana-mueller"], cards["hans-meier"]
     assert jana["name"] == jana["fields"]["name"]["full"] == "Dr. Jana Sophie Müller, MSc ETH"
     assert jana["aliases"] == ["jmueller"] and jana["status"] == "active" and jana["url"].endswith("/jana-mueller/")
-    assert {"jana-mueller/photo.jpg", "jana-mueller/photo@2x.jpg", "jana-mueller/qr.png"} <= jana["files"].keys()
+    assert {"jana-mueller/photo.jpg", "jana-mueller/photo@2x.jpg", "jana-mueller/qr.svg"} <= jana["files"].keys()
     assert hans["status"] == "retired" and hans["successor"] == "jana-mueller"
     assert "hans-meier/hans-meier.vcf" not in hans["files"]
     # Every file a visitor can fetch is listed once, with its true hash and size.
@@ -202,7 +202,9 @@ def test_notify_sends_the_same_jobs_from_the_manifest_alone(project: Path, monke
     assert with_contacts == without and "jana-mueller.print.eml" in without
     job = without["jana-mueller.print.eml"]["parts"]
     out = project / "public" / "jana-mueller"
-    assert job["qr.svg"] == (out / "qr.svg").read_bytes() and job["qr.png"] == (out / "qr.png").read_bytes()
+    monkeypatch.undo()
+    assert job["qr.svg"] == (out / "qr.svg").read_bytes()
+    assert job["qr.png"] == qr.render_png(job["card.json"]["url"], "M", min_width=600)
     assert job["jana-mueller.vcf"] == (out / "jana-mueller.vcf").read_bytes()
     assert job["card.json"]["fields"] == read_manifest(project / "public").cards["jana-mueller"].fields
 
@@ -217,7 +219,7 @@ def test_notify_refuses_a_manifest_older_than_the_cards(project: Path, capsys: p
 
 
 def test_a_build_encodes_each_qr_code_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """qr.svg and qr.png come from one encoding of the URL; notify then attaches those files."""
+    """The build writes qr.svg alone, one encoding per URL; notify draws the print job's PNG from that file."""
     from cardsite.render import qr
 
     encoded: list[str] = []
@@ -227,7 +229,7 @@ def test_a_build_encodes_each_qr_code_once(project: Path, monkeypatch: pytest.Mo
     build()
     site = read_manifest(project / "public")
     assert sorted(encoded) == sorted(card.url for card in site.cards.values())
-    assert all(f"{c.id}/qr.png" in c.files for c in site.cards.values() if c.active)
+    assert not [rel for c in site.cards.values() for rel in c.files if rel.endswith(".png")]
 
 
 def test_a_rebuild_puts_back_a_card_line_removed_by_hand(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -162,3 +162,19 @@ def test_svg_rasterised_decodes_to_the_url() -> None:
             if dark:
                 image.paste(0, (x * scale, y * scale, (x + 1) * scale, (y + 1) * scale))
     assert [r.text for r in zxingcpp.read_barcodes(image)] == [url]
+
+
+@pytest.mark.parametrize("level", ["M", "Q"])
+def test_the_png_drawn_from_the_built_svg_is_the_png_of_the_url(level: str) -> None:
+    # notify attaches a PNG read back from the build's qr.svg: it must be the very PNG of the URL.
+    for url in [
+        "https://cards.example.ch/max/",
+        "https://c.example/a-very-long-card-id-of-forty-chars-x/",
+        "http://x/",
+    ]:
+        assert qr.png_from_svg(qr.render_svg(url, level), min_width=600) == qr.render_png(url, level, min_width=600)
+
+
+def test_png_from_svg_refuses_what_is_not_a_cardsite_qr_code() -> None:
+    with pytest.raises(ValueError):
+        qr.png_from_svg(b"<svg xmlns='http://www.w3.org/2000/svg'/>")

@@ -53,13 +53,6 @@ def _qr(pages: Pages, card: Card) -> bytes:
     return render_svg(card.url, pages.settings.qr_error_correction)
 
 
-def _qr_png(pages: Pages, card: Card) -> bytes:
-    from ..render.qr import render_png
-
-    # 600 px at least: the print shop's minimum (docs/print-job.md).
-    return render_png(card.url, pages.settings.qr_error_correction, min_width=600)
-
-
 def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
     def render(pages: Pages, card: Card) -> bytes:
         from ..render.photo import web_jpeg
@@ -72,7 +65,6 @@ def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
 RULES = (
     Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
     Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
-    Rule("{id}/qr.png", ("url", "qr"), "active", _qr_png),
     Rule("{id}/photo.jpg", ("photo",), "photo", _web_photo("photo.jpg")),
     Rule("{id}/photo@2x.jpg", ("photo",), "photo", _web_photo("photo@2x.jpg")),
     Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),

@@ -32,6 +32,7 @@ from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifes
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
+from ..render.qr import png_from_svg
 from .ledger import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate, ses_client
 from .printjob import (
@@ -193,9 +194,10 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         commit=commit,
         qr_level=site.qr_error_correction,
         vcf=built.vcards[card.id],
-        # The very files the build made and publish put online: no QR code is encoded again.
+        # The very files the build made and publish put online: no QR code is encoded again. The PNG,
+        # for the print shop's software, is the built SVG drawn in pixels (600 px at least, docs/print-job.md).
         qr_svg=built.file(card, "qr.svg"),
-        qr_png=built.file(card, "qr.png"),
+        qr_png=png_from_svg(built.file(card, "qr.svg"), min_width=600),
         lang=card.lang,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import chain
@@ -326,10 +327,36 @@ def render_png(url: str, level: str = "M", min_width: int = 600) -> bytes:
 
     The pixels and the PNG are those of qrcode's own PIL image (a 1-bit image saved by Pillow), a third of the cost.
     """
+    return _png(modules_of(url, level), min_width)
+
+
+#: One run of dark modules in render_svg's path: "M<x> <y>h<width>v1h-<width>z".
+_RUN = re.compile(rb"M(\d+) (\d+)h(\d+)v1h-\d+z")
+
+
+def png_from_svg(svg: bytes, min_width: int = 600) -> bytes:
+    """Return the PNG of a QR code that render_svg drew, read back from the SVG: no URL is encoded again.
+
+    The print job needs a PNG only for the few cards it announces; the build writes the SVG alone.
+    """
+    import numpy as np
+
+    found = re.search(rb'viewBox="0 0 (\d+) (\d+)"', svg)
+    if found is None or found.group(1) != found.group(2):
+        raise ValueError("not a QR code drawn by cardsite (no square viewBox)")
+    n = int(found.group(1)) - 2 * QUIET_ZONE
+    modules = np.zeros((n, n), dtype=bool)
+    for x, y, width in _RUN.findall(svg):
+        left = int(x) - QUIET_ZONE
+        modules[int(y) - QUIET_ZONE, left : left + int(width)] = True
+    return _png(modules, min_width)
+
+
+def _png(modules: np.ndarray, min_width: int) -> bytes:
+    """Draw `modules` with a quiet zone, each module a square of pixels, at least `min_width` wide."""
     import numpy as np
     from PIL import Image
 
-    modules = modules_of(url, level)
     size = len(modules) + 2 * QUIET_ZONE
     box = max(1, -(-min_width // size))
     light = np.ones((size, size), dtype=bool)
