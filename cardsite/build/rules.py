@@ -2,8 +2,8 @@
 
 The dependencies are spelled out once, in RULES: a template change re-renders every
 page, a card change re-renders that card only, and the QR code, which depends on the
-URL alone, is re-encoded only when the URL moves. The full build (site.py) and the
-rebuild of a few cards (rebuild.py) both plan with these functions.
+URL alone, is re-encoded only when the URL moves. The engine's full build and its
+rebuild of a few cards (engine.py) both plan with these functions.
 """
 
 from __future__ import annotations
