@@ -109,13 +109,22 @@ def site_kind(rel: str) -> str:
 
 def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
     """Write the manifest of a full build, once its outputs are written (and before its state is saved)."""
-    from .parallel import parallel_map
-
     old_head, old_lines = _old_lines(out_dir)
     ordered = sorted(sources, key=lambda s: s.id)
-    rendered = {s.id: {path.format(id=s.id) for path in plan.todo.get(s.id, ())} for s in ordered}
-    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing.
-    redo = [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
+    lines, redone = _card_lines(settings, out_dir, ordered, plan, old_lines)
+    head = _head(settings, _site_files(out_dir, plan, old_head))
+    if not redone and head == old_head and lines.keys() == {s.id for s in ordered}:
+        return  # every line as it was, in the same order: the very bytes on disk
+    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+
+
+def _card_lines(
+    settings: Settings, out_dir: Path, ordered: list[Source], plan: Plan, old_lines: dict[str, bytes]
+) -> tuple[dict[str, bytes], bool]:
+    """Return {card id: line} of every card, and whether any line was made anew."""
+    from .parallel import parallel_map
+
+    rendered, redo = _to_redo(ordered, plan, old_lines)
     before = {s.id: json.loads(old_lines[s.id].partition(b":")[2]) for s in redo if s.id in old_lines}
     _reload(settings, [s for s in redo if s.card is None and s.id not in before])
     jobs = [(s, list(plan.outputs[s.id]), rendered[s.id], before.get(s.id)) for s in redo]
@@ -123,6 +132,20 @@ def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], pla
     # Each card's fields and hashes on every core: at 10,000 cards they cost seconds, one by one.
     for s, line in zip(redo, parallel_map(_new_line, (settings, out_dir), jobs), strict=True):
         lines[s.id] = line
+    return lines, bool(redo)
+
+
+def _to_redo(
+    ordered: list[Source], plan: Plan, old_lines: dict[str, bytes]
+) -> tuple[dict[str, set[str]], list[Source]]:
+    """Return each card's rendered files, and the cards whose line must be made anew."""
+    rendered = {s.id: {path.format(id=s.id) for path in plan.todo.get(s.id, ())} for s in ordered}
+    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing.
+    return rendered, [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
+
+
+def _site_files(out_dir: Path, plan: Plan, old_head: bytes) -> dict[str, dict[str, Any]]:
+    """Return the entries of the site's own outputs (404, assets, redirects, directory), each with its kind."""
     old_site = json.loads(old_head + b"}").get("site", {}).get("files", {}) if old_head else {}
     # Site pages are few; when they were rendered, hashing them all costs less than telling which moved.
     site_files = file_entries(
@@ -130,10 +153,7 @@ def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], pla
     )
     for rel, entry in site_files.items():
         entry["kind"] = site_kind(rel)
-    head = _head(settings, site_files)
-    if not redo and head == old_head and lines.keys() == {s.id for s in ordered}:
-        return  # every line as it was, in the same order: the very bytes on disk
-    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+    return site_files
 
 
 def _new_line(
