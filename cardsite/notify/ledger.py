@@ -23,7 +23,7 @@ from ..errors import Abort, display_path
 log = logging.getLogger(__name__)
 
 #: Under the reserved prefix the CDN never serves; publish keeps _cardsite/manifest.json next to it.
-STATE_KEY = "_cardsite/notify-state.json"
+STATE_KEY = f"{aws.RESERVED}notify-state.json"
 STATE_VERSION = 1
 UNSAVED = "the cards sent in this run will be announced once more on the next run"
 #: Wait this many times the last save's duration before the next save (saving stays under ~1/10 of a run).

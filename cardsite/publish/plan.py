@@ -29,14 +29,14 @@ from graphlib import TopologicalSorter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..aws import RESERVED
 from ..build.output import object_headers
 from ..cards.load import ID_PATTERN, RESERVED_IDS
 from ..errors import Abort
 
 log = logging.getLogger(__name__)
 
-#: Internal objects (manifest, notify state) live here; no card id can start with '_'.
-RESERVED = "_cardsite/"
+# Internal objects (manifest, notify state) live under aws.RESERVED; no card id can start with '_'.
 MANIFEST = f"{RESERVED}manifest.json"
 MANIFEST_VERSION = 1
 #: Deletions allowed without --allow-deletes: this many, or this share of the bucket if larger.
