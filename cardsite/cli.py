@@ -17,15 +17,13 @@ from .errors import CardsiteError, ValidationError, shown
 log = logging.getLogger("cardsite")
 
 
+def _contacts_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--contacts", type=Path, default=Path("contacts"), metavar="DIR", help=help)
+
+
 def _project_options(parser: argparse.ArgumentParser) -> None:
     _log_options(parser)
-    parser.add_argument(
-        "--contacts",
-        type=Path,
-        default=Path("contacts"),
-        metavar="DIR",
-        help="folder of contact YAML files (default: contacts)",
-    )
+    _contacts_option(parser, "folder of contact YAML files (default: contacts)")
     parser.add_argument(
         "--site",
         type=Path,
@@ -53,12 +51,12 @@ def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
 
 
-def _bucket_options(parser: argparse.ArgumentParser, bucket_help: str, endpoint_help: str) -> None:
-    """Add --bucket, --prefix and --endpoint-url, which publish and notify share (see aws.key_prefix)."""
+def _bucket_options(
+    parser: argparse.ArgumentParser, bucket_help: str, endpoint_help: str, env: str = "CARDSITE_BUCKET"
+) -> None:
+    """Add --bucket, --prefix and --endpoint-url, which publish, notify and stats share (see aws.key_prefix)."""
     group = parser.add_argument_group("bucket", "where the site lives in S3")
-    group.add_argument(
-        "--bucket", default=os.environ.get("CARDSITE_BUCKET"), help=f"{bucket_help} (default: $CARDSITE_BUCKET)"
-    )
+    group.add_argument("--bucket", default=os.environ.get(env), help=f"{bucket_help} (default: ${env})")
     group.add_argument("--prefix", default="", help="key prefix inside the bucket")
     group.add_argument("--endpoint-url", help=f"{endpoint_help} endpoint (for a local test server)")
 
@@ -76,7 +74,7 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
 
 
-COMMANDS = ("build", "check", "serve", "publish", "notify")
+COMMANDS = ("build", "check", "serve", "publish", "notify", "stats")
 
 
 def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
@@ -149,6 +147,27 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return notify_command(args)
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Count the CDN's access logs into scans, saves and cost per card; print the report."""
+    from .stats.command import stats_command
+
+    return stats_command(args)
+
+
+def _add_stats(sub: _Commands) -> None:
+    p = _command(sub, "stats", "count scans and saves per card from the CDN's access logs; print the report")
+    _log_options(p)
+    _out_option(p, "built site whose manifest names the cards (default: public)")
+    _contacts_option(p, "folder of contact YAML files whose git history gives the changes (default: contacts)")
+    p.add_argument("--dir", type=Path, metavar="PATH", help="read the logs from this folder instead of a bucket")
+    _bucket_options(p, "S3 bucket of the CloudFront access logs", "S3", env="CARDSITE_LOG_BUCKET")
+    p.add_argument("--format", choices=("markdown", "json", "html"), default="markdown", help="report format")
+    p.add_argument(
+        "--log-retention-days", type=int, default=395, metavar="N", help="days the log bucket keeps logs (default: 395)"
+    )
+    p.set_defaults(func=cmd_stats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command and its options."""
     # prog stays argparse's default, the name the program was called by (build.py or cardsite).
@@ -215,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
     _bucket_options(p, "S3 bucket that keeps the state in _cardsite/", "S3/SES")
     p.set_defaults(func=cmd_notify)
+    _add_stats(sub)
     return parser
 
 

@@ -5,10 +5,11 @@
     render                      a Card into pages, vCard, QR code, photo files (pure)
     build                       the engine: what is current, plan, render, write
     aws                         the one AWS client factory and error explainer
-    serve, publish, notify      the commands' stages, side by side: none imports another
+    serve, publish, notify,     the commands' stages, side by side: none imports another
+    stats
     cli                         the command line, on top
 
-Only the edges talk to AWS: boto3 and botocore are imported in aws, publish and notify alone.
+Only the edges talk to AWS: boto3 and botocore are imported in aws, publish, notify and stats alone.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ LAYERS = {
     "serve": 4,
     "publish": 4,
     "notify": 4,
+    "stats": 4,
     "cli": 5,
 }
 #: Parts whose modules may import boto3 or botocore.
-AWS_EDGES = {"aws", "publish", "notify"}
+AWS_EDGES = {"aws", "publish", "notify", "stats"}
 
 
 def part_of(module: str) -> str:

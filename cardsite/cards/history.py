@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import Abort, Problem, display_path
@@ -44,3 +45,23 @@ def broken_urls(live: set[str], ref: str, contacts_dir: Path) -> list[Problem]:
             )
         )
     return problems
+
+
+def change_dates(contacts_dir: Path) -> dict[str, list[str]]:
+    """Return {card id: the date (YYYY-MM-DD, UTC) of each commit that changed its file}, newest first.
+
+    One `git log` for the whole folder, so the cost does not grow with the number of cards.
+    """
+    folder = contacts_dir.resolve()
+    top = Path(_git(folder, "rev-parse", "--show-toplevel").strip())
+    rel = folder.relative_to(top).as_posix()
+    out = _git(top, "log", "--no-renames", "--format=%x00%ct", "--name-only", "--", f"{rel}/")
+    changes: dict[str, list[str]] = {}
+    for entry in out.split("\0")[1:]:
+        stamp, *names = entry.strip("\n").split("\n")
+        date = datetime.fromtimestamp(int(stamp), tz=UTC).strftime("%Y-%m-%d")
+        for name in names:
+            path = Path(name)
+            if path.suffix in CONTACT_SUFFIXES and path.parent.as_posix() == rel:
+                changes.setdefault(path.stem, []).append(date)
+    return changes
