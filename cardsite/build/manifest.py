@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Abort, display_path
-from .output import STATE_DIR, write_if_changed
+from .output import STATE_DIR, write_atomic, write_if_changed
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -212,11 +212,12 @@ def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], pl
         pieces += [view[done:start], _card_line(s.id, record)]
         done = start + len(old)
     # Slices of a memoryview are not copies: the new file is put together in one pass.
-    data = b"".join([*pieces, view[done:]])
+    new = b"".join([*pieces, view[done:]])
     if missing:  # a manifest edited by hand; every build writes a line for each of its cards
-        head, lines = _split(data)
-        data = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
-    write_if_changed(path, data)
+        head, lines = _split(new)
+        new = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
+    if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
+        write_atomic(path, new)
 
 
 def manifest_current(out_dir: Path) -> bool:
