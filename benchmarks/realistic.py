@@ -84,8 +84,8 @@ def card_id(i: int, seed: int) -> str:
     return f"{slug(rng.choice(GIVEN))}-{slug(rng.choice(FAMILY))}-{i}"
 
 
-def contact(i: int, seed: int) -> dict:
-    """Return the YAML document of card i: every field filled."""
+def contact(i: int, seed: int, photos: bool = True) -> dict:
+    """Return the YAML document of card i: every field filled (the photo only if `photos`)."""
     rng = random.Random(f"{seed}-{i}")
     given, family = rng.choice(GIVEN), rng.choice(FAMILY)
     own = card_id(i, seed)
@@ -120,7 +120,7 @@ def contact(i: int, seed: int) -> dict:
         "note": NOTE,
         "lang": LANGS[i % len(LANGS)],
     }
-    if has_photo(i):
+    if photos and has_photo(i):
         doc["photo"] = f"photos/{own}.jpg"
     if has_alias(i):
         doc["aliases"] = [f"former-{own}"]
@@ -175,9 +175,12 @@ def _photo_file(i: int, seed: int) -> Path:
     return path
 
 
-def cached(cards: int, seed: int = 1) -> Path:
-    """Return the cached project of `cards` cards for `seed`, generating it if it is not there yet."""
-    folder = CACHE / f"realistic-v{VERSION}-n{cards}-s{seed}"
+def cached(cards: int, seed: int = 1, photos: bool = True) -> Path:
+    """Return the cached project of `cards` cards for `seed`, generating it if it is not there yet.
+
+    Without `photos` the cards are the same but none has a photo: to tell the photos' cost apart.
+    """
+    folder = CACHE / f"realistic-v{VERSION}-n{cards}-s{seed}{'' if photos else '-nophoto'}"
     if (folder / INDEX).is_file():
         return folder
     tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
@@ -185,14 +188,15 @@ def cached(cards: int, seed: int = 1) -> Path:
     (tmp / "contacts" / "photos").mkdir(parents=True)
     ids = []
     for i in range(cards):
-        doc = contact(i, seed)
+        doc = contact(i, seed, photos)
         ids.append(card_id(i, seed))
         text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
         (tmp / "contacts" / f"{ids[-1]}.yaml").write_text(text, "utf-8")
         if "photo" in doc:
             _link_or_copy(_photo_file(i, seed), tmp / "contacts" / doc["photo"])
     (tmp / "site.yaml").write_text(SITE_YAML, "utf-8")
-    (tmp / INDEX).write_text(yaml.safe_dump(_index(cards, seed, ids), sort_keys=False), "utf-8")
+    index = _index(cards, seed, ids, photos)
+    (tmp / INDEX).write_text(yaml.safe_dump(index, sort_keys=False), "utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     return folder
@@ -206,7 +210,7 @@ def _link_or_copy(src: str | Path, dst: str | Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _index(cards: int, seed: int, ids: list[str]) -> dict:
+def _index(cards: int, seed: int, ids: list[str], photos: bool) -> dict:
     """Describe the corpus: the cards the runner edits and the counts of each kind."""
     retired = [i for i in range(cards) if is_retired(i)]
     successors = sorted({successor_of(i, seed) for i in retired})
@@ -217,20 +221,20 @@ def _index(cards: int, seed: int, ids: list[str]) -> dict:
         "cards": cards,
         "seed": seed,
         "version": VERSION,
-        "photos": sum(has_photo(i) for i in range(cards)),
+        "photos": sum(has_photo(i) for i in range(cards)) if photos else 0,
         "retired": len(retired),
         "aliased": len(aliased),
         # A card no other page shows (for the title edit), and one a successor page shows (for the name edit).
         "plain_card": ids[plain[len(plain) // 2]] if plain else ids[0],
         "shown_card": ids[successors[len(successors) // 2]] if successors else ids[0],
         "aliased_card": ids[aliased[len(aliased) // 2]] if aliased else "",
-        "photo_cards": [ids[i] for i in range(cards) if has_photo(i)],
+        "photo_cards": [ids[i] for i in range(cards) if has_photo(i)] if photos else [],
     }
 
 
-def generate(out: Path, cards: int, seed: int = 1) -> dict:
+def generate(out: Path, cards: int, seed: int = 1, photos: bool = True) -> dict:
     """Write a project of `cards` full cards into `out` (from the cache); return its index."""
-    source = cached(cards, seed)
+    source = cached(cards, seed, photos)
     out.mkdir(parents=True, exist_ok=True)
 
     def place(src: str, dst: str) -> None:
@@ -248,10 +252,11 @@ def main() -> int:
     parser.add_argument("--cards", type=int, default=10_000, help="number of cards (default: 10000)")
     parser.add_argument("--out", type=Path, required=True, help="project folder to create")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--no-photos", action="store_true", help="the same cards without their photos")
     args = parser.parse_args()
     if not 0 < args.cards <= MAX_CARDS:
         parser.error(f"--cards must be between 1 and {MAX_CARDS} (phone numbers are unique below that)")
-    index = generate(args.out, args.cards, args.seed)
+    index = generate(args.out, args.cards, args.seed, photos=not args.no_photos)
     print(
         f"Wrote {args.cards} cards into {args.out / 'contacts'}: {index['photos']} with a photo,"
         f" {index['retired']} retired, {index['aliased']} with an alias"
