@@ -79,6 +79,7 @@ def collect(
     with tempfile.TemporaryDirectory(prefix="cardsite-stats-") as tmp:
         for number, batch in enumerate(_batches(new)):
             _count_batch(con, source, batch, Path(tmp), secret, f"b{number}", files, info)
+    merge_batch(con)  # once: each merge rewrites the whole totals table
     store.save(con, files)
     info.saved = True
     return con, info
@@ -128,8 +129,7 @@ def _count_batch(
             readable.append(sniff(item.key, path))
         except BadFile as exc:
             bad[item.key] = str(exc)
-    result = count_files(con, readable, secret, tag)
-    merge_batch(con)
+    result = count_files(con, readable, secret, tag, tmp)
     bad |= result.bad_files
     for item, path in zip(batch, paths, strict=True):
         lines, bad_lines = result.lines.get(item.key, 0), result.bad_lines.get(item.key, 0)

@@ -32,7 +32,7 @@ def stats_command(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="cardsite-stats-") as tmp:
         source, store = _places(args, Path(tmp))
         con, info = collect(source, store, card_names(site))
-        report = summarize(con, _facts(args, site, info), _run(source.where, info))
+        report = summarize(con, _facts(args, site, info), _run(source.where, info), card_months=args.format == "json")
         con.close()
     sys.stdout.write(render(report, args.format))
     return 0

@@ -16,9 +16,11 @@ link); a save carries none itself, so it takes the marker of the page it was sav
 browser sends as Referer (same origin, `strict-origin-when-cross-origin`).
 
 Unique visitors: each run draws a random secret that never leaves memory; a request's visitor is
-`hash(secret, day, c-ip, user agent)`, so the salt changes every day and every run, and only the
-approximate number of distinct hashes (HyperLogLog, `approx_count_distinct`) per card and day is
-kept. No address, hash or user agent is written anywhere.
+`hash(secret, day, c-ip, user agent)` (64 bits), so the salt changes every day and every run, and
+only the number of distinct hashes per card and day (and per day for the site) is kept: an
+approximation of people, since one address and browser is one visitor. The hashes live in DuckDB's
+memory during the query; no address, hash or user agent is written anywhere. (An exact count of
+distinct hashes per small group is several times faster than a HyperLogLog sketch per group.)
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..cards.model import SOURCE_MARKERS
 from ..errors import Abort
-from .parse import LogFile, check_whole, json_sql, legacy_sql, parquet_sql, sql_list
+from .parse import Joined, LogFile, check_whole, join_legacy, json_sql, legacy_sql, parquet_sql, sql_list
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +47,32 @@ BOT_PATTERN = (
     r"libwww|httpclient|axios|node-fetch|scrapy|feedfetcher"
 )
 KINDS = ("view", "save", "redirect", "bot", "head", "error", "other")
-SOURCES = ("qr", "nfc", "wallet", "link")
-ID = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+#: The URL markers' sources, and `link` for a URL without one.
+SOURCES = (*SOURCE_MARKERS, "link")
 
 #: One row per request: day, card, kind, source, bytes, whether the origin was asked, the visitor hash.
-CLASSIFY = f"""
+CLASSIFY = r"""
 WITH r AS (
     SELECT try_cast(date AS DATE) AS day, try_cast(status AS INTEGER) AS status, method,
-           url_decode(stem) AS path, coalesce(url_decode(query), '') AS query,
-           coalesce(url_decode(ua), '') AS ua, ip, coalesce(try_cast(bytes AS BIGINT), 0) AS bytes,
+           url_decode(stem) AS path, url_decode(query) AS query,
+           coalesce(ua, '') AS ua, ip, coalesce(try_cast(bytes AS BIGINT), 0) AS bytes,
            result, url_decode(referer) AS referer, filename
     FROM raw
 ), m AS (
-    SELECT r.*,
-           regexp_extract(path, '^/({ID})/(?:index\\.html)?$', 1) AS page,
-           regexp_extract(path, '^/({ID})/({ID})\\.vcf$', 1) AS vcf_dir,
-           regexp_extract(path, '^/({ID})/({ID})\\.vcf$', 2) AS vcf_name,
-           regexp_extract(referer, '^https?://[^/]+(/[^?#]*)', 1) AS ref_path,
-           regexp_extract(referer, '\\?([^#]*)', 1) AS ref_query
+    -- String functions, not regular expressions: this runs once per request.
+    SELECT r.*, split_part(path, '/', 2) AS seg,
+           CASE WHEN referer IS NOT NULL THEN regexp_extract(referer, '^https?://[^/]+/([^/?#]*)/(\?|#|$)', 1) END
+               AS ref_seg,
+           CASE WHEN referer IS NOT NULL THEN regexp_extract(referer, '\?([^#]*)', 1) END AS ref_query
     FROM r
 ), c AS (
-    SELECT m.*, p.card AS page_card, s.card AS save_card, f.card AS ref_card, f.alias AS ref_alias
+    SELECT m.*,
+           CASE WHEN path = '/' || seg || '/' OR path = '/' || seg || '/index.html' THEN p.card END AS page_card,
+           CASE WHEN path = '/' || seg || '/' || seg || '.vcf' AND NOT p.alias THEN p.card END AS save_card,
+           seg = p.card AS is_card_id, f.card AS ref_card, f.alias AS ref_alias
     FROM m
-    LEFT JOIN ids p ON p.name = m.page
-    LEFT JOIN ids s ON s.name = m.vcf_dir AND m.vcf_dir = m.vcf_name AND NOT s.alias
-    LEFT JOIN ids f ON '/' || f.name || '/' = m.ref_path
+    LEFT JOIN ids p ON p.name = m.seg
+    LEFT JOIN ids f ON f.name = m.ref_seg
 ), k AS (
     SELECT filename, day, bytes, result, ip, ua, query, ref_query,
            coalesce(page_card, save_card, '') AS card,
@@ -75,7 +81,7 @@ WITH r AS (
                 WHEN status >= 400 THEN 'error'
                 WHEN regexp_matches(ua, $bots, 'i') THEN 'bot'
                 WHEN method <> 'GET' THEN 'other'
-                WHEN page_card IS NOT NULL AND ref_alias AND ref_card = page_card AND page = page_card THEN 'redirect'
+                WHEN page_card IS NOT NULL AND ref_alias AND ref_card = page_card AND is_card_id THEN 'redirect'
                 WHEN page_card IS NOT NULL THEN 'view'
                 WHEN save_card IS NOT NULL THEN 'save'
                 ELSE 'other' END AS kind
@@ -83,7 +89,7 @@ WITH r AS (
 )
 SELECT filename AS key, day, card, kind, bytes,
        CASE WHEN kind NOT IN ('view', 'save') THEN ''
-            ELSE coalesce({{marker}}('query'), CASE WHEN kind = 'save' THEN {{marker}}('ref_query') END, 'link')
+            ELSE coalesce({marker}('query'), CASE WHEN kind = 'save' THEN {marker}('ref_query') END, 'link')
        END AS source,
        coalesce(result, 'Miss') NOT IN ('Hit', 'RefreshHit', 'LimitExceeded') AS origin,
        hash($secret, day, ip, ua) AS visitor
@@ -92,12 +98,13 @@ FROM k
 
 
 def _marker(column: str) -> str:
-    """SQL for the source a query string names: its first bare key of q, n or w."""
-    return (
-        f"CASE WHEN regexp_matches({column}, '(^|&)q(=|&|$)') THEN 'qr'"
-        f" WHEN regexp_matches({column}, '(^|&)n(=|&|$)') THEN 'nfc'"
-        f" WHEN regexp_matches({column}, '(^|&)w(=|&|$)') THEN 'wallet' END"
+    """SQL for the source a query string names by its marker (`SOURCE_MARKERS`), the bare marker tried first."""
+    exact = " ".join(f"WHEN {column} = '{m}' THEN '{source}'" for source, m in SOURCE_MARKERS.items())
+    # Another parameter beside the marker (a campaign tag added by hand) still names the source.
+    among = " ".join(
+        f"WHEN regexp_matches({column}, '(^|&){m}(=|&|$)') THEN '{source}'" for source, m in SOURCE_MARKERS.items()
     )
+    return f"CASE WHEN {column} IS NULL OR {column} = '' THEN NULL {exact} {among} END"
 
 
 CLASSIFY_SQL = re.sub(r"\{marker\}\('(\w+)'\)", lambda m: f"({_marker(m.group(1))})", CLASSIFY)
@@ -108,10 +115,10 @@ CARD_MONTHS = """
 SELECT 'card' AS level, strftime(day, '%Y-%m') AS period, card, kind, source,
        sum(n)::BIGINT AS requests, sum(b)::BIGINT AS bytes, sum(v)::BIGINT AS visitors, sum(o)::BIGINT AS origin
 FROM (SELECT day, card, kind, source, count(*) AS n, sum(bytes) AS b, sum(origin::INT) AS o,
-             approx_count_distinct(visitor) FILTER (WHERE kind IN ('view', 'save')) AS v
+             count(DISTINCT visitor) FILTER (WHERE kind IN ('view', 'save')) AS v
       FROM requests WHERE kind <> 'bad' GROUP BY day, card, kind, source
       UNION ALL
-      SELECT day, card, 'visitors', '', 0, 0, 0, approx_count_distinct(visitor)
+      SELECT day, card, 'visitors', '', 0, 0, 0, count(DISTINCT visitor)
       FROM requests WHERE kind IN ('view', 'save') GROUP BY day, card)
 GROUP BY period, card, kind, source
 """
@@ -119,11 +126,11 @@ GROUP BY period, card, kind, source
 DAYS = """
 SELECT 'day' AS level, strftime(day, '%Y-%m-%d') AS period, '' AS card, kind, source,
        count(*) AS requests, sum(bytes)::BIGINT AS bytes,
-       approx_count_distinct(visitor) FILTER (WHERE kind IN ('view', 'save')) AS visitors,
+       count(DISTINCT visitor) FILTER (WHERE kind IN ('view', 'save')) AS visitors,
        sum(origin::INT)::BIGINT AS origin
 FROM requests WHERE kind <> 'bad' GROUP BY period, kind, source
 UNION ALL
-SELECT 'day', strftime(day, '%Y-%m-%d'), '', 'visitors', '', 0, 0, approx_count_distinct(visitor), 0
+SELECT 'day', strftime(day, '%Y-%m-%d'), '', 'visitors', '', 0, 0, count(DISTINCT visitor), 0
 FROM requests WHERE kind IN ('view', 'save') GROUP BY day
 """
 TOTALS_COLUMNS = "level VARCHAR, period VARCHAR, card VARCHAR, kind VARCHAR, source VARCHAR, " + (
@@ -149,6 +156,7 @@ def connect(threads: int | None = None, memory_limit: str = "600MB") -> Any:
 
     con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1, "memory_limit": memory_limit})
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"CREATE TABLE batch ({TOTALS_COLUMNS})")
     return con
 
@@ -164,16 +172,16 @@ def set_ids(con: Any, ids: dict[str, tuple[str, bool]]) -> None:
         )
 
 
-def count_files(con: Any, files: list[LogFile], secret: bytes, tag: str) -> BatchResult:
+def count_files(con: Any, files: list[LogFile], secret: bytes, tag: str, tmp: Path) -> BatchResult:
     """Count `files` into the `batch` table; leave out whole files that cannot be read, and say why."""
     result = BatchResult()
     todo = list(files)
     while todo:
         try:
-            _count(con, todo, secret, tag, result)
+            _count(con, todo, secret, tag, tmp, result)
             return result
         except Exception as exc:  # DuckDB names no usable subclass per cause; find the file it was
-            broken = {f.key: why for f in todo if (why := check_whole(f.path))}
+            broken = {f.key: why for f in todo if f.format != "legacy" and (why := check_whole(f.path))}
             if not broken:
                 raise
             log.debug("batch %s: %s", tag, exc)
@@ -182,50 +190,51 @@ def count_files(con: Any, files: list[LogFile], secret: bytes, tag: str) -> Batc
     return result
 
 
-def _count(con: Any, files: list[LogFile], secret: bytes, tag: str, result: BatchResult) -> None:
-    parts, rejects = _selects(con, files, tag)
+def _count(con: Any, files: list[LogFile], secret: bytes, tag: str, tmp: Path, result: BatchResult) -> None:
+    joined = _join(files, tag, tmp, result)
+    parts = [legacy_sql(j, f"rejects_{tag}_{i}") for i, j in enumerate(joined)]
+    if json_files := [f for f in files if f.format == "json"]:
+        parts.append(json_sql(json_files))
+    if parquet := [f for f in files if f.format == "parquet"]:
+        parts.append(parquet_sql(parquet, _parquet_names(con, parquet)))
+    if not parts:
+        return
     con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {' UNION ALL '.join(parts)}")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE requests AS {CLASSIFY_SQL}",
-        {"bots": BOT_PATTERN, "secret": secret.hex()},
+        f"CREATE OR REPLACE TEMP TABLE requests AS {CLASSIFY_SQL}", {"bots": BOT_PATTERN, "secret": secret.hex()}
     )
     by_path = {str(f.path): f.key for f in files}
     for path, n, bad in con.execute(
-        "SELECT key, count(*), count(*) FILTER (WHERE kind = 'bad') FROM requests GROUP BY key"
+        "SELECT key, count(*), count(*) FILTER (WHERE kind = 'bad') FROM requests WHERE key IS NOT NULL GROUP BY key"
     ).fetchall():
         result.lines[by_path[path]] = int(n)
         result.bad_lines[by_path[path]] = int(bad)
-    for table in rejects:
-        for path, n in con.execute(
-            f"SELECT s.file_path, count(DISTINCT (e.file_id, e.line)) FROM {table} e "
-            f"JOIN {table}_scan s USING (scan_id, file_id) GROUP BY s.file_path"
-        ).fetchall():
-            key = by_path[path]
-            result.bad_lines[key] = result.bad_lines.get(key, 0) + int(n)
-            result.lines[key] = result.lines.get(key, 0) + int(n)
+    for i, j in enumerate(joined):
+        table = f"rejects_{tag}_{i}"
+        for (line,) in con.execute(f"SELECT DISTINCT line FROM {table}").fetchall():
+            key = j.key_of(int(line))
+            result.bad_lines[key] = result.bad_lines.get(key, 0) + 1
         con.execute(f"DROP TABLE {table}; DROP TABLE {table}_scan")
+        j.path.unlink()
     con.execute(f"INSERT INTO batch {CARD_MONTHS} UNION ALL {DAYS}")
     con.execute("DROP TABLE requests")
 
 
-def _selects(con: Any, files: list[LogFile], tag: str) -> tuple[list[str], list[str]]:
-    """Return one SELECT per group of files read alike, and the reject tables the legacy ones fill."""
-    parts, rejects = [], []
-    legacy: dict[tuple[str, ...], list[LogFile]] = {}
+def _join(files: list[LogFile], tag: str, tmp: Path, result: BatchResult) -> list[Joined]:
+    """Join the legacy files of the batch: per #Fields list, one plain file per core, made side by side."""
+    groups: dict[tuple[str, ...], list[LogFile]] = {}
     for f in files:
         if f.format == "legacy":
-            legacy.setdefault(f.fields, []).append(f)
-    for i, group in enumerate(legacy.values()):
-        table = f"rejects_{tag}_{i}"
-        parts.append(legacy_sql(group, table))
-        rejects.append(table)
-    json_files = [f for f in files if f.format == "json"]
-    if json_files:
-        parts.append(json_sql(json_files))
-    parquet = [f for f in files if f.format == "parquet"]
-    if parquet:
-        parts.append(parquet_sql(parquet, _parquet_names(con, parquet)))
-    return parts, rejects
+            groups.setdefault(f.fields, []).append(f)
+    cores = max(1, os.cpu_count() or 1)
+    parts = [group[i::cores] for group in groups.values() for i in range(cores) if group[i::cores]]
+    # zlib lets go of the GIL while it inflates, so threads decompress on every core.
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        joined = list(pool.map(lambda n: join_legacy(parts[n], tmp / f"joined-{tag}-{n}.tsv"), range(len(parts))))
+    for j in joined:
+        result.bad_files |= j.bad_files
+        result.lines |= j.lines
+    return joined
 
 
 def _parquet_names(con: Any, files: list[LogFile]) -> set[str]:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 #: The fields the counting needs, by their CloudFront names; the query sees them under COLUMNS' names.
 FIELDS = {
@@ -37,6 +39,9 @@ COLUMNS = tuple(FIELDS.values())
 REQUIRED = ("date", "c-ip", "cs-method", "cs-uri-stem", "sc-status")
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+CHUNK = 1 << 20
+#: Enough of a file to see its format and its #Fields line.
+HEAD_BYTES = 4096
 
 
 class BadFile(Exception):
@@ -64,7 +69,7 @@ def sniff(key: str, path: Path) -> LogFile:
             return LogFile(key, path, "parquet")
         opener = gzip.open if magic[:2] == GZIP_MAGIC else open
         with opener(path, "rb") as f:
-            head = f.read(64 * 1024)
+            head = f.read(HEAD_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
         raise BadFile(f"cannot be read: {exc}") from None
     first = head.lstrip()[:1]
@@ -94,11 +99,75 @@ def check_whole(path: Path) -> str | None:
             if raw.read(2) != GZIP_MAGIC:
                 return None
         with gzip.open(path, "rb") as f:
-            while f.read(1 << 20):
+            while f.read(CHUNK):
                 pass
     except (OSError, EOFError, zlib.error) as exc:
-        return f"is not a whole gzip file ({exc or 'it ends early'})"
+        return _not_whole(exc)
     return None
+
+
+def _not_whole(exc: BaseException) -> str:
+    return f"is not a whole gzip file ({exc or 'it ends early'})"
+
+
+@dataclass
+class Joined:
+    """Legacy files of one #Fields list, their lines copied one after another into one plain file.
+
+    DuckDB reads one large file many times faster than thousands of small gzipped ones (each has a
+    fixed cost), so the files of a batch are decompressed here and read as one. `starts[i]` is the
+    line number, in the joined file, of the first line of `keys[i]`, so a rejected line is told
+    against the file it came from.
+    """
+
+    path: Path
+    fields: tuple[str, ...]
+    keys: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+    bad_files: dict[str, str] = field(default_factory=dict)
+
+    def key_of(self, line: int) -> str:
+        """Return the file that line `line` of the joined file came from."""
+        return self.keys[bisect_right(self.starts, line) - 1]
+
+
+def join_legacy(files: list[LogFile], path: Path) -> Joined:
+    """Copy the request lines of legacy files sharing one #Fields list into `path`; leave out unreadable files."""
+    joined = Joined(path, files[0].fields)
+    line = 1
+    with open(path, "wb") as sink:
+        for f in files:
+            mark = sink.tell()
+            try:
+                count = _copy_lines(f.path, sink)
+            except (OSError, EOFError, zlib.error) as exc:
+                sink.seek(mark)
+                sink.truncate()
+                joined.bad_files[f.key] = _not_whole(exc)
+                continue
+            joined.keys.append(f.key)
+            joined.starts.append(line)
+            joined.lines[f.key] = count
+            line += count
+    return joined
+
+
+def _copy_lines(path: Path, sink: BinaryIO) -> int:
+    """Append the file's lines after its two header lines to `sink`; return how many were appended."""
+    with gzip.open(path, "rb") as f:
+        head = f.read(CHUNK)
+        start = head.index(b"\n", head.index(b"\n") + 1) + 1 if head.count(b"\n") >= 2 else len(head)
+        chunk, count, last = head[start:], 0, b"\n"
+        while chunk:
+            sink.write(chunk)
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+            chunk = f.read(CHUNK)
+    if last != b"\n":  # a last line without its newline still counts, and must not join the next file's first
+        sink.write(b"\n")
+        count += 1
+    return count
 
 
 def sql_list(paths: list[Path]) -> str:
@@ -109,19 +178,25 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def legacy_sql(files: list[LogFile], rejects: str) -> str:
-    """Return a SELECT of COLUMNS over legacy files that share one #Fields list; bad lines go to `rejects`."""
-    fields = files[0].fields
-    columns = "{" + ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(fields))) + "}"
+def legacy_sql(joined: Joined, rejects: str) -> str:
+    """Return a SELECT of COLUMNS over a joined legacy file; lines that do not fit go to the `rejects` table.
+
+    Date, status and size are typed as they are read, so a line whose values do not parse is
+    rejected with its line number, like one with too few or too many fields.
+    """
+    fields = joined.fields
+    types = {"date": "DATE", "sc-status": "INTEGER", "sc-bytes": "BIGINT"}
+    columns = "{" + ", ".join(f"'f{i}': '{types.get(name, 'VARCHAR')}'" for i, name in enumerate(fields)) + "}"
     picks = ", ".join(
-        f"f{fields.index(name)} AS {column}" if name in fields else f"NULL::VARCHAR AS {column}"
+        f"f{fields.index(name)}::VARCHAR AS {column}" if name in fields else f"NULL::VARCHAR AS {column}"
         for name, column in FIELDS.items()
     )
     # quote='' : CloudFront never quotes, and a stray '"' in a value must not swallow the lines after it.
     return (
-        f"SELECT filename, {picks} FROM read_csv({sql_list([f.path for f in files])}, delim='\\t', header=false,"
-        f" skip=2, quote='', escape='', columns={columns}, auto_detect=false, ignore_errors=true, store_rejects=true,"
-        f" rejects_table='{rejects}', rejects_scan='{rejects}_scan', nullstr='-', filename=true)"
+        f"SELECT NULL::VARCHAR AS filename, {picks} FROM read_csv({_quote(str(joined.path))}, delim='\\t',"
+        f" header=false, quote='', escape='', columns={columns}, auto_detect=false, ignore_errors=true,"
+        f" store_rejects=true, rejects_table='{rejects}', rejects_scan='{rejects}_scan', nullstr='-',"
+        " dateformat='%Y-%m-%d')"
     )
 
 

@@ -44,20 +44,12 @@ def empty_counts() -> dict[str, Any]:
     return counts
 
 
-def _add(counts: dict[str, Any], kind: str, source: str, requests: int, visitors: int) -> None:
-    if kind in ("view", "save"):
-        group = counts["views" if kind == "view" else "saves"]
-        group[source] += requests
-        group["total"] += requests
-    elif kind == "visitors":
-        counts["visitors"] += visitors
-    else:
-        counts[APART[kind]] += requests
+def summarize(con: Any, facts: SiteFacts, run: dict[str, Any], card_months: bool = True) -> dict[str, Any]:
+    """Return the whole report as data: period, totals, per card, per month, per day, cost, changes.
 
-
-def summarize(con: Any, facts: SiteFacts, run: dict[str, Any]) -> dict[str, Any]:
-    """Return the whole report as data: period, totals, per card, per month, per day, cost, changes."""
-    cards = _cards(con, facts)
+    Without `card_months` the cards carry their totals only (the Markdown and HTML reports show no more).
+    """
+    cards = _cards(con, facts, card_months)
     months = _months(con)
     days = _days(con)
     period = {"first_day": min(days, default=None), "last_day": max(days, default=None)}
@@ -94,43 +86,58 @@ def _ratio(scans: int, changes: int) -> float | None:
     return round(scans / changes, 1) if changes else None
 
 
-def _cards(con: Any, facts: SiteFacts) -> dict[str, Any]:
+#: One row per key with every count as a column: what `_counts` turns into the report's shape.
+PIVOT = ", ".join(
+    [f"sum(requests) FILTER (WHERE kind = 'view' AND source = '{s}')" for s in SOURCES]
+    + [f"sum(requests) FILTER (WHERE kind = 'save' AND source = '{s}')" for s in SOURCES]
+    + ["sum(visitors) FILTER (WHERE kind = 'visitors')"]
+    + [f"sum(requests) FILTER (WHERE kind = '{kind}')" for kind in APART]
+    + ["sum(requests) FILTER (WHERE kind <> 'visitors')", "sum(bytes)", "sum(origin)"]
+)
+
+
+def _counts(values: tuple[Any, ...]) -> dict[str, Any]:
+    """Return the counts of one pivoted row (PIVOT's columns, in order)."""
+    n = [int(v or 0) for v in values]
+    views, saves = dict(zip(SOURCES, n[0:4], strict=True)), dict(zip(SOURCES, n[4:8], strict=True))
+    views["total"], saves["total"] = sum(n[0:4]), sum(n[4:8])
+    counts: dict[str, Any] = {"views": views, "saves": saves, "visitors": n[8]}
+    counts |= dict(zip(APART.values(), n[9:14], strict=True))
+    return counts
+
+
+def _cards(con: Any, facts: SiteFacts, card_months: bool) -> dict[str, Any]:
     cards = {card_id: {"name": name, **empty_counts(), "months": {}} for card_id, name in sorted(facts.names.items())}
+    # The card's totals come as the row whose period is NULL.
+    sets = "(card, period), (card)" if card_months else "(card)"
+    period = "period" if card_months else "NULL::VARCHAR AS period"
     rows = con.execute(
-        "SELECT card, period, kind, source, sum(requests), sum(visitors) FROM totals"
-        " WHERE level = 'card' AND card <> '' GROUP BY ALL ORDER BY ALL"
+        f"SELECT card, {period}, {PIVOT} FROM totals"
+        f" WHERE level = 'card' AND card <> '' GROUP BY GROUPING SETS ({sets}) ORDER BY card, period NULLS FIRST"
     ).fetchall()
-    for card_id, period, kind, source, requests, visitors in rows:
-        card = cards.setdefault(card_id, {"name": None, **empty_counts(), "months": {}})
-        month = card["months"].setdefault(period, empty_counts())
-        _add(card, kind, source, int(requests), int(visitors))
-        _add(month, kind, source, int(requests), int(visitors))
+    for card_id, period, *values in rows:
+        if period is None:
+            card = cards.get(card_id) or cards.setdefault(card_id, {"name": None, "months": {}})
+            card |= _counts(values)
+        else:
+            cards[card_id]["months"][period] = _counts(values)
     return cards
 
 
 def _months(con: Any) -> dict[str, Any]:
-    months: dict[str, Any] = defaultdict(empty_counts)
     rows = con.execute(
-        "SELECT left(period, 7), kind, source, sum(requests), sum(bytes), sum(visitors), sum(origin) FROM totals"
-        " WHERE level = 'day' GROUP BY ALL ORDER BY ALL"
+        f"SELECT left(period, 7) AS month, {PIVOT} FROM totals WHERE level = 'day' GROUP BY month ORDER BY month"
     ).fetchall()
-    for period, kind, source, requests, size, visitors, origin in rows:
-        month = months[period]
-        _add(month, kind, source, int(requests), int(visitors))
-        month["requests"] = month.get("requests", 0) + int(requests)
-        month["bytes"] = month.get("bytes", 0) + int(size)
-        month["origin"] = month.get("origin", 0) + int(origin)
-    return dict(months)
+    months = {}
+    for period, *values in rows:
+        months[period] = _counts(values) | {"requests": int(values[-3] or 0), "bytes": int(values[-2] or 0)}
+        months[period]["origin"] = int(values[-1] or 0)
+    return months
 
 
 def _days(con: Any) -> dict[str, Any]:
-    days: dict[str, Any] = defaultdict(empty_counts)
-    rows = con.execute(
-        "SELECT period, kind, source, requests, visitors FROM totals WHERE level = 'day' ORDER BY ALL"
-    ).fetchall()
-    for period, kind, source, requests, visitors in rows:
-        _add(days[period], kind, source, int(requests), int(visitors))
-    return dict(days)
+    rows = con.execute(f"SELECT period, {PIVOT} FROM totals WHERE level = 'day' GROUP BY period ORDER BY period")
+    return {period: _counts(values) for period, *values in rows.fetchall()}
 
 
 def _changes(facts: SiteFacts, period: dict[str, Any], cards: dict[str, Any]) -> dict[str, Any]:
