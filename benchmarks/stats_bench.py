@@ -86,7 +86,8 @@ def one_line(rng: random.Random, day: str, hour: int, ids: list[str]) -> str:
         path, status = f"/missing-{rng.randrange(1000)}/", "404"
     ip = f"198.51.{rng.randrange(256)}.{rng.randrange(256)}"
     t = f"{hour:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
-    return f"{day}\t{t}\tZRH55-P2\t2048\t{ip}\t{method}\td1.cloudfront.net\t{path}\t{status}\t{referer}\t{ua}\t{query}\t{TAIL}"
+    values = (day, t, "ZRH55-P2", "2048", ip, method, "d1.cloudfront.net", path, status, referer, ua, query, TAIL)
+    return "\t".join(values)
 
 
 def write_file(path: Path, rng: random.Random, day: str, hour: int, ids: list[str], count: int) -> None:

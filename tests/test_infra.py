@@ -175,6 +175,8 @@ def test_root_outputs_are_exactly_what_publish_notify_and_workflows_need(
         "ci_deploy_role_arn",
         "ci_terraform_role_arn",
         "ci_terraform_plan_role_arn",
+        "ci_stats_role_arn",
+        "log_bucket_name",
         "mail_identity",
         "mail_configuration_set",
     }
@@ -378,7 +380,7 @@ def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
 
 def test_every_role_trusts_only_this_repository(configs: dict[str, Any]) -> None:
     trusts = _trust_documents(configs)
-    assert {name for _, name, _ in trusts} == {"deploy", "terraform", "terraform_plan"}
+    assert {name for _, name, _ in trusts} == {"deploy", "terraform", "terraform_plan", "stats"}
     for where, name, doc in trusts:
         for statement in blocks(doc, "statement"):
             assert statement.get("effect", "Allow") == "Allow"
@@ -454,6 +456,27 @@ def test_deploy_role_may_do_only_what_publish_and_notify_need(ci: dict[str, Any]
             assert set(stmt_actions) <= STAR_RESOURCE_OK, f"resource * for {stmt_actions}"
         actions.update(stmt_actions)
     assert actions == DEPLOY_ACTIONS
+
+
+def test_stats_role_trusts_main_and_may_read_the_logs_and_write_only_the_totals(ci: dict[str, Any]) -> None:
+    (statement,) = blocks(labelled(ci, "data")[("aws_iam_policy_document", "stats_trust")], "statement")
+    assert _conditions(statement)[GITHUB_SUB] == ("StringEquals", [f"{REPO_PIN}ref:refs/heads/main"])
+    grants = {}
+    for statement in blocks(labelled(ci, "data")[("aws_iam_policy_document", "stats")], "statement"):
+        assert statement.get("effect", "Allow") == "Allow" and "not_actions" not in statement
+        for action in statement["actions"]:
+            grants[action] = [str(r) for r in statement["resources"]]
+    assert grants == {
+        "s3:ListBucket": ["${var.log_bucket_arn}"],
+        "s3:GetObject": ["${var.log_bucket_arn}/*"],
+        "s3:PutObject": ["${var.log_bucket_arn}/${var.stats_totals_key}"],
+    }
+    # The key `stats --prefix cloudfront/` writes, as the workflow calls it.
+    from cardsite import aws
+    from cardsite.stats.totals import STATE_NAME
+
+    key = named(ci, "variable")["stats_totals_key"]["default"]
+    assert key == f"{aws.key_prefix('cloudfront/')}{aws.RESERVED}{STATE_NAME}"
 
 
 def test_terraform_role_cannot_be_assumed_from_pull_requests(ci: dict[str, Any]) -> None:
@@ -553,7 +576,7 @@ def _role_policy(ci: dict[str, Any], role: str) -> list[dict[str, Any]]:
 
 def test_every_ci_role_carries_the_permissions_boundary(ci: dict[str, Any]) -> None:
     roles = {name: body for (rtype, name), body in labelled(ci, "resource").items() if rtype == "aws_iam_role"}
-    assert set(roles) == {"deploy", "terraform", "terraform_plan"}
+    assert set(roles) == {"deploy", "terraform", "terraform_plan", "stats"}
     assert {name: body.get("permissions_boundary") for name, body in roles.items()} == dict.fromkeys(roles, BOUNDARY)
 
 

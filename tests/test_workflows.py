@@ -77,8 +77,8 @@ def step_named(workflow: dict[str, Any], job_id: str, needle: str) -> tuple[int,
 # --------------------------------------------------------------------------- the expected files
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {path.name for path in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "infra.yml"}
+def test_the_four_workflows_exist() -> None:
+    assert {path.name for path in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "infra.yml", "stats.yml"}
 
 
 # --------------------------------------------------------------------------- zizmor and the schema
@@ -275,6 +275,20 @@ def test_deploy_installs_only_what_the_lock_file_pins(workflows: dict[str, dict[
     ]
     assert {job_id for job_id, _ in installs} == {"build", "publish"}
     assert [args for _, args in installs if not LOCKED_INSTALL.match(args)] == []
+
+
+def test_stats_installs_only_what_the_lock_files_pin(workflows: dict[str, dict[str, Any]]) -> None:
+    locked = re.compile(
+        LOCKED_INSTALL.pattern.replace(r"deploy\.lock$", r"deploy\.lock(?: -r requirements/stats\.lock)?$")
+    )
+    installs = [
+        match["args"] for _, _, step in steps(workflows["stats"]) for match in PIP_INSTALL.finditer(step.get("run", ""))
+    ]
+    assert len(installs) == 4 and [args for args in installs if not locked.match(args)] == []
+    jobs = workflows["stats"]["jobs"]
+    assert {job_id for job_id, job in jobs.items() if job["permissions"].get("id-token") == "write"} == {"report"}
+    report_runs = "\n".join(step.get("run", "") for step in jobs["report"]["steps"])
+    assert "build.py build" not in report_runs and '--format markdown >>"$GITHUB_STEP_SUMMARY"' in report_runs
 
 
 def test_the_install_rule_refuses_an_unpinned_install() -> None:

@@ -33,6 +33,12 @@ class Listed:
         found = NAME_DATE.search(self.key)
         return f"{found.group(1)}-{found.group(2)}" if found else ""
 
+    @property
+    def half_month(self) -> str:
+        """Return YYYY-MM-1 (days 1 to 15) or YYYY-MM-2 from the file's name; '' when it has no date."""
+        found = NAME_DATE.search(self.key)
+        return f"{found.group(1)}-{found.group(2)}-{1 if int(found.group(3)) <= 15 else 2}" if found else ""
+
 
 class DirSource:
     """Log files in a local folder and its subfolders."""

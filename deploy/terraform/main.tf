@@ -92,6 +92,7 @@ module "ci" {
   ses_configuration_set_arn = module.mail.configuration_set_arn
   terraform_state_bucket    = var.terraform_state_bucket
   managed_bucket_arns       = [module.site.bucket_arn, module.cdn.log_bucket_arn]
+  log_bucket_arn            = module.cdn.log_bucket_arn
   permissions_boundary_arn  = var.ci_permissions_boundary_arn
   mail_from_address         = var.mail_from_address
   mail_print_inbox          = var.mail_print_inbox

@@ -40,3 +40,13 @@ output "mail_configuration_set" {
   description = "SES configuration set that `build.py notify` sends with (GitHub variable CARDSITE_SES_CONFIGURATION_SET)."
   value       = module.mail.configuration_set_name
 }
+
+output "ci_stats_role_arn" {
+  description = "Role the stats workflow assumes through GitHub OIDC to read the access logs (GitHub variable AWS_STATS_ROLE_ARN)."
+  value       = module.ci.stats_role_arn
+}
+
+output "log_bucket_name" {
+  description = "S3 bucket of the CloudFront access logs that `build.py stats` reads (GitHub variable CARDSITE_LOG_BUCKET)."
+  value       = module.cdn.log_bucket_id
+}

@@ -171,7 +171,7 @@ run "rejects_a_repository_without_owner" {
   expect_failures = [var.github_repository]
 }
 
-run "ci_module_creates_three_roles" {
+run "ci_module_creates_four_roles" {
   command = apply
 
   module {
@@ -185,13 +185,14 @@ run "ci_module_creates_three_roles" {
     ses_identity_arn          = "arn:aws:ses:eu-central-1:123456789012:identity/example.com"
     ses_configuration_set_arn = "arn:aws:ses:eu-central-1:123456789012:configuration-set/cardsite"
     managed_bucket_arns       = ["arn:aws:s3:::cardsite-site-123456789012", "arn:aws:s3:::cardsite-logs-123456789012"]
+    log_bucket_arn            = "arn:aws:s3:::cardsite-logs-123456789012"
     permissions_boundary_arn  = "arn:aws:iam::123456789012:policy/cardsite-ci-boundary"
     owner_domains             = ["example.com", "example.ch"]
   }
 
   assert {
     condition = alltrue([
-      for role in [aws_iam_role.deploy, aws_iam_role.terraform, aws_iam_role.terraform_plan] :
+      for role in [aws_iam_role.deploy, aws_iam_role.terraform, aws_iam_role.terraform_plan, aws_iam_role.stats] :
       role.permissions_boundary == "arn:aws:iam::123456789012:policy/cardsite-ci-boundary"
     ])
     error_message = "Every CI role carries the permissions boundary."
@@ -205,5 +206,10 @@ run "ci_module_creates_three_roles" {
   assert {
     condition     = aws_iam_role.terraform_plan.name == "cardsite-terraform-plan" && aws_iam_role_policy.terraform_plan.role == aws_iam_role.terraform_plan.id
     error_message = "The read-only plan role is <name>-terraform-plan and carries its own read policy."
+  }
+
+  assert {
+    condition     = aws_iam_role.stats.name == "cardsite-stats" && aws_iam_role_policy.stats.role == aws_iam_role.stats.id
+    error_message = "The stats role is <name>-stats and carries its own policy."
   }
 }

@@ -22,3 +22,8 @@ output "owner_domains" {
   description = "Domains the deploy role may send owner notices to."
   value       = var.owner_domains
 }
+
+output "stats_role_arn" {
+  description = "ARN of the role the stats workflow assumes to read the access logs (GitHub variable AWS_STATS_ROLE_ARN)."
+  value       = aws_iam_role.stats.arn
+}

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix for the three roles (<name>-deploy, <name>-terraform, <name>-terraform-plan); the Terraform role may manage, and the plan role read, IAM roles with this prefix only."
+  description = "Name prefix for the four roles (<name>-deploy, <name>-terraform, <name>-terraform-plan, <name>-stats); the Terraform role may manage, and the plan role read, IAM roles with this prefix only."
   type        = string
 }
 
@@ -62,7 +62,7 @@ variable "managed_bucket_arns" {
 }
 
 variable "permissions_boundary_arn" {
-  description = "ARN of the permissions boundary (deploy/bootstrap output ci_permissions_boundary_arn) that the three roles carry and that the Terraform role must give every role it creates."
+  description = "ARN of the permissions boundary (deploy/bootstrap output ci_permissions_boundary_arn) that the four roles carry and that the Terraform role must give every role it creates."
   type        = string
 
   validation {
@@ -89,4 +89,15 @@ variable "owner_domains" {
     condition     = length(var.owner_domains) > 0 && alltrue([for d in var.owner_domains : can(regex("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", d))])
     error_message = "owner_domains must list at least one lowercase domain name, without @ or wildcards."
   }
+}
+
+variable "log_bucket_arn" {
+  description = "ARN of the CloudFront access log bucket that the stats role reads."
+  type        = string
+}
+
+variable "stats_totals_key" {
+  description = "The one key the stats role may write in the log bucket: the running totals of `build.py stats --prefix cloudfront/`."
+  type        = string
+  default     = "cloudfront/_cardsite/stats.parquet"
 }
