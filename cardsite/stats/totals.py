@@ -47,14 +47,25 @@ def load_totals(con: Any, path: Path | None, where: str) -> dict[str, dict[str, 
     return dict(doc["files"])
 
 
+KEY = "level, period, card, kind, source"
+
+
 def merge_batch(con: Any) -> None:
-    """Add the `batch` table into `totals`, and empty it."""
+    """Add the `batch` table into `totals`, and empty it.
+
+    Only the rows the batch touches are summed again and replaced, so a run with one new file costs
+    about that file, not the size of the totals.
+    """
     con.execute(
-        "CREATE OR REPLACE TABLE totals AS SELECT level, period, card, kind, source,"
-        " sum(requests)::BIGINT AS requests, sum(bytes)::BIGINT AS bytes, sum(visitors)::BIGINT AS visitors,"
-        " sum(origin)::BIGINT AS origin FROM (SELECT * FROM totals UNION ALL SELECT * FROM batch) GROUP BY ALL"
+        f"CREATE OR REPLACE TEMP TABLE merged AS SELECT {KEY}, sum(requests)::BIGINT AS requests,"
+        " sum(bytes)::BIGINT AS bytes, sum(visitors)::BIGINT AS visitors, sum(origin)::BIGINT AS origin"
+        f" FROM (SELECT * FROM totals SEMI JOIN batch USING ({KEY}) UNION ALL SELECT * FROM batch) GROUP BY ALL"
     )
-    con.execute("DELETE FROM batch")
+    con.execute(
+        f"DELETE FROM totals USING merged WHERE {' AND '.join(f'totals.{k} = merged.{k}' for k in KEY.split(', '))}"
+    )
+    con.execute("INSERT INTO totals SELECT * FROM merged")
+    con.execute("DROP TABLE merged; DELETE FROM batch")
 
 
 def write_totals(con: Any, path: Path, files: dict[str, dict[str, Any]]) -> None:
@@ -62,8 +73,7 @@ def write_totals(con: Any, path: Path, files: dict[str, dict[str, Any]]) -> None
     meta = json.dumps({"version": STATE_VERSION, "files": files}, sort_keys=True, separators=(",", ":"))
     quoted = "'" + str(path).replace("'", "''") + "'"
     con.execute(
-        f"COPY (SELECT * FROM totals ORDER BY level, period, card, kind, source) TO {quoted}"
-        " (FORMAT parquet, COMPRESSION zstd, KV_METADATA {cardsite: $meta})",
+        f"COPY totals TO {quoted} (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{cardsite: $meta}})",
         {"meta": meta},
     )
 
