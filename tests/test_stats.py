@@ -344,3 +344,28 @@ def test_a_file_that_is_no_log_is_left_out_with_a_warning(site: Path, capsys) ->
     out = capsys.readouterr()
     assert json.loads(out.out)["totals"]["views"]["total"] == 2
     assert "README.txt is neither a CloudFront standard log" in out.err and "empty.gz is neither" in out.err
+
+
+def test_the_html_report_is_valid_html(site: Path, aws: str, s3: Any, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from conftest import skip_or_fail
+    from test_html_checkers import NPM_INSTALL, VNU_JAR, errors, js_tools
+
+    java = shutil.which("java")
+    if java is None:
+        skip_or_fail("java is not installed (apt-get install default-jre-headless)")
+    js_tools()
+    if not VNU_JAR.is_file():
+        skip_or_fail(f"the Nu HTML Checker is not installed ({NPM_INSTALL})")
+    put_logs(s3)
+    assert main(["stats", "--bucket", LOG_BUCKET, "--prefix", PREFIX, "--endpoint-url", aws, "--format", "html"]) == 0
+    page = tmp_path / "stats.html"
+    page.write_text(capsys.readouterr().out, "utf-8")
+    run = subprocess.run(
+        [java, "-jar", str(VNU_JAR), "--format", "json", "--exit-zero-always", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert errors(json.loads(run.stderr)["messages"]) == []
