@@ -20,6 +20,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import shown
 from .count import connect, count_files, set_ids
 from .parse import BadFile, LogFile, sniff
 from .sources import Listed
@@ -98,7 +99,7 @@ def _new_files(listed: list[Listed], files: dict[str, dict[str, Any]], info: Run
         log.warning(
             "%d log file(s) changed after they were counted; not counted again: %s",
             len(info.changed),
-            ", ".join(info.changed[:5]),
+            ", ".join(shown(key) for key in info.changed[:5]),
         )
     return new
 
@@ -142,9 +143,9 @@ def _count_batch(
         info.lines += lines
         info.bad_lines += bad_lines
         if bad_lines and item.key not in bad:
-            log.warning("%s: %d malformed line(s) skipped", item.key, bad_lines)
+            log.warning("%s: %d malformed line(s) skipped", shown(item.key), bad_lines)
         if path.parent == tmp:
             os.unlink(path)
     for key, why in bad.items():
-        log.warning("%s %s; left out", key, why)
+        log.warning("%s %s; left out", shown(key), why)
     info.bad_files |= bad
