@@ -135,11 +135,12 @@ class Step:
     def _rate(self, now: float) -> str:
         from tqdm import tqdm
 
-        elapsed = max(now - self._started, 1e-9)
-        rate = self.done / elapsed
         percent = min(100, 100 * self.done // self.total)
-        left = tqdm.format_interval((self.total - self.done) / rate) if rate else "?"
-        return f"({percent} %), {rate:,.0f}/s, {left} left"
+        elapsed = now - self._started
+        if elapsed < 1:  # too soon for a rate that means anything
+            return f"({percent} %)"
+        rate = self.done / elapsed
+        return f"({percent} %), {rate:,.0f}/s, {tqdm.format_interval((self.total - self.done) / rate)} left"
 
     def _line(self, text: str) -> None:
         self._lines += 1
