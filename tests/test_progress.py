@@ -230,6 +230,27 @@ def test_the_build_summary_goes_to_the_job_summary(many: Path, monkeypatch, caps
     assert "Built 300 cards" in capsys.readouterr().err, "--quiet keeps the summary"
 
 
+def test_ctrl_c_during_the_build_says_what_was_done_and_the_next_build_finishes(many: Path) -> None:
+    term = Terminal(many, "build")
+    assert term.read_until(re.compile(rb"Rendering: .*?\| ([1-9]\d*)/(\d+) ")) is not None, term.err[-400:]
+    term.proc.send_signal(signal.SIGINT)
+    status, out, err = term.finish()
+    said = [line for line in err.splitlines() if line.strip() and not line.startswith("Rendering:")]
+    if status == 0:
+        pytest.skip("the build finished before the signal came")  # a very fast machine
+    assert status == 130 and len(said) == 1 and out == "", said
+    found = re.fullmatch(
+        rf"Interrupted: rendered ([\d,]+) of {CARDS} cards; every file written is whole, and the next build does"
+        r" the rest\.",
+        said[0],
+    )
+    assert found and 0 < int(found.group(1).replace(",", "")) < CARDS, said
+    done = piped(many, "build")
+    assert done.returncode == 0 and f"Built {CARDS} cards" in done.stderr
+    again = piped(many, "build")
+    assert "nothing changed, 0 files written" in again.stderr, "the second build finished the site"
+
+
 # --------------------------------------------------------------------------- publish
 
 
