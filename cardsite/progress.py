@@ -120,6 +120,8 @@ class Step:
     def _make_bar(self, now: float) -> Any:
         from tqdm import tqdm  # only for a step that is shown in a terminal
 
+        # No monitor thread: a thread left running makes the next build in this process too wary to fork workers.
+        tqdm.monitor_interval = 0
         bar = tqdm(
             total=self.total,
             initial=self.done,
