@@ -437,7 +437,7 @@ def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     # Ctrl-C leaves whole files only, and no saved state: the next build sees what is missing.
-    stop = "rendered {done:,} of {total:,} cards; every file written is whole, and the next build does the rest."
+    stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
     with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
         results = parallel_map(_render_one, (pages, out_dir), jobs, bar.advance)
     for (source, _), done in zip(jobs, results, strict=True):
