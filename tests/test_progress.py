@@ -40,6 +40,12 @@ ESCAPE = re.compile(r"\x1b|\r")
 # --------------------------------------------------------------------------- helpers
 
 
+@pytest.fixture(autouse=True)
+def loud() -> None:
+    """Start every test with progress allowed: an earlier `main([..., "-q"])` in this process silenced it."""
+    progress.configure(quiet=False)
+
+
 @pytest.fixture
 def many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Return a project of CARDS generated cards (the sample's templates and site.yaml), as cwd."""
