@@ -19,7 +19,9 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -45,18 +47,23 @@ USER, PASSWORD = "printshop", "s3cret-for-tests"
 
 @dataclass(frozen=True)
 class Imap:
-    """A running dovecot and its one user."""
+    """A running dovecot and its one user; with `cafile`, it speaks only TLS (imaps://) with that certificate."""
 
     port: int
     log: Path
+    cafile: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"imap://127.0.0.1:{self.port}"
+        return f"{'imaps' if self.cafile else 'imap'}://127.0.0.1:{self.port}"
 
     @contextlib.contextmanager
     def session(self) -> Iterator[imaplib.IMAP4]:
-        imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        if self.cafile:
+            context = ssl.create_default_context(cafile=str(self.cafile))
+            imap: imaplib.IMAP4 = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=context, timeout=10)
+        else:
+            imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
         imap.login(USER, PASSWORD)
         try:
             yield imap
@@ -83,7 +90,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _dovecot_conf(run: Path, mail: Path, users: Path, port: int) -> str:
+def _dovecot_conf(run: Path, mail: Path, users: Path, port: int, tls: bool) -> str:
     me = pwd.getpwuid(os.getuid()).pw_name
     if os.getuid() == 0:
         # Dovecot runs its login processes and mail access as no root: as root, use Debian's users for them.
@@ -93,13 +100,14 @@ def _dovecot_conf(run: Path, mail: Path, users: Path, port: int) -> str:
         )
     else:
         login, mail_user = me, ""
+    ssl = f"ssl = required\nssl_cert = <{run}/cert.pem\nssl_key = <{run}/key.pem" if tls else "ssl = no"
     return f"""
 protocols = imap
 listen = 127.0.0.1
 base_dir = {run}/base
 state_dir = {run}/state
 log_path = {run}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain
 auth_failure_delay = 0
@@ -119,10 +127,11 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {port}
+    port = {0 if tls else port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {port if tls else 0}
   }}
 }}
 """
@@ -136,23 +145,36 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-@pytest.fixture
-def imap(tmp_path: Path) -> Iterator[Imap]:
-    """Start Debian's dovecot on a free loopback port with a throwaway configuration and one user."""
+def _self_signed_certificate(run: Path) -> Path:
+    """Make a throwaway certificate for 127.0.0.1 with openssl; return it (it is its own CA)."""
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(run / "key.pem"), "-out", str(run / "cert.pem")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return run / "cert.pem"
+
+
+def _dovecot(tmp_path: Path, tls: bool) -> Iterator[Imap]:
+    """Run Debian's dovecot on a free loopback port with a throwaway configuration and one user."""
     dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.access(dovecot, os.X_OK):
         skip_or_fail("Debian's dovecot is not installed (apt-get install dovecot-imapd)")
     run = tmp_path / "dovecot"
     run.mkdir()
+    cafile = _self_signed_certificate(run) if tls else None
     # Mail is kept by a user that is not root (dovecot's rule), who must reach it: tmp_path is root's alone.
     mail = Path(tempfile.mkdtemp(prefix="cardsite-imap-"))
     if os.getuid() == 0:
         shutil.chown(mail, "nobody", "nogroup")
     (run / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     port = _free_port()
-    (run / "dovecot.conf").write_text(_dovecot_conf(run, mail, run / "users", port))
+    (run / "dovecot.conf").write_text(_dovecot_conf(run, mail, run / "users", port, tls))
     proc = subprocess.Popen([dovecot, "-F", "-c", str(run / "dovecot.conf")], start_new_session=True)
-    server = Imap(port, run / "dovecot.log")
+    server = Imap(port, run / "dovecot.log", cafile)
     try:
         for _ in range(100):
             if proc.poll() is not None:
@@ -170,6 +192,18 @@ def imap(tmp_path: Path) -> Iterator[Imap]:
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
         shutil.rmtree(mail, ignore_errors=True)
+
+
+@pytest.fixture
+def imap(tmp_path: Path) -> Iterator[Imap]:
+    """A dovecot on plain imap:// (which the inbox allows on loopback only)."""
+    yield from _dovecot(tmp_path, tls=False)
+
+
+@pytest.fixture
+def imaps(tmp_path: Path) -> Iterator[Imap]:
+    """A dovecot that speaks only imaps://, with a self-signed certificate."""
+    yield from _dovecot(tmp_path, tls=True)
 
 
 # --------------------------------------------------------------------------- real print jobs
@@ -520,3 +554,42 @@ def test_user_errors_are_clean_messages(imap: Imap, tmp_path: Path, v2, capsys, 
     err = capsys.readouterr().err
     assert "journal.json is not a printshop journal" in err and "Traceback" not in err
     assert len(imap.messages("INBOX")) == 1, "a journal it cannot read moves no mail"
+
+
+# --------------------------------------------------------------------------- the command, as a print shop runs it
+
+
+def _wait_for(condition, what: str, proc: subprocess.Popen) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the inbox stopped before {what}: {proc.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path, jobs, capsys, monkeypatch) -> None:
+    hot = tmp_path / "hot"
+    args = ["printshop", "--imap-url", imaps.url, "--user", USER, "--hot-folder", str(hot)]
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert main([*args, "--once"]) == 1, "a certificate nobody vouches for is refused"
+    assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+
+    # The print shop's own CA, as OpenSSL reads it; the inbox runs as a program, polling every 0.2 s.
+    env = {**os.environ, "SSL_CERT_FILE": str(imaps.cafile)}
+    cmd = [sys.executable, str(ROOT / "build.py"), *args, "--interval", "0.2"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        imaps.append(jobs["created:max"])
+        _wait_for(lambda: len(imaps.messages("Done")) == 1, "the first job was taken", proc)
+        imaps.append(jobs["retired:hans-meier"], jobs["created:max"])  # later mail, and a repeat
+        _wait_for(lambda: len(imaps.messages("Done")) == 3, "the later mail was taken", proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Interrupted." in err and "Traceback" not in err
+    assert {f.split("/")[0] for f in hot_files(hot)} == {"needs-layout", "records"}
+    assert len(hot_files(hot)) == 5 + 1 and imaps.messages("INBOX") == []
+    assert "Duplicate of max." in err
