@@ -556,6 +556,21 @@ def test_user_errors_are_clean_messages(imap: Imap, tmp_path: Path, v2, capsys, 
     assert len(imap.messages("INBOX")) == 1, "a journal it cannot read moves no mail"
 
 
+def test_a_hot_folder_it_cannot_write_keeps_the_mail_in_the_inbox(imap: Imap, tmp_path: Path, capsys) -> None:
+    hot = tmp_path / "hot"
+    hot.mkdir()
+    (hot / "rejected").write_text("a file where the folder of rejected messages belongs")
+    imap.append(b"From: a@example.org\r\nSubject: not a job\r\n\r\nhi\r\n")
+    assert printshop(imap, hot) == 1
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "the message stays in INBOX" in err and "Traceback" not in err
+    assert len(imap.messages("INBOX")) == 1 and imap.messages("Rejected") == []
+
+    (hot / "rejected").unlink()
+    assert printshop(imap, hot) == 0
+    assert imap.messages("INBOX") == [] and len(imap.messages("Rejected")) == 1
+
+
 # --------------------------------------------------------------------------- the command, as a print shop runs it
 
 

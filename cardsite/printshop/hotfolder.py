@@ -112,8 +112,11 @@ class HotFolder:
         """Lock the folder, read the journal and finish whatever a crash left half-filed."""
         if self.root.exists() and not self.root.is_dir():
             raise Abort(f"hot folder {display_path(self.root)} is a file, not a folder")
-        self.staging.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.state / "lock", "a")  # noqa: SIM115 - held until close()
+        try:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.state / "lock", "a")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise Abort(f"cannot use hot folder {display_path(self.root)}: {exc.strerror} ({exc.filename})") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -13,7 +13,10 @@ import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from email import policy
+from pathlib import Path
+from typing import TypeVar
 
 from ..cards.load import ID_PATTERN
 from ..errors import Abort, display_path
@@ -24,6 +27,7 @@ from .mailbox import DONE, REJECTED, Mailbox, MailboxError, mailbox
 log = logging.getLogger("cardsite")
 
 PASSWORD_ENV = "CARDSITE_PRINTSHOP_PASSWORD"
+T = TypeVar("T")
 
 
 def _card_id_hint(raw: bytes) -> str | None:
@@ -32,23 +36,39 @@ def _card_id_hint(raw: bytes) -> str | None:
     return claimed if ID_PATTERN.fullmatch(claimed) else None
 
 
+class HotFolderError(Abort):
+    """The hot folder cannot be written (full, read-only): the message stays in INBOX for the next poll."""
+
+
 def take(box: Mailbox, hot: HotFolder, uid: bytes) -> str:
     """Check one message, file its job (or its rejection), then move it; return what happened."""
     raw = box.fetch(uid)
     try:
         job = read_job(raw)
     except JobRejected as exc:
-        where = hot.reject(raw, str(exc), _card_id_hint(raw))
+        reason = str(exc)
+        where = _written(lambda: hot.reject(raw, reason, _card_id_hint(raw)))
         box.move(uid, REJECTED)
-        log.warning("Rejected %s: %s", display_path(where), exc)
+        log.warning("Rejected %s: %s", display_path(where), reason)
         return "rejected"
-    filed: Filed = hot.file(job)
+    filed: Filed = _written(lambda: hot.file(job))
     box.move(uid, DONE)
     if filed.duplicate:
         log.info("Duplicate of %s (%s %s), filed before: not printed again", filed.key, job.card_id, job.event)
         return "duplicate"
     log.info("Filed %s %s for %s: %s", job.card_id, job.event, filed.kind, ", ".join(filed.files))
     return filed.kind
+
+
+def _written(step: Callable[[], T]) -> T:
+    """Run a step that writes into the hot folder; a disk error becomes a message, and the mail stays put."""
+    try:
+        return step()
+    except OSError as exc:
+        where = display_path(Path(exc.filename)) if exc.filename else "the hot folder"
+        raise HotFolderError(
+            f"cannot write {where}: {exc.strerror}; the message stays in INBOX and is taken again next time"
+        ) from None
 
 
 def poll(url: str, user: str, password: str, hot: HotFolder) -> Counter[str]:
@@ -86,8 +106,8 @@ def printshop_command(args: argparse.Namespace) -> int:
         while True:
             try:
                 log.info("%s", summary(poll(args.imap_url, args.user, password, hot)))
-            except MailboxError as exc:
-                # The server may be back by the next poll; every message not moved is still waiting.
+            except (MailboxError, HotFolderError) as exc:
+                # The server (or the disk) may be back by the next poll; every message not moved is still waiting.
                 log.error("Error: %s; trying again in %g s", exc, args.interval)
             time.sleep(args.interval)
     finally:
