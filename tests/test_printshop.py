@@ -362,7 +362,8 @@ def hot_files(hot: Path) -> set[str]:
 
 
 def journal(hot: Path) -> dict[str, Any]:
-    return json.loads((hot / ".printshop" / "journal.json").read_text())["jobs"]
+    entries = (hot / ".printshop" / "journal").glob("*.json")
+    return {p.name.removesuffix(".json"): json.loads(p.read_text()) for p in entries}
 
 
 # --------------------------------------------------------------------------- a good job
@@ -548,11 +549,11 @@ def test_user_errors_are_clean_messages(imap: Imap, tmp_path: Path, v2, capsys, 
     assert "would send the password unencrypted; use imaps://" in capsys.readouterr().err
 
     imap.append(v2["created:jana-mueller"])
-    (hot / ".printshop").mkdir(parents=True, exist_ok=True)
-    (hot / ".printshop" / "journal.json").write_text("{not json")
+    (hot / ".printshop" / "journal").mkdir(parents=True, exist_ok=True)
+    (hot / ".printshop" / "journal" / "max.0123456789abcdef.json").write_text("{not json")
     assert printshop(imap, hot) == 1
     err = capsys.readouterr().err
-    assert "journal.json is not a printshop journal" in err and "Traceback" not in err
+    assert "max.0123456789abcdef.json is not a printshop journal entry" in err and "Traceback" not in err
     assert len(imap.messages("INBOX")) == 1, "a journal it cannot read moves no mail"
 
 
@@ -607,4 +608,4 @@ def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path,
     assert proc.returncode == 130 and "Interrupted." in err and "Traceback" not in err
     assert {f.split("/")[0] for f in hot_files(hot)} == {"needs-layout", "records"}
     assert len(hot_files(hot)) == 5 + 1 and imaps.messages("INBOX") == []
-    assert "Duplicate of max." in err
+    assert len(journal(hot)) == 2, "the repeat of max's job was not filed again"

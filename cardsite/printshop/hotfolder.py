@@ -1,7 +1,8 @@
 """The hot folder: where checked jobs land for the press and the NFC encoder, each exactly once.
 
 Every job is filed in steps, each made durable (fsync) before the next begins, and a write-ahead journal
-says which step a job reached:
+(`.printshop/journal/`, one small file per job, so that recording a job costs the same at the
+10,000th as at the first) says which step a job reached:
 
 1. its files are written into `.printshop/staging/<key>/`, where no press looks;
 2. the journal records the job as `filing`, with the names its files will have;
@@ -26,12 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..build.output import write_if_changed
+from ..build.output import remove_leftovers, write_if_changed
 from ..errors import Abort, display_path
 from .job import RETIRED, PrintJob
 
 STATE_DIR = ".printshop"
 JOURNAL_VERSION = 1
+STATES = ("filing", "filed")
 NEEDS_LAYOUT = "needs-layout"
 RECORDS = "records"
 REJECTED = "rejected"
@@ -101,7 +103,7 @@ class HotFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.state = root / STATE_DIR
-        self.journal_path = self.state / "journal.json"
+        self.journal = self.state / "journal"
         self.staging = self.state / "staging"
         self._lock: IO[str] | None = None
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -114,6 +116,7 @@ class HotFolder:
             raise Abort(f"hot folder {display_path(self.root)} is a file, not a folder")
         try:
             self.staging.mkdir(parents=True, exist_ok=True)
+            self.journal.mkdir(exist_ok=True)
             self._lock = open(self.state / "lock", "a")  # noqa: SIM115 - held until close()
         except OSError as exc:
             raise Abort(f"cannot use hot folder {display_path(self.root)}: {exc.strerror} ({exc.filename})") from None
@@ -133,24 +136,25 @@ class HotFolder:
             self._lock = None
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = json.loads(self.journal_path.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except ValueError as exc:
-            data = {"error": str(exc)}
-        if not (
-            isinstance(data, dict) and data.get("version") == JOURNAL_VERSION and isinstance(data.get("jobs"), dict)
-        ):
-            raise Abort(
-                f"{display_path(self.journal_path)} is not a printshop journal (version {JOURNAL_VERSION}). It records"
-                " which jobs were printed: put back a good copy; nothing was filed and no mail was moved."
-            )
-        return data["jobs"]
+        jobs = {}
+        for path in sorted(self.journal.glob("*.json")):
+            try:
+                entry = json.loads(path.read_bytes())
+            except ValueError:
+                entry = None
+            if not (
+                isinstance(entry, dict) and entry.get("version") == JOURNAL_VERSION and entry.get("state") in STATES
+            ):
+                raise Abort(
+                    f"{display_path(path)} is not a printshop journal entry (version {JOURNAL_VERSION}). It records"
+                    " that a job was printed: put back a good copy; nothing was filed and no mail was moved."
+                )
+            jobs[path.name.removesuffix(".json")] = entry
+        return jobs
 
-    def _save(self) -> None:
-        data = {"version": JOURNAL_VERSION, "jobs": self.jobs}
-        write_durably(self.journal_path, json.dumps(data, indent=1, sort_keys=True).encode() + b"\n")
+    def _save(self, key: str) -> None:
+        entry = {"version": JOURNAL_VERSION, **self.jobs[key]}
+        write_durably(self.journal / f"{key}.json", json.dumps(entry, sort_keys=True).encode() + b"\n")
 
     def reconcile(self) -> list[str]:
         """Finish every job a crash left `filing`, drop staging files no journal entry needs; return their keys."""
@@ -160,6 +164,7 @@ class HotFolder:
         for leftover in self.staging.iterdir():
             if self.jobs.get(leftover.name, {}).get("state") != "filing":
                 shutil.rmtree(leftover, ignore_errors=True)
+        remove_leftovers(str(self.journal))  # an entry whose atomic write was cut short
         return finished
 
     def file(self, job: PrintJob) -> Filed:
@@ -177,7 +182,7 @@ class HotFolder:
         entry = {"state": "filing", "kind": kind, "files": [rel for rel, _ in files], "event": job.event}
         entry["filed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.jobs[job.key] = entry
-        self._save()
+        self._save(job.key)
         crash_point("journaled")
         self._place(job.key, entry)
         crash_point("filed")
@@ -196,7 +201,7 @@ class HotFolder:
         for folder in folders:
             fsync_path(folder)
         entry["state"] = "filed"
-        self._save()
+        self._save(key)
         shutil.rmtree(self.staging / key, ignore_errors=True)
 
     def reject(self, raw: bytes, reason: str, card_id: str | None) -> Path:
