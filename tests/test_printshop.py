@@ -277,8 +277,9 @@ def compose(raw: bytes, files: dict[str, bytes]) -> bytes:
 
 # --------------------------------------------------------------------------- V2 ADAPTER (until h-print lands)
 # notify writes version-1 jobs on this branch. `as_v2` turns a real one into the version-2 job of the contract
-# (issue 20: a `print` block and card.pdf), and `v2_schema` is printjob.schema.json as version 2 will read.
-# After merging h-print: make the `v2` fixture return notify's own messages and delete this block.
+# (issue 20: a `print` block and card.pdf), and `v2_schema` is printjob.schema.json as version 2 reads. Both
+# step aside by themselves once notify writes version 2 and the schema knows it (h-print merged): then
+# `as_v2` returns notify's own message, and this block up to END OF V2 ADAPTER can be deleted.
 
 V2_PRINT_BLOCK = {
     "type": "object",
@@ -321,6 +322,8 @@ def artwork() -> bytes:
 def as_v2(raw: bytes) -> bytes:
     files = _files(raw)
     card = json.loads(files.pop("card.json"))
+    if card["version"] == 2:
+        return raw  # notify's own version 2
     if card["event"] != "retired":
         files["card.pdf"] = artwork()
     card["version"] = 2
@@ -338,11 +341,30 @@ def as_v2(raw: bytes) -> bytes:
 @pytest.fixture
 def v2(jobs: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """Return the jobs as version 2, with the inbox reading the version-2 schema."""
-    monkeypatch.setattr(job_module, "job_schema", v2_schema)
+    if job_module.job_schema()["properties"]["version"].get("const") == 1:
+        monkeypatch.setattr(job_module, "job_schema", v2_schema)
     return {key: as_v2(raw) for key, raw in jobs.items()}
 
 
 # --------------------------------------------------------------------------- END OF V2 ADAPTER
+
+
+def as_v1(raw: bytes) -> bytes:
+    """Return a job as a cardsite before version 2 sent it: no print block, no card.pdf."""
+    files = _files(raw)
+    card = json.loads(files.pop("card.json"))
+    if card["version"] == 1:
+        return raw
+    files.pop("card.pdf", None)
+    del card["print"]
+    card |= {"version": 1, "attachments": ["card.json", *files]}
+    return compose(raw, {"card.json": json.dumps(card, ensure_ascii=False).encode(), **files})
+
+
+@pytest.fixture
+def v1(jobs: dict[str, bytes]) -> dict[str, bytes]:
+    """Return the jobs as version 1, which the inbox still reads (and files as needing layout)."""
+    return {key: as_v1(raw) for key, raw in jobs.items()}
 
 
 def printshop(imap: Imap, hot: Path, *extra: str) -> int:
@@ -369,10 +391,10 @@ def journal(hot: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- a good job
 
 
-def test_good_jobs_reach_the_hot_folder_and_their_mail_moves_to_done(imap: Imap, tmp_path: Path, v2, jobs) -> None:
+def test_good_jobs_reach_the_hot_folder_and_their_mail_moves_to_done(imap: Imap, tmp_path: Path, v2, v1) -> None:
     import ndef
 
-    press, layout, retired = v2["created:jana-mueller"], jobs["created:max"], v2["retired:hans-meier"]
+    press, layout, retired = v2["created:jana-mueller"], v1["created:max"], v2["retired:hans-meier"]
     imap.append(press, layout, retired)
     hot = tmp_path / "hot"
     assert printshop(imap, hot) == 0
@@ -392,7 +414,7 @@ def test_good_jobs_reach_the_hot_folder_and_their_mail_moves_to_done(imap: Imap,
     assert (hot / f"{stems['jana-mueller']}.pdf").read_bytes() == files["card.pdf"]
     assert (hot / f"{stems['jana-mueller']}.json").read_bytes() == files["card.json"]
     tag = (hot / f"{stems['jana-mueller']}.ndef").read_bytes()
-    assert [r.iri for r in ndef.message_decoder(tag)] == [jana["url"]]
+    assert [r.iri for r in ndef.message_decoder(tag)] == [f"{jana['url']}?n"]
     assert (hot / "needs-layout" / f"{stems['max']}.vcf").read_bytes() == _files(layout)["max.vcf"]
     assert json.loads((hot / "records" / f"{stems['hans-meier']}.json").read_bytes())["event"] == "retired"
     assert {card["id"] for card in (jana, maxi, hans)} == {k.split(".")[0] for k in keys}
@@ -405,16 +427,19 @@ def test_good_jobs_reach_the_hot_folder_and_their_mail_moves_to_done(imap: Imap,
 # --------------------------------------------------------------------------- rejected
 
 
-def _tampered(v2: dict[str, bytes], jobs: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
+def _tampered(v2: dict[str, bytes], v1: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
     """Return bad messages by name, each with a phrase its reason must hold."""
     good = v2["created:jana-mueller"]
     files = _files(good)
     card = json.loads(files["card.json"])
     pdf = bytearray(files["card.pdf"])
     pdf[len(pdf) // 2] ^= 0x01  # one bit, same size: only the sha256 can tell
-    v1_files = _files(jobs["created:zoe-leclerc"])
+    v1_files = _files(v1["created:zoe-leclerc"])
     v1_files["zoe-leclerc.ndef"] = v1_files["zoe-leclerc.ndef"][:-1] + b"x"
     version_3 = json.dumps({**card, "version": 3}).encode()
+    elsewhere = json.dumps(
+        {**card, "nfc": {**card["nfc"], "uri": "https://cards.example.org/jana-mueller/?n"}}
+    ).encode()
     other_id = _message(good)
     other_id.replace_header("X-Cardsite-Card-Id", "max")
     return {
@@ -422,20 +447,19 @@ def _tampered(v2: dict[str, bytes], jobs: dict[str, bytes]) -> dict[str, tuple[b
         "qr.png swapped": (compose(good, {**files, "qr.png": _files(v2["created:max"])["qr.png"]}), "qr.png: "),
         "pdf missing": (compose(good, {k: v for k, v in files.items() if k != "card.pdf"}), "missing ['card.pdf']"),
         "file added": (compose(good, {**files, "evil.sh": b"rm -rf /"}), "unlisted ['evil.sh']"),
-        "v1 tag bytes changed": (compose(jobs["created:zoe-leclerc"], v1_files), "differs from nfc.ndef_hex"),
+        "v1 tag bytes changed": (compose(v1["created:zoe-leclerc"], v1_files), "differs from nfc.ndef_hex"),
         "unknown version": (
             compose(good, {**files, "card.json": version_3}),
             "version 3 is not one this inbox reads (1 or 2)",
         ),
+        "tag opens another site": (compose(good, {**files, "card.json": elsewhere}), "is not the card's page"),
         "header names another card": (other_id.as_bytes(), "X-Cardsite-Card-Id: 'max' differs"),
         "not a print job": (b"From: a@example.org\r\nSubject: hello\r\n\r\nhi\r\n", "not a cardsite print job"),
     }
 
 
-def test_a_tampered_or_broken_job_is_rejected_with_its_reason_and_nothing_printed(
-    imap: Imap, tmp_path, v2, jobs
-) -> None:
-    bad = _tampered(v2, jobs)
+def test_a_tampered_or_broken_job_is_rejected_with_its_reason_and_nothing_printed(imap: Imap, tmp_path, v2, v1) -> None:
+    bad = _tampered(v2, v1)
     imap.append(*(raw for raw, _ in bad.values()), v2["created:max"])
     hot = tmp_path / "hot"
     assert printshop(imap, hot) == 0
@@ -507,8 +531,8 @@ def _run_killable(imap: Imap, hot: Path, crash_at: str | None) -> int:
 
 
 @pytest.mark.parametrize("step", CRASH_STEPS)
-def test_killed_at_any_step_and_restarted_every_job_is_filed_exactly_once(imap: Imap, tmp_path, v2, jobs, step) -> None:
-    messages = [v2["created:jana-mueller"], jobs["created:max"], v2["retired:hans-meier"], v2["created:zoe-leclerc"]]
+def test_killed_at_any_step_and_restarted_every_job_is_filed_exactly_once(imap: Imap, tmp_path, v2, v1, step) -> None:
+    messages = [v2["created:jana-mueller"], v1["created:max"], v2["retired:hans-meier"], v2["created:zoe-leclerc"]]
     imap.append(*messages)
     hot = tmp_path / "hot"
     assert _run_killable(imap, hot, step) == -signal.SIGKILL
@@ -585,7 +609,7 @@ def _wait_for(condition, what: str, proc: subprocess.Popen) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path, jobs, capsys, monkeypatch) -> None:
+def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path, v1, capsys, monkeypatch) -> None:
     hot = tmp_path / "hot"
     args = ["printshop", "--imap-url", imaps.url, "--user", USER, "--hot-folder", str(hot)]
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
@@ -598,9 +622,9 @@ def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path,
     cmd = [sys.executable, str(ROOT / "build.py"), *args, "--interval", "0.2"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        imaps.append(jobs["created:max"])
+        imaps.append(v1["created:max"])
         _wait_for(lambda: len(imaps.messages("Done")) == 1, "the first job was taken", proc)
-        imaps.append(jobs["retired:hans-meier"], jobs["created:max"])  # later mail, and a repeat
+        imaps.append(v1["retired:hans-meier"], v1["created:max"])  # later mail, and a repeat
         _wait_for(lambda: len(imaps.messages("Done")) == 3, "the later mail was taken", proc)
     finally:
         os.killpg(proc.pid, signal.SIGINT)

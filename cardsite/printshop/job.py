@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..cards.model import source_url
+
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "printjob.schema.json"
 #: The card.json versions this inbox reads; any other is refused (docs/print-job.md: "refuse versions you do not know").
 VERSIONS = (1, 2)
@@ -143,8 +145,9 @@ def check_files(card: dict[str, Any], files: dict[str, bytes]) -> None:
     expected_ndef = bytes.fromhex(card["nfc"]["ndef_hex"])
     if ndef_name in files and files[ndef_name] != expected_ndef:
         raise JobRejected(f"{ndef_name} differs from nfc.ndef_hex in card.json")
-    if card["nfc"]["uri"] != card["url"]:
-        raise JobRejected(f"nfc.uri {card['nfc']['uri']!r} is not the card's url {card['url']!r}")
+    # The tag opens the page with the NFC marker (?n); jobs sent before the markers carry the bare page URL.
+    if card["nfc"]["uri"] not in (source_url(card["url"], "nfc"), card["url"]):
+        raise JobRejected(f"nfc.uri {card['nfc']['uri']!r} is not the card's page {card['url']!r}")
     if card["version"] >= 2:
         check_print_block(card, files, expected_ndef)
 
