@@ -38,6 +38,7 @@ from cardsite.cli import main
 from cardsite.printshop import job as job_module
 from cardsite.printshop.hotfolder import CRASH_ENV, CRASH_STEPS
 from cardsite.printshop.inbox import PASSWORD_ENV
+from cardsite.printshop.mailbox import mailbox
 
 USER, PASSWORD = "printshop", "s3cret-for-tests"
 
@@ -90,7 +91,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _dovecot_conf(run: Path, mail: Path, users: Path, port: int, tls: bool) -> str:
+def _dovecot_conf(run: Path, mail: Path, users: Path, port: int, tls: bool, capability: str) -> str:
     me = pwd.getpwuid(os.getuid()).pw_name
     if os.getuid() == 0:
         # Dovecot runs its login processes and mail access as no root: as root, use Debian's users for them.
@@ -111,6 +112,7 @@ log_path = {run}/dovecot.log
 disable_plaintext_auth = no
 auth_mechanisms = plain
 auth_failure_delay = 0
+{capability}
 default_internal_user = {me}
 default_internal_group = {grp.getgrgid(os.getgid()).gr_name}
 default_login_user = {login}
@@ -158,7 +160,7 @@ def _self_signed_certificate(run: Path) -> Path:
     return run / "cert.pem"
 
 
-def _dovecot(tmp_path: Path, tls: bool) -> Iterator[Imap]:
+def _dovecot(tmp_path: Path, tls: bool, capability: str = "") -> Iterator[Imap]:
     """Run Debian's dovecot on a free loopback port with a throwaway configuration and one user."""
     dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.access(dovecot, os.X_OK):
@@ -172,7 +174,7 @@ def _dovecot(tmp_path: Path, tls: bool) -> Iterator[Imap]:
         shutil.chown(mail, "nobody", "nogroup")
     (run / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     port = _free_port()
-    (run / "dovecot.conf").write_text(_dovecot_conf(run, mail, run / "users", port, tls))
+    (run / "dovecot.conf").write_text(_dovecot_conf(run, mail, run / "users", port, tls, capability))
     proc = subprocess.Popen([dovecot, "-F", "-c", str(run / "dovecot.conf")], start_new_session=True)
     server = Imap(port, run / "dovecot.log", cafile)
     try:
@@ -198,6 +200,12 @@ def _dovecot(tmp_path: Path, tls: bool) -> Iterator[Imap]:
 def imap(tmp_path: Path) -> Iterator[Imap]:
     """A dovecot on plain imap:// (which the inbox allows on loopback only)."""
     yield from _dovecot(tmp_path, tls=False)
+
+
+@pytest.fixture
+def imap_without_move(tmp_path: Path) -> Iterator[Imap]:
+    """A dovecot that names neither MOVE nor UIDPLUS among its capabilities, as older servers do."""
+    yield from _dovecot(tmp_path, tls=False, capability="imap_capability = IMAP4rev1 LITERAL+")
 
 
 @pytest.fixture
@@ -511,6 +519,26 @@ def test_a_second_copy_that_differs_only_in_its_commit_is_the_same_job(imap: Ima
     hot = tmp_path / "hot"
     assert printshop(imap, hot) == 0
     assert len(journal(hot)) == 1 and len(hot_files(hot)) == 3
+
+
+# --------------------------------------------------------------------------- moving mail
+
+
+def test_mail_is_moved_with_move_where_the_server_has_it(imap: Imap) -> None:
+    with mailbox(imap.url, USER, PASSWORD) as box:
+        assert box.can_move and box.can_uid_expunge  # dovecot names them only after the login
+
+
+def test_a_server_without_move_gets_copy_store_and_expunge(imap_without_move: Imap, tmp_path: Path, v2) -> None:
+    imap = imap_without_move
+    with mailbox(imap.url, USER, PASSWORD) as box:
+        assert not box.can_move and not box.can_uid_expunge
+    imap.append(v2["created:jana-mueller"], v2["created:jana-mueller"], b"Subject: spam\r\n\r\nhi\r\n")
+    hot = tmp_path / "hot"
+    assert printshop(imap, hot) == 0
+    assert imap.messages("INBOX") == [], "copied, flagged \\Deleted and expunged"
+    assert len(imap.messages("Done")) == 2 and len(imap.messages("Rejected")) == 1
+    assert len(journal(hot)) == 1 and len(hot_files(hot)) == 3 + 2  # the job, and the rejected mail with its reason
 
 
 # --------------------------------------------------------------------------- killed in the middle

@@ -69,9 +69,11 @@ class Mailbox:
 
     def __init__(self, imap: imaplib.IMAP4) -> None:
         self.imap = imap
-        _ok(imap.capability(), "CAPABILITY")
-        self.can_move = "MOVE" in imap.capabilities
-        self.can_uid_expunge = "UIDPLUS" in imap.capabilities
+        # Asked again after the login: imaplib keeps the greeting's list, and servers name MOVE only once logged in.
+        data = _ok(imap.capability(), "CAPABILITY")
+        capabilities = set(data[0].upper().split()) if data and isinstance(data[0], bytes) else set()
+        self.can_move = b"MOVE" in capabilities
+        self.can_uid_expunge = b"UIDPLUS" in capabilities
 
     def ensure_folders(self, *names: str) -> None:
         """Create the folders jobs are moved to, if the account lacks them."""
