@@ -76,7 +76,7 @@ class Filed:
 
 def job_files(job: PrintJob) -> tuple[str, list[tuple[str, bytes]]]:
     """Return where a job belongs and its files (relative name, bytes), the press's trigger (the PDF) last."""
-    stem = f"{job.card_id}.{job.event}.{job.digest}"
+    stem = f"{job.card_id}.{job.event}.{job.content_key}"
     if job.event == RETIRED:
         return RECORDS, [(f"{RECORDS}/{stem}.json", job.card_json)]
     ndef = job.ndef or b""

@@ -25,7 +25,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "printjob.sche
 VERSIONS = (1, 2)
 RETIRED = "retired"
 PDF = "card.pdf"
-#: Characters of the content digest in journal keys and file names (64 bits: no two jobs of a card collide).
+#: Hex digits of the content key in journal keys and file names (64 bits: no two jobs of a card collide).
 DIGEST_CHARS = 16
 
 
@@ -40,7 +40,7 @@ class PrintJob:
     card: dict[str, Any]
     card_json: bytes
     files: dict[str, bytes]
-    digest: str
+    content_key: str
 
     @property
     def card_id(self) -> str:
@@ -55,7 +55,7 @@ class PrintJob:
     @property
     def key(self) -> str:
         """Return the journal key: a job with the same card and content is the same job, however often it comes."""
-        return f"{self.card_id}.{self.digest}"
+        return f"{self.card_id}.{self.content_key}"
 
     @property
     def ndef(self) -> bytes | None:
@@ -94,7 +94,7 @@ def read_job(raw: bytes) -> PrintJob:
     card = parse_card(card_bytes)
     check_headers(msg, card)
     check_files(card, files)
-    return PrintJob(card, card_bytes, files, content_digest(card, files))
+    return PrintJob(card, card_bytes, files, content_key(card, files))
 
 
 def attachments(msg: EmailMessage) -> dict[str, bytes]:
@@ -178,8 +178,8 @@ def check_print_block(card: dict[str, Any], files: dict[str, bytes], expected_nd
         raise JobRejected("print.nfc.ndef_hex differs from nfc.ndef_hex (the bytes the tag gets)")
 
 
-def content_digest(card: dict[str, Any], files: dict[str, bytes]) -> str:
-    """Return the digest that makes two deliveries the same job.
+def content_key(card: dict[str, Any], files: dict[str, bytes]) -> str:
+    """Return the key that makes two deliveries the same job: a hash of card.json and the digest of each file.
 
     It covers card.json and every attachment, so anything that would print differently is a new job, and
     card.json holds the job id, which chains the card's previous job: a card that changes and changes back
