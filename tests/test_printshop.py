@@ -46,13 +46,39 @@ USER, PASSWORD = "printshop", "s3cret-for-tests"
 # --------------------------------------------------------------------------- a real dovecot
 
 
-@dataclass(frozen=True)
+@dataclass
 class Imap:
-    """A running dovecot and its one user; with `cafile`, it speaks only TLS (imaps://) with that certificate."""
+    """A dovecot and its one user; with `cafile`, it speaks only TLS (imaps://) with that certificate."""
 
     port: int
-    log: Path
+    conf: Path
     cafile: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.conf.parent / "dovecot.log"
+
+    def start(self) -> None:
+        dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        self.proc = subprocess.Popen([dovecot, "-F", "-c", str(self.conf)], start_new_session=True)
+        deadline = time.monotonic() + 60  # the machine may be busy
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"dovecot stopped: {self.log.read_text() if self.log.exists() else ''}")
+            try:
+                with self.session():
+                    return
+            except (OSError, imaplib.IMAP4.error):
+                time.sleep(0.1)
+        pytest.fail(f"dovecot did not answer: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+            self.proc = None
 
     @property
     def url(self) -> str:
@@ -175,25 +201,12 @@ def _dovecot(tmp_path: Path, tls: bool, capability: str = "") -> Iterator[Imap]:
     (run / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     port = _free_port()
     (run / "dovecot.conf").write_text(_dovecot_conf(run, mail, run / "users", port, tls, capability))
-    proc = subprocess.Popen([dovecot, "-F", "-c", str(run / "dovecot.conf")], start_new_session=True)
-    server = Imap(port, run / "dovecot.log", cafile)
+    server = Imap(port, run / "dovecot.conf", cafile)
     try:
-        deadline = time.monotonic() + 60  # the machine may be busy
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"dovecot stopped: {server.log.read_text() if server.log.exists() else ''}")
-            try:
-                with server.session():
-                    break
-            except (OSError, imaplib.IMAP4.error):
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"dovecot did not answer: {server.log.read_text()}")
+        server.start()
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        server.stop()
         shutil.rmtree(mail, ignore_errors=True)
 
 
@@ -341,7 +354,7 @@ def as_v2(raw: bytes) -> bytes:
         "trim_mm": [85, 55],
         "bleed_mm": 3,
         "qr_module_mm": 0.6,
-        "nfc": {"chip": "NTAG213", "uri": card["url"], "ndef_hex": card["nfc"]["ndef_hex"]},
+        "nfc": {"chip": "NTAG213", "uri": card["nfc"]["uri"], "ndef_hex": card["nfc"]["ndef_hex"]},
         "attachments": {n: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)} for n, d in files.items()},
     }
     return compose(raw, {"card.json": json.dumps(card, ensure_ascii=False).encode(), **files})
@@ -449,6 +462,8 @@ def _tampered(v2: dict[str, bytes], v1: dict[str, bytes]) -> dict[str, tuple[byt
     elsewhere = json.dumps(
         {**card, "nfc": {**card["nfc"], "uri": "https://cards.example.org/jana-mueller/?n"}}
     ).encode()
+    other_print = {**card["print"], "nfc": {**card["print"]["nfc"], "uri": card["url"]}}
+    other_tag = json.dumps({**card, "print": other_print}).encode()
     other_id = _message(good)
     other_id.replace_header("X-Cardsite-Card-Id", "max")
     return {
@@ -462,6 +477,7 @@ def _tampered(v2: dict[str, bytes], v1: dict[str, bytes]) -> dict[str, tuple[byt
             "version 3 is not one this inbox reads (1 or 2)",
         ),
         "tag opens another site": (compose(good, {**files, "card.json": elsewhere}), "is not the card's page"),
+        "print block names another tag": (compose(good, {**files, "card.json": other_tag}), "print.nfc.uri "),
         "header names another card": (other_id.as_bytes(), "X-Cardsite-Card-Id: 'max' differs"),
         "not a print job": (b"From: a@example.org\r\nSubject: hello\r\n\r\nhi\r\n", "not a cardsite print job"),
     }
@@ -650,6 +666,28 @@ def _wait_for(condition, what: str, proc: subprocess.Popen) -> None:
             pytest.fail(f"the inbox stopped before {what}: {proc.stderr.read()}")
         time.sleep(0.1)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def test_the_command_rides_out_a_server_that_goes_away(imap: Imap, tmp_path: Path, v1) -> None:
+    hot = tmp_path / "hot"
+    cmd = [sys.executable, str(ROOT / "build.py"), "printshop", "--imap-url", imap.url, "--user", USER]
+    cmd += ["--hot-folder", str(hot), "--interval", "0.2"]
+    env = {**os.environ, PASSWORD_ENV: PASSWORD}
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        imap.append(v1["created:max"])
+        _wait_for(lambda: len(imap.messages("Done")) == 1, "the first job was taken", proc)
+        imap.stop()
+        time.sleep(1.5)  # polls that find no server
+        imap.start()
+        imap.append(v1["created:zoe-leclerc"])
+        _wait_for(lambda: len(imap.messages("Done")) == 2, "the job sent after the outage was taken", proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "Error: cannot reach imap://127.0.0.1:" in err and "trying again in 0.2 s" in err
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert len(journal(hot)) == 2 and imap.messages("INBOX") == []
 
 
 def test_the_command_polls_over_imaps_until_stopped(imaps: Imap, tmp_path: Path, v1, capsys, monkeypatch) -> None:

@@ -176,6 +176,8 @@ def check_print_block(card: dict[str, Any], files: dict[str, bytes], expected_nd
         return
     if not isinstance(nfc, dict) or nfc.get("ndef_hex") != expected_ndef.hex():
         raise JobRejected("print.nfc.ndef_hex differs from nfc.ndef_hex (the bytes the tag gets)")
+    if nfc.get("uri") != card["nfc"]["uri"]:
+        raise JobRejected(f"print.nfc.uri {nfc.get('uri')!r} differs from nfc.uri {card['nfc']['uri']!r}")
 
 
 def content_key(card: dict[str, Any], files: dict[str, bytes]) -> str:
