@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ..cards.model import Address
@@ -55,6 +55,7 @@ def country_format(code: str) -> str:
     return re.sub(r"%[NO](%n)?", "", fmt).strip()
 
 
+@lru_cache(maxsize=1024)  # most cards show the company's one address
 def address_lines(address: Address) -> list[Line]:
     """Return the display lines of `address`, each a list of (h-adr class or "", text) pieces."""
     values = {"A": address.street, "C": address.locality, "S": address.region, "Z": address.postal_code}
@@ -84,6 +85,7 @@ def _line(line_format: str, values: dict[str, str]) -> Line | None:
     return pieces or None
 
 
+@lru_cache(maxsize=1024)
 def hidden_parts(address: Address) -> list[tuple[str, str]]:
     """Return the parts the country's format does not show (the Swiss canton), for machines only."""
     fmt = country_format(country_code(address.country))
@@ -94,3 +96,10 @@ def hidden_parts(address: Address) -> list[tuple[str, str]]:
 def address_label(lines: list[Line]) -> str:
     """Return the lines as one line of text, for an accessible name."""
     return ", ".join("".join(text for _, text in line) for line in lines)
+
+
+@lru_cache(maxsize=1024)
+def address_view(address: Address) -> tuple[list[Line], str, list[tuple[str, str]]]:
+    """Return what the page shows of `address`: its lines, them as one line of text, and its hidden parts."""
+    lines = address_lines(address)
+    return lines, address_label(lines), hidden_parts(address)

@@ -15,14 +15,16 @@ from ..cards.load import Loader
 from ..cards.model import Card, short_url
 from ..cards.settings import Settings
 from ..errors import Problem, ValidationError, display_path
-from .address import address_label, address_lines, hidden_parts
-from .profile import initials, profile_ld
+from .address import address_view
+from .profile import initials, name_parts, profile_ld
 
 #: Files under templates/assets/ are published as assets/<stem>.<hash><suffix>.
 ASSETS_DIR = "assets"
 LOCALE_DIR = "locale"
 #: The icon of each phone type, from templates/icons/sprite.svg.
 PHONE_ICONS = {"work": "phone", "cell": "smartphone", "home": "home", "fax": "fax"}
+#: The page's icons, one SVG sprite (Lucide, ISC licence: templates/icons/LICENSE).
+ICONS = "icons/sprite.svg"
 #: The height of the logo in the header band, CSS pixels (style.css: .logo img).
 LOGO_HEIGHT = 28
 
@@ -49,6 +51,7 @@ class Pages:
     logo: Markup = field(init=False)
     #: A raster logo: its asset name, width and height in CSS pixels; else None.
     logo_image: dict[str, Any] | None = field(init=False, default=None)
+    icons: Markup = field(init=False)
 
     def __post_init__(self) -> None:
         root = self.settings.templates_dir
@@ -64,10 +67,9 @@ class Pages:
         self.env.filters["e164"] = self._e164
         self.env.globals.update(
             initials=initials,
+            name_parts=name_parts,
             profile_ld=profile_ld,
-            address_lines=address_lines,
-            address_label=address_label,
-            hidden_parts=hidden_parts,
+            address_view=address_view,
             phone_icons=PHONE_ICONS,
         )
         self.catalogs = load_catalogs(root / LOCALE_DIR)
@@ -79,6 +81,9 @@ class Pages:
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
             self.assets[source.name] = Asset(source, path, data)
         self.logo = self._logo()
+        # The icon sprite is plain SVG: read once, not included (and stat-ed) on every page.
+        sprite = root / ICONS
+        self.icons = Markup(sprite.read_text("utf-8").split("#}\n", 1)[-1]) if sprite.is_file() else Markup("")
 
     def _logo(self) -> Markup:
         """Read brand.logo from under the templates folder: sanitise an SVG, publish an image as an asset."""
@@ -136,6 +141,7 @@ class Pages:
             "names": self.names,
             "logo": self.logo,
             "logo_image": self.logo_image,
+            "icons": self.icons,
         }
 
     def render(self, template: str, **context: Any) -> bytes:

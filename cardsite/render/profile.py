@@ -59,3 +59,13 @@ def _postal(address: Any) -> dict[str, str]:
         "addressCountry": address.country,
     }
     return {"@type": "PostalAddress", **{k: v for k, v in fields.items() if v}}
+
+
+def name_parts(name: Name) -> tuple[list[tuple[str, str]], str]:
+    """Return the name's parts in the person's order, each with its h-card class, and what goes between them."""
+    given = [("p-given-name", name.given), ("p-additional-name", name.additional)]
+    family = [("p-family-name", name.family)]
+    parts = [(cls, text) for cls, text in (family + given if name.family_first else given + family) if text]
+    # As Name.ordered: CJK names run together.
+    together = name.family_first and all(is_cjk(text) for _, text in parts)
+    return parts, "" if together else " "
