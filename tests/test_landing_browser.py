@@ -105,7 +105,7 @@ def test_the_action_buttons_go_to_the_right_places(site: str, browser, width: in
     expected = {
         "Anrufen": "tel:+41446681801",  # the first phone of type work or cell
         "E-Mail": "mailto:jana.mueller@example.ch",
-        "Route": "https://maps.apple.com/?q=Bahnhofstrasse+10%2C+8001+Z%C3%BCrich%2C+Switzerland",
+        "Route": "https://maps.apple.com/?q=Bahnhofstrasse+10%2C+8001+Z%C3%BCrich%2C+ZH%2C+Switzerland",
         "Website": "https://www.example.ch/team/jana-mueller",
     }
     for label, href in expected.items():
