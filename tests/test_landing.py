@@ -71,7 +71,13 @@ def vcard_view(card: vobject.base.Component) -> dict:
 def hcard_view(p: dict) -> dict:
     one = lambda key: p.get(key, [""])[0]  # noqa: E731
     return {
-        "name": [one("honorific-prefix"), one("given-name"), one("additional-name"), one("family-name"), one("honorific-suffix")],
+        "name": [
+            one("honorific-prefix"),
+            one("given-name"),
+            one("additional-name"),
+            one("family-name"),
+            one("honorific-suffix"),
+        ],
         "org": one("org"),
         "title": one("job-title"),
         "emails": sorted(strip_scheme(p.get("email", []), "mailto:")),
@@ -128,7 +134,9 @@ def test_the_h_card_of_the_full_card_has_every_part(project: Path) -> None:
 
 
 @pytest.mark.parametrize("card_id", ["max", "lukasz-wojcik", "zoe-leclerc"])
-def test_a_card_without_photo_fits_the_gzip_budget_and_loads_nothing_from_elsewhere(project: Path, card_id: str) -> None:
+def test_a_card_without_photo_fits_the_gzip_budget_and_loads_nothing_from_elsewhere(
+    project: Path, card_id: str
+) -> None:
     html = (built(project) / card_id / "index.html").read_bytes()
     size = len(gzip.compress(html, 9))
     assert size <= GZIP_BUDGET, f"{card_id}/index.html is {size} bytes gzipped"
@@ -210,7 +218,10 @@ def test_a_raster_logo_is_published_as_an_asset(project: Path) -> None:
     site.write_text(site.read_text().replace("brand/example-logo.svg", "brand/logo.png"))
     out = built(project)
     html = (out / "max" / "index.html").read_text("utf-8")
-    src = re.search(r'<span class="logo"><img src="\.\./(assets/logo\.[0-9a-f]{10}\.png)" width="84" height="28" alt="Example AG">', html)
+    src = re.search(
+        r'<span class="logo"><img src="\.\./(assets/logo\.[0-9a-f]{10}\.png)" width="84" height="28" alt="Example AG">',
+        html,
+    )
     assert src, html
     assert (out / src.group(1)).read_bytes() == (project / "templates" / "brand" / "logo.png").read_bytes()
 
@@ -218,9 +229,21 @@ def test_a_raster_logo_is_published_as_an_asset(project: Path) -> None:
 @pytest.mark.parametrize(
     ("address", "lines", "hidden"),
     [
-        (Address("Bahnhofstrasse 10", "Zürich", "ZH", "8001", "Switzerland"), "Bahnhofstrasse 10, 8001 Zürich, Switzerland", [("p-region", "ZH")]),
-        (Address("1 Congress Ave\nSuite 5", "Austin", "TX", "78701", "United States"), "1 Congress Ave, Suite 5, Austin, TX 78701, United States", []),
-        (Address("10 Downing St", "London", "", "SW1A 2AA", "United Kingdom"), "10 Downing St, London, SW1A 2AA, United Kingdom", []),
+        (
+            Address("Bahnhofstrasse 10", "Zürich", "ZH", "8001", "Switzerland"),
+            "Bahnhofstrasse 10, 8001 Zürich, Switzerland",
+            [("p-region", "ZH")],
+        ),
+        (
+            Address("1 Congress Ave\nSuite 5", "Austin", "TX", "78701", "United States"),
+            "1 Congress Ave, Suite 5, Austin, TX 78701, United States",
+            [],
+        ),
+        (
+            Address("10 Downing St", "London", "", "SW1A 2AA", "United Kingdom"),
+            "10 Downing St, London, SW1A 2AA, United Kingdom",
+            [],
+        ),
         (Address("Hauptstr. 1", "Berlin", "", "10115", "DE"), "Hauptstr. 1, 10115 Berlin, DE", []),
         (Address("Hauptstr. 1", "Berlin", "", "10115", "Deutschland"), "Hauptstr. 1, 10115 Berlin, Deutschland", []),
     ],
@@ -247,9 +270,10 @@ def test_the_preview_image_is_an_incremental_output(project: Path) -> None:
     for card_id in ACTIVE:
         image = Image.open(out / card_id / "og.jpg")
         assert image.format == "JPEG" and image.size == (1200, 630)
-        assert f'<meta property="og:image" content="https://cards.example.ch/{card_id}/og.jpg">' in (
-            out / card_id / "index.html"
-        ).read_text()
+        assert (
+            f'<meta property="og:image" content="https://cards.example.ch/{card_id}/og.jpg">'
+            in (out / card_id / "index.html").read_text()
+        )
     assert not (out / "hans-meier" / "og.jpg").exists()  # a retired card gets none
     # The text is drawn: the name's row differs between two cards, the background is shared.
     a, b = (Image.open(out / c / "og.jpg").convert("L") for c in ("max", "zoe-leclerc"))
@@ -287,7 +311,12 @@ def test_the_theme_setting_picks_the_colour_scheme(project: Path, capsys) -> Non
 def test_the_sample_logo_renders_into_the_preview_image() -> None:
     from cardsite.render.preview import _svg_png
 
-    png = _svg_png(sanitise_svg(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#f00"/></svg>', "X"))
+    png = _svg_png(
+        sanitise_svg(
+            b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#f00"/></svg>',
+            "X",
+        )
+    )
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.getpixel((image.width // 2, image.height // 2)) == (255, 0, 0)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 
 from cardsite.build.engine import build
+from cardsite.cards.model import source_url
 from cardsite.cards.settings import load_settings
 
 pytestmark = pytest.mark.browser
@@ -63,15 +63,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> str:
     yield base
     server.shutdown()
     server.server_close()
-
-
-def qr_url(url: str) -> str:
-    """Return what the card's QR code carries: the page URL, with the QR source marker where main has one."""
-    try:
-        from cardsite.cards.model import source_url
-    except ImportError:
-        return url
-    return source_url(url, "qr")
 
 
 def open_card(browser, site: str, card: str, width: int, scheme: str, **options):
@@ -155,6 +146,17 @@ def test_the_qr_code_is_one_tap_away_and_decodes_to_the_card(site: str, browser,
     box = img.bounding_box()
     assert box["width"] >= 200, box  # big enough to scan from another phone
     found = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(img.screenshot())))]
-    assert found == [qr_url(f"{site}/max/")], found
+    assert found == [source_url(f"{site}/max/", "qr")], found  # the page URL with the QR code's marker
     assert page.locator("button.share").is_visible() is javascript  # without a script, no share button
+    context.close()
+
+
+def test_print_shows_the_person_and_details_without_the_buttons(site: str, browser) -> None:
+    context, page = open_card(browser, site, "jana-mueller", 390, "dark")
+    page.emulate_media(media="print")
+    for selector in ("nav.quick", "a.save", "div.more", "footer"):
+        assert not page.locator(selector).is_visible(), selector
+    assert page.get_by_role("heading", level=1).is_visible() and page.locator("section.details").is_visible()
+    # Printed on white, whatever the screen's scheme.
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
     context.close()

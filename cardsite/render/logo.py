@@ -15,16 +15,86 @@ from pathlib import Path
 
 #: Drawing elements a logo needs. No script, foreignObject, image, a, style, animate or use of other files.
 ELEMENTS = frozenset(
-    "svg g path rect circle ellipse line polyline polygon text tspan defs linearGradient radialGradient stop "
-    "clipPath mask title desc symbol use".split()
+    [
+        "svg",
+        "g",
+        "path",
+        "rect",
+        "circle",
+        "ellipse",
+        "line",
+        "polyline",
+        "polygon",
+        "text",
+        "tspan",
+        "defs",
+        "linearGradient",
+        "radialGradient",
+        "stop",
+        "clipPath",
+        "mask",
+        "title",
+        "desc",
+        "symbol",
+        "use",
+    ]
 )
 #: Geometry and presentation attributes; no event handlers, no style (it can load URLs), no external href.
 ATTRIBUTES = frozenset(
-    "id d x y x1 y1 x2 y2 cx cy r rx ry fx fy width height points viewBox preserveAspectRatio transform "
-    "fill fill-opacity fill-rule stroke stroke-width stroke-linecap stroke-linejoin stroke-miterlimit "
-    "stroke-dasharray stroke-dashoffset stroke-opacity opacity clip-path clip-rule mask offset stop-color "
-    "stop-opacity gradientUnits gradientTransform spreadMethod maskUnits clipPathUnits font-family font-size "
-    "font-weight font-style text-anchor dominant-baseline letter-spacing href".split()
+    [
+        "id",
+        "d",
+        "x",
+        "y",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "cx",
+        "cy",
+        "r",
+        "rx",
+        "ry",
+        "fx",
+        "fy",
+        "width",
+        "height",
+        "points",
+        "viewBox",
+        "preserveAspectRatio",
+        "transform",
+        "fill",
+        "fill-opacity",
+        "fill-rule",
+        "stroke",
+        "stroke-width",
+        "stroke-linecap",
+        "stroke-linejoin",
+        "stroke-miterlimit",
+        "stroke-dasharray",
+        "stroke-dashoffset",
+        "stroke-opacity",
+        "opacity",
+        "clip-path",
+        "clip-rule",
+        "mask",
+        "offset",
+        "stop-color",
+        "stop-opacity",
+        "gradientUnits",
+        "gradientTransform",
+        "spreadMethod",
+        "maskUnits",
+        "clipPathUnits",
+        "font-family",
+        "font-size",
+        "font-weight",
+        "font-style",
+        "text-anchor",
+        "dominant-baseline",
+        "letter-spacing",
+        "href",
+    ]
 )
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"

@@ -74,8 +74,12 @@ def _svg_png(svg: str) -> bytes:
     fonts = [str(FONTS / "NotoSans-Regular.ttf"), str(FONTS / "NotoSans-Bold.ttf")]
     return bytes(
         resvg_py.svg_to_bytes(
-            svg_string=svg, height=LOGO_BOX[3] * 2, skip_system_fonts=True, font_files=fonts,
-            font_family="Noto Sans", sans_serif_family="Noto Sans",
+            svg_string=svg,
+            height=LOGO_BOX[3] * 2,
+            skip_system_fonts=True,
+            font_files=fonts,
+            font_family="Noto Sans",
+            sans_serif_family="Noto Sans",
         )
     )
 
