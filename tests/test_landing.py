@@ -330,3 +330,15 @@ def test_validation_error_is_raised_for_a_missing_logo(project: Path) -> None:
         Pages(load_settings(project / "contacts"))
     [problem] = info.value.problems
     assert problem.field == "brand.logo" and "no file 'brand/none.svg' in the templates folder" in problem.message
+
+
+@pytest.mark.parametrize("brand", ["brand: blue", "brand: [logo.svg]", "brand: {logo: 5}", 'brand: {color: "#12345"}'])
+def test_a_malformed_brand_block_is_a_clean_error(project: Path, capsys, brand: str) -> None:
+    site = project / "site.yaml"
+    text = site.read_text()
+    start = text.index("brand:\n")
+    end = text.index("default_language:")
+    site.write_text(text[:start] + brand + "\n" + text[end:])
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "site.yaml:" in err and "brand" in err and "Traceback" not in err, err

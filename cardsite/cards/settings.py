@@ -87,7 +87,9 @@ DEFAULT_COLOR = "#0b5cad"
 
 def brand_settings(data: dict[str, Any]) -> dict[str, Any]:
     """Return the brand block of site.yaml's `data` with every default filled in."""
-    brand = {**BRAND_DEFAULTS, **(data.get("brand") or {})}
+    given = data.get("brand")
+    # A brand that is not a mapping is a schema problem, reported as such; until then it is ignored.
+    brand = {**BRAND_DEFAULTS, **(given if isinstance(given, dict) else {})}
     brand.setdefault("color", data.get("brand_color", DEFAULT_COLOR))
     brand.setdefault("accent", brand["color"])
     return brand
@@ -228,7 +230,7 @@ def load_settings(
     return Settings(
         base_url=url,
         company=data["company"],
-        brand_color=brand_settings(data)["color"] if isinstance(data.get("brand") or {}, dict) else DEFAULT_COLOR,
+        brand_color=brand_settings(data)["color"],
         default_language=data.get("default_language", "en"),
         phone_region=data.get("phone_region", "CH"),
         noindex=data.get("noindex", True),
