@@ -20,6 +20,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import progress
 from ..errors import shown
 from .count import connect, count_files, set_ids
 from .parse import BadFile, LogFile, sniff
@@ -79,8 +80,12 @@ def collect(
     secret = secrets.token_bytes(32)  # the day's salt comes from it; it is never written anywhere
     with tempfile.TemporaryDirectory(prefix="cardsite-stats-") as tmp:
         con.execute("SET temp_directory = $tmp", {"tmp": tmp})  # where a query spills if it must
-        for number, batch in enumerate(_batches(new)):
-            _count_batch(con, source, batch, Path(tmp), secret, f"b{number}", files, info)
+        # Nothing is saved until every batch is counted: an interrupted run leaves the totals as they were.
+        stop = "counted {done:,} of {total:,} log files; the totals are unchanged, run stats again"
+        with progress.step("Counting", len(new), "log files", interrupted=stop) as bar:
+            for number, batch in enumerate(_batches(new)):
+                _count_batch(con, source, batch, Path(tmp), secret, f"b{number}", files, info)
+                bar.advance(len(batch))
     merge_batch(con)  # once: each merge rewrites the whole totals table
     store.save(con, files)
     info.saved = True
