@@ -55,14 +55,14 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
     options = _options(settings, args, update=args.update, complete=False, adopt=False)
     changes = plan(records, existing_cards(settings.contacts_dir), attributes, options)
     outcome = apply(changes, settings, dry_run=args.dry_run)
-    _report(changes, outcome, "would " if args.dry_run else "")
+    _report(changes, outcome, "would " if args.dry_run else "", updating=args.update)
     if args.dry_run:
         print(outcome.diff(), end="")
     refused = sum(1 for c in changes if c.kind == "refuse") + len(outcome.refused)
     return 1 if refused else 0
 
 
-def _report(changes: list[Change], outcome: Outcome, would: str) -> None:
+def _report(changes: list[Change], outcome: Outcome, would: str, updating: bool = True) -> None:
     applied = {id(c) for c in outcome.applied}
     for change in changes:
         name = f"contacts/{change.card_id}.yaml"
@@ -72,7 +72,7 @@ def _report(changes: list[Change], outcome: Outcome, would: str) -> None:
             what = {"create": "create", "update": "update", "retire": "retire"}[change.kind]
             detail = f" ({', '.join(change.fields)})" if change.kind == "update" else ""
             log.info("%s%s %s%s  <- %s", would, what + ("d" if not would else ""), name, detail, change.where)
-        elif change.kind == "skip":
+        elif change.kind == "skip" and not updating:
             log.info("skipped %s: the card exists (--update changes it)  <- %s", name, change.where)
         elif change.kind == "refuse":
             log.warning("refused %s", "; ".join(r.format() for r in change.refused))
@@ -82,7 +82,7 @@ def _report(changes: list[Change], outcome: Outcome, would: str) -> None:
     skipped = sum(1 for c in changes if c.kind == "skip")
     refused = sum(1 for c in changes if c.kind == "refuse") + len(outcome.refused)
     log.info(
-        "%s%d created, %d updated, %d retired, %d skipped, %d refused; %d files written",
+        "%s%d created, %d updated, %d retired, %d skipped or unchanged, %d refused; %d files written",
         would,
         counts["create"],
         counts["update"],
@@ -118,6 +118,7 @@ def source_config(settings: Settings, args: argparse.Namespace) -> SourceConfig:
         client_id=conf.get("client_id", ""),
         customer=conf.get("customer", "my_customer"),
         page_size=conf.get("page_size", 500),
+        attributes=list(conf.get("mapping", {})),
         state=state.get(conf["source"], {}),
     )
 

@@ -129,5 +129,6 @@ def card_data(values: dict[str, list[str]]) -> dict[str, Any]:
         data["websites"] = list(values["website"])
     for key in ("note", "lang"):
         if key in first:
-            data[key] = first[key].lower() if key == "lang" else first[key]
+            # A directory's language is a tag (de-CH, en_US); a card's is the language alone.
+            data[key] = first[key].lower().replace("_", "-").split("-")[0] if key == "lang" else first[key]
     return data

@@ -78,5 +78,7 @@ class SourceConfig:
     client_id: str = ""
     customer: str = "my_customer"
     page_size: int = 500
+    #: Attributes to read besides the source's usual ones: the keys of site.yaml's sync.mapping.
+    attributes: list[str] = field(default_factory=list)
     #: What the last run kept (a Graph delta link).
     state: dict[str, str] = field(default_factory=dict)

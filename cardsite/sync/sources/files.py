@@ -21,13 +21,14 @@ def read_file(path: Path) -> list[Record]:
     except OSError as exc:
         raise Abort(f"cannot read {display_path(path)}: {exc.strerror or exc}") from None
     if suffix in (".vcf", ".vcard"):
-        return read_vcf(_decode(data, path), display_path(path))
+        return read_vcf(decode(data, path), display_path(path))
     if suffix in (".csv", ".txt", ".tsv"):
-        return read_csv(_decode(data, path), display_path(path))
+        return read_csv(decode(data, path), display_path(path))
     raise Abort(f"{display_path(path)}: import reads .csv, .xlsx and .vcf files")
 
 
-def _decode(data: bytes, path: Path | str) -> str:
+def decode(data: bytes, path: Path | str) -> str:
+    """Return the text of a file: UTF-8 with or without a BOM, else Windows-1252."""
     # Excel writes UTF-8 with a BOM when asked for "CSV UTF-8", and Windows-1252 otherwise (German Excel too).
     try:
         return data.decode("utf-8-sig")
@@ -36,7 +37,12 @@ def _decode(data: bytes, path: Path | str) -> str:
 
 
 def read_csv(text: str, name: str) -> list[Record]:
-    """Return one Record per data row of a CSV text; the delimiter (',' ';' or tab) is read from the header."""
+    """Return one Record per data row of a CSV text."""
+    return parse_csv(text, name)[1]
+
+
+def parse_csv(text: str, name: str) -> tuple[list[str], list[Record]]:
+    """Return the headers and one Record per data row of a CSV text; the delimiter (, ; or tab) is the header's."""
     header = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -50,7 +56,7 @@ def read_csv(text: str, name: str) -> list[Record]:
             continue
         values = dict(zip(headers, row, strict=False))
         records.append(_record(values, f"{name}:{reader.line_num}"))
-    return records
+    return headers, records
 
 
 def read_xlsx(path: Path) -> list[Record]:
@@ -85,11 +91,21 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: Columns that hold an HR system's stable identity of a person, which survives a change of e-mail address.
+KEY_COLUMNS = frozenset({"employeeid", "personalnummer", "uid", "userid", "objectid", "entryuuid", "externalid", "key"})
+#: Columns that say whether a person is still there, and the values that mean they are not.
+ACTIVE_COLUMNS = frozenset({"active", "enabled", "status", "aktiv", "accountenabled"})
+INACTIVE = frozenset({"false", "0", "no", "n", "inactive", "disabled", "suspended", "nein", "inaktiv", "ausgetreten"})
+
+
 def _record(values: dict[str, str], where: str) -> Record:
     from ..mapping import fold
 
-    mail = next((v.strip().lower() for k, v in values.items() if "mail" in fold(k) and "@" in v), "")
-    return Record(key=mail or where, where=where, values=values)
+    folded = {fold(k): v.strip() for k, v in values.items()}
+    key = next((v for k, v in folded.items() if k in KEY_COLUMNS and v), "")
+    mail = next((v.lower() for k, v in folded.items() if "mail" in k and "@" in v), "")
+    active = not any(folded.get(k, "").lower() in INACTIVE for k in ACTIVE_COLUMNS if folded.get(k))
+    return Record(key=key or mail or where, where=where, values=values, active=active)
 
 
 def read_vcf(text: str, name: str) -> list[Record]:
