@@ -104,6 +104,8 @@ def source_config(settings: Settings, args: argparse.Namespace) -> SourceConfig:
             conf[key] = getattr(args, key)
     if not conf.get("source"):
         raise Abort("no directory to sync from: add a sync: block to site.yaml or give --source (docs/sync.md)")
+    if not 1 <= conf.get("page_size", 500) <= 1000:
+        raise Abort(f"sync.page_size in site.yaml must be 1 to 1000, not {conf['page_size']}")
     secret_env = conf.get("secret_env", DEFAULT_SECRET_ENV)
     state_file = settings.site_file.parent / conf.get("state_file", "sync-state.json")
     state = json.loads(state_file.read_text("utf-8")) if state_file.is_file() else {}

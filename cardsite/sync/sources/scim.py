@@ -17,9 +17,17 @@ def read(config: SourceConfig, base: Path, transport: Any = None) -> Listing:
     from scim2_client import SCIMClientException
     from scim2_client.engines.httpx2 import SyncSCIMClient
     from scim2_models import SearchRequest
+    from scim2_models.exceptions import SCIMException
 
     if not config.url:
         raise Abort("the scim source needs a url: the SCIM base URL, e.g. https://idp.example.com/scim/v2/")
+    from pydantic import ValidationError
+
+    try:
+        SearchRequest(filter=config.filter or None)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+        raise Abort(f"the SCIM filter {config.filter!r} is not valid: {reason}") from None
     headers = {"Authorization": f"Bearer {config.secret}"} if config.secret else {}
     records: list[Record] = []
     try:
@@ -36,7 +44,7 @@ def read(config: SourceConfig, base: Path, transport: Any = None) -> Listing:
                 start += len(resources)
                 if not resources or start > (page.total_results or 0):
                     break
-    except SCIMClientException as exc:
+    except (SCIMClientException, SCIMException) as exc:
         raise Abort(_explain(config, exc)) from None
     attributes = list(dict.fromkeys(k for r in records for k in r.values))
     # A filtered listing is still the whole set the company chose: who leaves it is gone from the cards.
@@ -44,15 +52,15 @@ def read(config: SourceConfig, base: Path, transport: Any = None) -> Listing:
 
 
 def _explain(config: SourceConfig, exc: Exception) -> str:
-    from scim2_client import RequestNetworkException, UnexpectedStatusCodeException
+    from scim2_client import RequestNetworkException
+    from scim2_models.exceptions import ForbiddenException, InvalidFilterException, UnauthorizedException
 
     text = f"{exc} {' '.join(getattr(exc, '__notes__', []))}".strip()
     if isinstance(exc, RequestNetworkException):
         return f"cannot reach the SCIM server {config.url}: {text}"
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status in (401, 403) or (isinstance(exc, UnexpectedStatusCodeException) and "401" in text):
-        return f"the SCIM server {config.url} refused the token (HTTP {status or 401}); set CARDSITE_SYNC_PASSWORD"
-    if "filter" in text.lower():
+    if isinstance(exc, UnauthorizedException | ForbiddenException):
+        return f"the SCIM server {config.url} refused the token ({text}); set CARDSITE_SYNC_PASSWORD"
+    if isinstance(exc, InvalidFilterException) or "filter" in text.lower():
         return f"the SCIM server refused the filter {config.filter!r}: {text}"
     return f"the SCIM server {config.url} answered with an error: {text}"
 
