@@ -126,6 +126,8 @@ def _existing(
     options: Options,
 ) -> Change:
     data, refused = clean_data
+    if record.partial:
+        owned = owned & owned_paths(list(record.values), options)
     if not record.active or record.removed:
         if card.get("active", True) is False:
             return Change("skip", card_id, record.where)

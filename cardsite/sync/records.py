@@ -47,6 +47,8 @@ class Record:
     active: bool = True
     #: The directory reports the entry as deleted (Graph @removed); it is retired like a disabled one.
     removed: bool = False
+    #: The entry lists only what changed (a Graph delta page): a field it does not name is left as it is.
+    partial: bool = False
 
 
 @dataclass
