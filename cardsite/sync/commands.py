@@ -119,6 +119,7 @@ def source_config(settings: Settings, args: argparse.Namespace) -> SourceConfig:
         tenant_id=conf.get("tenant_id", ""),
         client_id=conf.get("client_id", ""),
         customer=conf.get("customer", "my_customer"),
+        subject=conf.get("subject", ""),
         page_size=conf.get("page_size", 500),
         attributes=list(conf.get("mapping", {})),
         state=state.get(conf["source"], {}),

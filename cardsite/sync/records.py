@@ -79,6 +79,7 @@ class SourceConfig:
     tenant_id: str = ""
     client_id: str = ""
     customer: str = "my_customer"
+    subject: str = ""
     page_size: int = 500
     #: Attributes to read besides the source's usual ones: the keys of site.yaml's sync.mapping.
     attributes: list[str] = field(default_factory=list)
