@@ -5,7 +5,8 @@
     render                      a Card into pages, vCard, QR code, photo files (pure)
     build                       the engine: what is current, plan, render, write
     aws                         the one AWS client factory and error explainer
-    serve, publish, notify      the commands' stages, side by side: none imports another
+    serve, publish, notify,     the commands' stages, side by side: none imports another
+    sync
     cli                         the command line, on top
 
 Only the edges talk to AWS: boto3 and botocore are imported in aws, publish and notify alone.
