@@ -93,10 +93,11 @@ def plan(
     by_mail = {mail.lower(): cid for cid, d in cards.items() if not d.get("sync_id") for mail in _mails(d)}
     taken = set(cards) | {a for d in cards.values() for a in d.get("aliases") or ()}
     owned = owned_paths(attributes, options)
+    known = _known_values(cards)
     changes, seen = [], set()
     for record in records:
         values = map_values(record.values, options.mapping)
-        data, refused = clean(card_data(values), record.where, options.phone_region)
+        data, refused = clean(card_data(values), record.where, options.phone_region, known)
         mails = [e["value"].lower() for e in data.get("emails", [])]
         card_id = by_key.get(record.key) or next((by_mail[m] for m in mails if m in by_mail), None)
         if card_id is None and values.get("id") and values["id"][0] in cards:
@@ -191,8 +192,26 @@ def _mails(card: dict[str, Any]) -> list[str]:
     return [e["value"] for e in emails if isinstance(e, dict) and isinstance(e.get("value"), str)]
 
 
-def clean(data: dict[str, Any], where: str, region: str) -> tuple[dict[str, Any], list[Refusal]]:
-    """Drop each value `check` would refuse from a record's card data; return what is left and why each went."""
+def _known_values(cards: dict[str, dict[str, Any]]) -> frozenset[str]:
+    """Return the e-mail addresses, phone numbers and links the cards hold: `check` passed them already."""
+    found = set()
+    for card in cards.values():
+        for key in ("emails", "phones"):
+            found.update(
+                i["value"] for i in card.get(key) or () if isinstance(i, dict) and isinstance(i.get("value"), str)
+            )
+        found.update(w for w in card.get("websites") or () if isinstance(w, str))
+    return frozenset(found)
+
+
+def clean(
+    data: dict[str, Any], where: str, region: str, known: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[Refusal]]:
+    """Drop each value `check` would refuse from a record's card data; return what is left and why each went.
+
+    A value in `known` is on a card already, so it passed `check` there: a sync with nothing changed
+    checks no phone number again.
+    """
     refused: list[Refusal] = []
 
     def keep(name: str, value: str, reason: str | None) -> bool:
@@ -206,7 +225,7 @@ def clean(data: dict[str, Any], where: str, region: str) -> tuple[dict[str, Any]
         ("phones", lambda v: phone_problem(v, region), "value"),
         ("websites", url_problem, None),
     ):
-        items = [i for i in out.get(key, []) if keep(key, i[inner] if inner else i, check(i[inner] if inner else i))]
+        items = [i for i in out.get(key, []) if (v := i[inner] if inner else i) in known or keep(key, v, check(v))]
         if items:
             out[key] = items
         else:

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from ..build.output import write_if_changed
-from ..cards.load import read_yaml
+from ..cards.load import _MAYBE_ANCHOR, Document, Loader, read_yaml
 from ..cards.model import make_card
 from ..cards.settings import Settings
+from ..errors import display_path
 from .plan import Change
 from .plan import Path as FieldPath
 
@@ -62,10 +63,13 @@ class _Quoted(str):
     """A value written in double quotes: numbers people type (phones, postal codes) stay text, as the README asks."""
 
 
-class _CardDumper(yaml.SafeDumper):
-    # A list indented under its key, as the README writes cards; later round trips keep that layout.
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
+#: libyaml's emitter when PyYAML has it: a first sync writes thousands of cards.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _CardDumper(_Dumper):  # type: ignore[misc,valid-type]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a card holds no anchors (check refuses them), even where two values are one object
 
 
 _CardDumper.add_representer(_Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style='"'))
@@ -86,7 +90,23 @@ def new_text(data: dict[str, Any]) -> str:
     """Return the YAML text of a new card: the schema comment, then its fields in the README's order."""
     ordered = {k: data[k] for k in KEY_ORDER if k in data} | {k: v for k, v in data.items() if k not in KEY_ORDER}
     body = yaml.dump(_quote_numbers(ordered), Dumper=_CardDumper, allow_unicode=True, sort_keys=False, width=4096)
-    return HEADER + body
+    return HEADER + _indent_sequences(body)
+
+
+def _indent_sequences(body: str) -> str:
+    """Indent each top-level list under its key, as the README writes cards and later round trips keep them.
+
+    libyaml writes a list flush with its key (`emails:` then `- value: ...`); shifting every line of
+    that block by two spaces keeps the YAML's meaning, block scalars inside it included.
+    """
+    out, inside = [], False
+    for line in body.splitlines(True):
+        if line.startswith("-"):
+            inside = True
+        elif line.strip() and not line.startswith(" "):
+            inside = False
+        out.append("  " + line if inside and line.strip() else line)
+    return "".join(out)
 
 
 def _for_ruamel(value: Any, key: str = "") -> Any:
@@ -128,8 +148,17 @@ def updated_text(text: str, values: dict[FieldPath, Any]) -> str:
 
 
 def gate(card_id: str, path: Path, text: str, settings: Settings) -> list[str]:
-    """Return what `check` would say of `text` as the card `card_id`; empty when it would pass."""
-    doc, problems = read_yaml(path, text.encode("utf-8"))
+    """Return what `check` would say of `text` as the card `card_id`; empty when it would pass.
+
+    libyaml parses first, as the build's cache does for speed; only a text that make_card refuses
+    is read again with line numbers, and that answer stands.
+    """
+    data = text.encode("utf-8")
+    if not _MAYBE_ANCHOR.search(text):
+        fast = Document(path, display_path(path), yaml.load(data, Loader=Loader), "")
+        if make_card(card_id, fast, settings)[0] is not None:
+            return []
+    doc, problems = read_yaml(path, data)
     if doc is not None:
         _, problems = make_card(card_id, doc, settings)
     return [p.format() for p in problems]
