@@ -194,3 +194,13 @@ def test_the_planner_owns_only_what_site_yaml_says() -> None:
     cards = {"jana": {"name": {"given": "Jana"}, "title": "Mine", "sync_id": "1"}}
     changes = plan([rec("1", givenName="Jana", title="CTO")], cards, ["givenName", "title"], Options(owns=["name"]))
     assert changes[0].kind == "skip"
+
+
+def test_a_csv_at_an_http_url(project: Path, serve_dir) -> None:
+    folder = project / "export"
+    folder.mkdir()
+    write_directory(project, ROWS).rename(folder / "hr.csv")
+    base = serve_dir(folder)
+    assert main(["sync", "--source", "csv", "--url", f"{base}/hr.csv"]) == 0
+    assert card(project, "eva-keller")["title"] == "Controller"
+    assert main(["sync", "--source", "csv", "--url", f"{base}/missing.csv"]) == 1

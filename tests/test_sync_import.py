@@ -184,3 +184,17 @@ def test_new_scaffolds_a_commented_card_that_passes_check(empty: Path, capsys: p
     assert main(["new", "anna-berg"]) == 1  # never overwrites
     assert main(["new", "Anna Berg"]) == 1
     assert "is not a valid card id" in capsys.readouterr().err
+
+
+def test_owner_notices_go_only_to_a_company_address(empty: Path) -> None:
+    path = empty / "people.csv"
+    path.write_text(
+        "Name,E-Mail,Work e-mail\nPia Roth,pia.roth@gmail.example,pia.roth@example.ch\nOle Sand,ole@gmail.example,\n",
+        "utf-8",
+    )
+    assert main(["import", str(path)]) == 0
+    pia = card(empty, "pia-roth")  # the company address goes first: owner notices use the first
+    assert [e["value"] for e in pia["emails"]] == ["pia.roth@example.ch", "pia.roth@gmail.example"]
+    assert "notify_owner" not in pia
+    assert card(empty, "ole")["notify_owner"] is False  # no company address: the card notifies nobody
+    assert main(["check"]) == 0

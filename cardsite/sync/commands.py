@@ -43,7 +43,13 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
 def _options(settings: Settings, args: argparse.Namespace, **kwargs: Any) -> Options:
     conf = settings.raw.get("sync") or {}
     mapping = {**conf.get("mapping", {}), **parse_mapping(getattr(args, "map", None))}
-    return Options(mapping=mapping, owns=conf.get("owns"), phone_region=settings.phone_region, **kwargs)
+    return Options(
+        mapping=mapping,
+        owns=conf.get("owns"),
+        phone_region=settings.phone_region,
+        owner_domains=settings.owner_domains,
+        **kwargs,
+    )
 
 
 def import_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,10 +140,10 @@ def read_source(config: SourceConfig, base: Path) -> Listing:
     return module.read(config, base)
 
 
-def sync_command(settings: Settings, args: argparse.Namespace, listing: Listing | None = None) -> int:
+def sync_command(settings: Settings, args: argparse.Namespace) -> int:
     """Sync the cards with the directory: read all of it first, plan, guard, check, then write."""
     config = source_config(settings, args)
-    listing = listing or read_source(config, settings.site_file.parent)
+    listing = read_source(config, settings.site_file.parent)
     cards = existing_cards(settings.contacts_dir)
     changes = plan(listing.records, cards, listing.attributes, _options(settings, args, complete=listing.complete))
     _retire_guard(changes, cards, settings, args.allow_retire)

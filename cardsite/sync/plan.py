@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cards.settings import owner_address_problem
 from ..cards.validate import email_problem, phone_problem, url_problem
 from .ids import propose_id, unique_id
 from .mapping import card_data, field_of, map_values
@@ -67,6 +68,8 @@ class Options:
     complete: bool = True
     #: Write the entry's key into a matched card as sync_id, so it follows the entry from now on (sync, not import).
     adopt: bool = True
+    #: The domains owner notices may go to (Settings.owner_domains): a card's first address must be in one.
+    owner_domains: tuple[str, ...] = ()
 
 
 def owned_paths(attributes: list[str], options: Options) -> set[Path]:
@@ -108,7 +111,7 @@ def plan(
         elif not record.active or record.removed:
             continue
         else:
-            change = _create(record, data, values, taken)
+            change = _create(record, _owner_first(data, options.owner_domains), values, taken)
         change.refused = refused
         changes.append(change)
     if options.complete:
@@ -142,6 +145,8 @@ def _existing(
         new, old = _get(data, path), _get(card, path)
         if path in (("emails",), ("phones",)):
             new = _with_private(new, old)
+        if path == ("emails",) and new:
+            new = _owner_first({"emails": new}, options.owner_domains)["emails"]
         if path[0] not in kept and _normal(new) != _normal(old):
             values[path] = new
     if options.adopt and str(card.get("sync_id", "")) != record.key:
@@ -170,6 +175,17 @@ def _get(data: dict[str, Any], path: Path) -> Any:
             return None
         data = data[part]
     return data
+
+
+def _owner_first(data: dict[str, Any], domains: tuple[str, ...]) -> dict[str, Any]:
+    """Put a company address first, as owner notices go to the first; with none, a new card notifies nobody."""
+    emails = data.get("emails")
+    if not emails:
+        return data
+    ours = [e for e in emails if not owner_address_problem(e["value"], domains)]
+    if not ours:
+        return {**data, "notify_owner": False}
+    return {**data, "emails": [*ours, *(e for e in emails if e not in ours)]}
 
 
 def _with_private(new: list[dict[str, Any]] | None, old: Any) -> list[dict[str, Any]] | None:

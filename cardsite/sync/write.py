@@ -27,7 +27,20 @@ from .plan import Path as FieldPath
 
 HEADER = "# yaml-language-server: $schema=../cardsite/schema/contact.schema.json\n"
 #: The order of a new card's keys: the README's.
-KEY_ORDER = ("name", "org", "department", "title", "emails", "phones", "addresses", "websites", "note", "lang")
+KEY_ORDER = (
+    "name",
+    "org",
+    "department",
+    "title",
+    "emails",
+    "phones",
+    "addresses",
+    "websites",
+    "note",
+    "lang",
+    "notify_owner",
+    "sync_id",
+)
 
 
 @dataclass
