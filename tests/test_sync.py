@@ -204,3 +204,10 @@ def test_a_csv_at_an_http_url(project: Path, serve_dir) -> None:
     assert main(["sync", "--source", "csv", "--url", f"{base}/hr.csv"]) == 0
     assert card(project, "eva-keller")["title"] == "Controller"
     assert main(["sync", "--source", "csv", "--url", f"{base}/missing.csv"]) == 1
+
+
+def test_the_state_file_stays_next_to_site_yaml(project: Path, capsys: pytest.CaptureFixture) -> None:
+    site = project / "site.yaml"
+    site.write_text(site.read_text("utf-8") + "sync:\n  source: csv\n  url: hr.csv\n  state_file: ../../x.json\n")
+    assert main(["sync"]) == 1
+    assert "sync.state_file" in capsys.readouterr().err
