@@ -275,9 +275,9 @@ def test_a_really_full_disk_midway_through_a_template_edit(
     out = small_disk / "public"
     assert main(["build", "--out", str(out)]) == 0
     pages = [p for p in out.glob("*/index.html")]
-    # Each page grows by 8 KB: room for about three of the five.
-    old = edit_template(project, "<!--" + "x" * 8000 + "-->")
-    filler = _fill(small_disk, 3 * (max(p.stat().st_size for p in pages) + 8192) + 4096)
+    # Each page grows by 64 KB, far more than the pages differ in size: room for about three of the five.
+    old = edit_template(project, "<!--" + "x" * 64000 + "-->")
+    filler = _fill(small_disk, 3 * (max(p.stat().st_size for p in pages) + 65536) + 4096)
     capsys.readouterr()
     assert main(["build", "--out", str(out)]) == 1
     err = capsys.readouterr().err
@@ -351,7 +351,9 @@ def test_a_build_killed_midway_leaves_no_workers_and_the_next_build_repairs(
     child.send_signal(sig)
     _, err = child.communicate(timeout=30)
     if sig == signal.SIGINT:
-        assert child.returncode == 130 and "Interrupted." in err and "Traceback" not in err, err
+        # One line: what was done and what was not (cardsite.progress), as the build's -q run prints nothing else.
+        one_line = err.startswith("Interrupted: rendered at least ") and err.count("\n") == 1
+        assert child.returncode == 130 and one_line, err
     stopped = sum(MARK in p.read_text() for p in pages)
     assert 0 < stopped < len(pages), "the build was stopped partway"
     assert workers, "the build ran worker processes"
