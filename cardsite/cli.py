@@ -78,7 +78,7 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
 
 
-COMMANDS = ("build", "check", "serve", "publish", "notify", "printshop", "stats")
+COMMANDS = ("build", "check", "serve", "publish", "notify", "printshop", "stats", "new", "import", "sync")
 
 
 def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_notify)
     _add_printshop(sub)
     _add_stats(sub)
+    _add_new(sub)
+    _add_import(sub)
+    _add_sync(sub)
     return parser
 
 
@@ -261,6 +264,67 @@ def _run_printshop(args: argparse.Namespace) -> int:
     from .printshop.inbox import printshop_command
 
     return printshop_command(args)
+
+
+def _add_new(sub: _Commands) -> None:
+    p = _command(sub, "new", "scaffold one commented card, valid as written")
+    _project_options(p)
+    p.add_argument("id", help="the card's permanent id, e.g. jana-mueller")
+    p.set_defaults(func=_run_new)
+
+
+def _run_new(args: argparse.Namespace) -> int:
+    from .errors import display_path
+    from .sync.scaffold import scaffold
+
+    log.info("created %s", display_path(scaffold(args.id, _settings(args))))
+    return 0
+
+
+def _sync_mapping_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="HEADER=FIELD",
+        help="column or attribute HEADER fills card FIELD (repeatable; adds to sync.mapping in site.yaml)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the changes as a diff and write nothing")
+
+
+def _add_import(sub: _Commands) -> None:
+    p = _command(sub, "import", "make cards from CSV, XLSX or vCard files")
+    _project_options(p)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".csv, .xlsx or .vcf file")
+    p.add_argument("--update", action="store_true", help="update cards that exist (default: skip them)")
+    _sync_mapping_options(p)
+    p.set_defaults(func=_run_import)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from .sync.commands import import_command
+
+    return import_command(_settings(args), args)
+
+
+def _add_sync(sub: _Commands) -> None:
+    p = _command(sub, "sync", "bring the cards in line with the company directory (docs/sync.md)")
+    _project_options(p)
+    group = p.add_argument_group("source", "a one-off source instead of site.yaml's sync block")
+    group.add_argument("--source", choices=("csv", "ldap", "scim", "graph", "google"), help="kind of directory")
+    group.add_argument("--url", help="CSV path or URL, ldap://HOST:PORT, or the SCIM base URL")
+    group.add_argument("--base-dn", help="LDAP: where the search starts")
+    group.add_argument("--bind-dn", help="LDAP: the account to bind as (password in $CARDSITE_SYNC_PASSWORD)")
+    group.add_argument("--filter", help="LDAP or SCIM filter selecting the people")
+    _sync_mapping_options(p)
+    p.add_argument("--allow-retire", type=int, metavar="N", help="allow retiring up to N cards")
+    p.add_argument("--summary", type=Path, metavar="FILE", help="write a Markdown summary (the pull request body)")
+    p.set_defaults(func=_run_sync)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from .sync.commands import sync_command
+
+    return sync_command(_settings(args), args)
 
 
 # --------------------------------------------------------------------------- entry

@@ -6,7 +6,7 @@
     build                       the engine: what is current, plan, render, write
     aws                         the one AWS client factory and error explainer
     serve, publish, notify,     the commands' stages, side by side: none imports another
-    stats
+    printshop, stats, sync
     cli                         the command line, on top
 
 Only the edges talk to AWS: boto3 and botocore are imported in aws, publish, notify and stats alone.
@@ -33,6 +33,7 @@ LAYERS = {
     "publish": 4,
     "notify": 4,
     "stats": 4,
+    "sync": 4,
     "printshop": 4,
     "cli": 5,
 }

@@ -78,7 +78,7 @@ def step_named(workflow: dict[str, Any], job_id: str, needle: str) -> tuple[int,
 
 
 def test_the_four_workflows_exist() -> None:
-    assert {path.name for path in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "infra.yml", "stats.yml"}
+    assert {path.name for path in WORKFLOW_FILES} == {"pr.yml", "deploy.yml", "infra.yml", "stats.yml", "sync.yml"}
 
 
 # --------------------------------------------------------------------------- zizmor and the schema
@@ -170,12 +170,18 @@ def test_permissions_are_the_least_each_job_needs(workflows: dict[str, dict[str,
             assert isinstance(perms, dict), f"{name}.{job_id}: set job permissions"
             uses_aws = any(s.get("uses", "").startswith(AWS_CREDENTIALS_ACTION) for s in job.get("steps", []))
             expected = {"contents": "read", "id-token": "write"} if uses_aws else {"contents": "read"}
+            if name == "sync":  # it pushes its branch and opens the pull request; it never touches AWS
+                expected = {"contents": "write", "pull-requests": "write"}
             assert perms == expected, f"{name}.{job_id}"
 
 
 def test_no_secrets_and_no_access_keys(workflows: dict[str, dict[str, Any]]) -> None:
     for path in WORKFLOW_FILES:
         text = path.read_text(encoding="utf-8")
+        if path.name == "sync.yml":  # the directory's credentials, from its protected environment alone
+            assert set(re.findall(r"secrets\.(\w+)", text)) == {"CARDSITE_SYNC_PASSWORD", "CARDSITE_SYNC_GH_TOKEN"}
+            assert load(path)["jobs"]["sync"]["environment"] == "directory"
+            text = re.sub(r"secrets\.CARDSITE_SYNC_\w+", "", text)
         assert "secrets." not in text, f"{path.name}: AWS access is through OIDC; no secrets are needed"
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, path.name
     for wf in workflows.values():

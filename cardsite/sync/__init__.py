@@ -1,0 +1,1 @@
+"""Bring people in: import spreadsheets and vCards, and sync cards with a company directory."""

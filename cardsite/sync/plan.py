@@ -1,0 +1,270 @@
+"""The pure planner: directory records and the existing cards' data in, the list of changes out.
+
+Nothing here reads a file or a network: `plan` is a function of its arguments, so every rule
+(ownership, retirement, refusals, renames) is tested on plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..cards.settings import owner_address_problem
+from ..cards.validate import email_problem, phone_problem, url_problem
+from .ids import propose_id, unique_id
+from .mapping import card_data, field_of, map_values
+from .records import FIELDS, PERSON_OWNED, Record
+
+#: A field's place in a card: ("title",) or ("name", "given").
+Path = tuple[str, ...]
+NAME_PARTS = ("prefix", "given", "additional", "family", "suffix")
+LANGS = ("en", "de", "fr", "it")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A directory value left out of a card because `check` would refuse it."""
+
+    where: str
+    field: str
+    value: str
+    reason: str
+
+    def format(self) -> str:
+        """Render as one line naming the directory entry."""
+        return f"{self.where}: {self.field}: {self.reason}"
+
+
+@dataclass
+class Change:
+    """One card to create, update or retire; `values` maps each field's path to its new value (None removes it)."""
+
+    kind: str  # "create" | "update" | "retire" | "skip"
+    card_id: str
+    where: str
+    values: dict[Path, Any] = field(default_factory=dict)
+    old: dict[Path, Any] = field(default_factory=dict)
+    #: For a create: the whole card's data.
+    data: dict[str, Any] = field(default_factory=dict)
+    refused: list[Refusal] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[str]:
+        """Return the changed fields, as a person names them (name.given, title)."""
+        return [".".join(p) for p in self.values]
+
+
+@dataclass
+class Options:
+    """What the planner needs besides the records and the cards."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    #: Top-level fields the directory owns; None: every mapped field but the person's own.
+    owns: list[str] | None = None
+    phone_region: str = "CH"
+    #: Update existing cards (sync always; import only with --update).
+    update: bool = True
+    #: Retire synced cards missing from a complete listing.
+    complete: bool = True
+    #: Write the entry's key into a matched card as sync_id, so it follows the entry from now on (sync, not import).
+    adopt: bool = True
+    #: The domains owner notices may go to (Settings.owner_domains): a card's first address must be in one.
+    owner_domains: tuple[str, ...] = ()
+
+
+def owned_paths(attributes: list[str], options: Options) -> set[Path]:
+    """Return the paths a sync may overwrite, from the attributes the source reads and the settings."""
+    mapped = {field_of(a, options.mapping) for a in attributes} - {None}
+    tops = {FIELDS[f][0] for f in mapped if FIELDS.get(f)}
+    parts = {f for f in mapped if f in NAME_PARTS}
+    if "fullname" in mapped:
+        tops.add("name")
+        parts |= {"given", "family"}
+    tops = set(options.owns) if options.owns is not None else tops - PERSON_OWNED
+    paths: set[Path] = {(t,) for t in tops if t != "name"}
+    if "name" in tops:
+        paths |= {("name", p) for p in (parts or {"given", "family"})}
+    return paths
+
+
+def plan(
+    records: list[Record], cards: dict[str, dict[str, Any]], attributes: list[str], options: Options
+) -> list[Change]:
+    """Return the changes that bring `cards` (id -> data) in line with `records`, in a stable order."""
+    by_key = {str(d["sync_id"]): cid for cid, d in cards.items() if d.get("sync_id")}
+    # A card nobody synced yet is adopted by its e-mail address; a synced one follows its entry alone.
+    by_mail = {mail.lower(): cid for cid, d in cards.items() if not d.get("sync_id") for mail in _mails(d)}
+    taken = set(cards) | {a for d in cards.values() for a in d.get("aliases") or ()}
+    owned = owned_paths(attributes, options)
+    known = _known_values(cards)
+    changes, seen = [], set()
+    for record in records:
+        values = map_values(record.values, options.mapping)
+        data, refused = clean(card_data(values), record.where, options.phone_region, known)
+        mails = [e["value"].lower() for e in data.get("emails", [])]
+        card_id = by_key.get(record.key) or next((by_mail[m] for m in mails if m in by_mail), None)
+        if card_id is None and values.get("id") and values["id"][0] in cards:
+            card_id = values["id"][0]
+        if card_id is not None:
+            seen.add(card_id)
+            change = _existing(card_id, cards[card_id], record, (data, refused), owned, options)
+        elif not record.active or record.removed:
+            continue
+        else:
+            change = _create(record, _owner_first(data, options.owner_domains), values, taken)
+        change.refused = refused
+        changes.append(change)
+    if options.complete:
+        for card_id in sorted(set(by_key.values()) - seen):
+            if cards[card_id].get("active", True) is not False:
+                changes.append(Change("retire", card_id, f"sync_id {cards[card_id]['sync_id']}", {("active",): False}))
+    return changes
+
+
+def _existing(
+    card_id: str,
+    card: dict[str, Any],
+    record: Record,
+    clean_data: tuple[dict[str, Any], list[Refusal]],
+    owned: set[Path],
+    options: Options,
+) -> Change:
+    data, refused = clean_data
+    if record.partial:
+        owned = owned & owned_paths(list(record.values), options)
+    if not record.active or record.removed:
+        if card.get("active", True) is False:
+            return Change("skip", card_id, record.where)
+        return Change("retire", card_id, record.where, {("active",): False}, {("active",): card.get("active")})
+    if not options.update:
+        return Change("skip", card_id, record.where)
+    values: dict[Path, Any] = {}
+    # A value the directory holds but `check` refuses leaves the card's own value alone, as does a missing name.
+    kept = {r.field.split(".")[0] for r in refused} | ({"name"} if "name" not in data else set())
+    for path in sorted(owned):
+        new, old = _get(data, path), _get(card, path)
+        if path in (("emails",), ("phones",)):
+            new = _with_private(new, old)
+        if path == ("emails",) and new:
+            new = _owner_first({"emails": new}, options.owner_domains)["emails"]
+        if path[0] not in kept and _normal(new) != _normal(old):
+            values[path] = new
+    if options.adopt and str(card.get("sync_id", "")) != record.key:
+        values[("sync_id",)] = record.key
+    if card.get("active", True) is False and "successor" not in card:
+        values[("active",)] = True  # back in the directory: a returning person's card comes back
+    old = {path: _get(card, path) for path in values}
+    return Change("update" if values else "skip", card_id, record.where, values, old)
+
+
+def _create(record: Record, data: dict[str, Any], values: dict[str, list[str]], taken: set[str]) -> Change:
+    name = data.get("name", {})
+    wanted = values.get("id", [""])[0] or propose_id(
+        data.get("emails", [{}])[0].get("value", ""), name.get("given", ""), name.get("family", "")
+    )
+    card_id = unique_id(propose_id("", wanted, "") if wanted else "", taken)
+    data = {**data, "sync_id": record.key}
+    if "name" not in data:
+        return Change("refuse", card_id, record.where, refused=[Refusal(record.where, "name", "", "has no name")])
+    return Change("create", card_id, record.where, data=data)
+
+
+def _get(data: dict[str, Any], path: Path) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _owner_first(data: dict[str, Any], domains: tuple[str, ...]) -> dict[str, Any]:
+    """Put a company address first, as owner notices go to the first; with none, a new card notifies nobody."""
+    emails = data.get("emails")
+    if not emails:
+        return data
+    ours = [e for e in emails if not owner_address_problem(e["value"], domains)]
+    if not ours:
+        return {**data, "notify_owner": False}
+    return {**data, "emails": [*ours, *(e for e in emails if e not in ours)]}
+
+
+def _with_private(new: list[dict[str, Any]] | None, old: Any) -> list[dict[str, Any]] | None:
+    """Return the directory's entries, then the card's home ones: a private address or number is the person's."""
+    mine = [i for i in old or [] if isinstance(i, dict) and i.get("type") == "home"]
+    values = {i["value"] for i in new or []}
+    merged = [*(new or []), *(i for i in mine if i.get("value") not in values)]
+    return merged or None
+
+
+def _normal(value: Any) -> Any:
+    """Return a value as it means: `type: work` is every e-mail's, phone's and address's default."""
+    if isinstance(value, list):
+        return [{k: v for k, v in i.items() if (k, v) != ("type", "work")} if isinstance(i, dict) else i for i in value]
+    return value
+
+
+def _mails(card: dict[str, Any]) -> list[str]:
+    emails = card.get("emails") or []
+    return [e["value"] for e in emails if isinstance(e, dict) and isinstance(e.get("value"), str)]
+
+
+def _known_values(cards: dict[str, dict[str, Any]]) -> frozenset[str]:
+    """Return the e-mail addresses, phone numbers and links the cards hold: `check` passed them already."""
+    found = set()
+    for card in cards.values():
+        for key in ("emails", "phones"):
+            found.update(
+                i["value"] for i in card.get(key) or () if isinstance(i, dict) and isinstance(i.get("value"), str)
+            )
+        found.update(w for w in card.get("websites") or () if isinstance(w, str))
+    return frozenset(found)
+
+
+def clean(
+    data: dict[str, Any], where: str, region: str, known: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[Refusal]]:
+    """Drop each value `check` would refuse from a record's card data; return what is left and why each went.
+
+    A value in `known` is on a card already, so it passed `check` there: a sync with nothing changed
+    checks no phone number again.
+    """
+    refused: list[Refusal] = []
+
+    def keep(name: str, value: str, reason: str | None) -> bool:
+        if reason:
+            refused.append(Refusal(where, name, value, reason))
+        return reason is None
+
+    out = dict(data)
+    for key, check, inner in (
+        ("emails", email_problem, "value"),
+        ("phones", lambda v: phone_problem(v, region), "value"),
+        ("websites", url_problem, None),
+    ):
+        items = [i for i in out.get(key, []) if (v := i[inner] if inner else i) in known or keep(key, v, check(v))]
+        if items:
+            out[key] = items
+        else:
+            out.pop(key, None)
+    if "lang" in out and not keep("lang", out["lang"], None if out["lang"] in LANGS else _lang_reason(out["lang"])):
+        del out["lang"]
+    for key in ("org", "department", "title"):
+        if key in out and not keep(key, out[key], _line_reason(out[key])):
+            del out[key]
+    if "name" in out:
+        out["name"] = {k: v for k, v in out["name"].items() if keep(f"name.{k}", v, _line_reason(v))}
+        if not out["name"]:
+            del out["name"]
+    return out, refused
+
+
+def _lang_reason(value: str) -> str:
+    return f"'{value}' is not one of: {', '.join(LANGS)}"
+
+
+def _line_reason(value: str) -> str | None:
+    if len(value) > 200:
+        return f"is too long ({len(value)} characters, at most 200)"
+    if not value.isprintable():
+        return "contains a line break or control character"
+    return None
