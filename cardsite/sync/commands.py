@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..build.output import write_if_changed
 from ..cards.settings import Settings
 from ..errors import Abort, display_path
@@ -151,8 +152,11 @@ def sync_command(settings: Settings, args: argparse.Namespace) -> int:
     _report(changes, outcome, "would " if args.dry_run else "")
     if args.dry_run:
         print(outcome.diff(), end="")
+    text = summary(changes, outcome, config.source)
+    if not args.dry_run:
+        progress.append_summary(text)  # the job summary of a scheduled sync (docs/sync.md)
     if args.summary:
-        write_if_changed(args.summary, summary(changes, outcome, config.source).encode("utf-8"))
+        write_if_changed(args.summary, text.encode("utf-8"))
     if not args.dry_run and listing.state:
         _save_state(settings, config.source, listing.state)
     return 0

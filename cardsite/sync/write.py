@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .. import progress
 from ..build.output import write_if_changed
 from ..cards.load import _MAYBE_ANCHOR, Document, Loader, read_yaml
 from ..cards.model import make_card
@@ -180,30 +181,38 @@ def gate(card_id: str, path: Path, text: str, settings: Settings) -> list[str]:
 def apply(changes: list[Change], settings: Settings, dry_run: bool = False) -> Outcome:
     """Turn changes into new card texts, check each one, then write those that pass (unless `dry_run`)."""
     outcome = Outcome()
-    for change in changes:
-        if change.kind not in ("create", "update", "retire"):
-            continue
-        path = settings.contacts_dir / f"{change.card_id}.yaml"
-        if change.kind == "create":
-            old = ""
-            if path.exists():  # never overwrite: the planner saw no card there, so someone made one since
-                outcome.refused.append((change, [f"{path.name} appeared meanwhile; not overwritten"]))
-                continue
-            new = new_text(change.data)
-        else:
-            old = path.read_text("utf-8")
-            new = updated_text(old, change.values)
-        if new == old:
-            continue
-        problems = gate(change.card_id, path, new, settings)
-        if problems:
-            outcome.refused.append((change, problems))
-            continue
-        outcome.texts[change.card_id] = (old, new)
-        outcome.applied.append(change)
+    due = [change for change in changes if change.kind in ("create", "update", "retire")]
+    # Every text is checked before any is written: an interrupted sync has written nothing.
+    stop = "checked {done:,} of {total:,} cards; nothing was written, run sync again"
+    with progress.step("Checking", len(due), "cards", interrupted=stop) as bar:
+        for change in due:
+            _check_one(change, settings, outcome)
+            bar.advance()
     if not dry_run:
         for card_id, (_, new) in sorted(outcome.texts.items()):
             path = settings.contacts_dir / f"{card_id}.yaml"
             if write_if_changed(path, new.encode("utf-8")):
                 outcome.written.append(path)
     return outcome
+
+
+def _check_one(change: Change, settings: Settings, outcome: Outcome) -> None:
+    """Make one card's new text and check it; note it in `outcome` as due to be written, or refused."""
+    path = settings.contacts_dir / f"{change.card_id}.yaml"
+    if change.kind == "create":
+        old = ""
+        if path.exists():  # never overwrite: the planner saw no card there, so someone made one since
+            outcome.refused.append((change, [f"{path.name} appeared meanwhile; not overwritten"]))
+            return
+        new = new_text(change.data)
+    else:
+        old = path.read_text("utf-8")
+        new = updated_text(old, change.values)
+    if new == old:
+        return
+    problems = gate(change.card_id, path, new, settings)
+    if problems:
+        outcome.refused.append((change, problems))
+        return
+    outcome.texts[change.card_id] = (old, new)
+    outcome.applied.append(change)
