@@ -108,6 +108,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             len(report.written),
             len(report.removed),
         )
+    for note in report.notes:
+        log.info("%s", note)
     return 0
 
 
