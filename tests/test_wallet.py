@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from cardsite.render.wallet import PASS_FILES
 
 ACTIVE = {"jana-mueller", "zoe-leclerc", "lukasz-wojcik", "max"}
 RETIRED = "hans-meier"
+#: signingTime counts whole seconds: after this long, signing the same manifest again gives other bytes.
+SIGNING_TIME_STEP = 1.1
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "pass.schema.json").read_text())
 
 
@@ -156,6 +159,7 @@ def test_an_unchanged_pass_is_not_signed_again(project: Path, apple: Path) -> No
     assert main(["build"]) == 0
     passes = {card_id: (project / "public" / card_id / f"{card_id}.pkpass") for card_id in ACTIVE}
     before = {card_id: path.read_bytes() for card_id, path in passes.items()}
+    time.sleep(SIGNING_TIME_STEP)  # a new signature now would differ from the old one
     # A page template edit re-renders every page, but no pass; a card edit re-signs that card's pass alone.
     card_html = project / "templates" / "card.html"
     card_html.write_text(card_html.read_text() + "<!-- edited -->\n")
@@ -166,6 +170,23 @@ def test_an_unchanged_pass_is_not_signed_again(project: Path, apple: Path) -> No
     assert [c for c in ACTIVE if after[c] != before[c]] == ["jana-mueller"]
     assert main(["build"]) == 0
     assert {card_id: path.read_bytes() for card_id, path in passes.items()} == after
+
+
+def test_a_build_that_lost_its_state_keeps_the_signed_passes(project: Path, apple: Path) -> None:
+    # A cardsite upgrade or a restored output folder renders everything again: an unchanged pass keeps its bytes,
+    # so publish uploads none, though a new signature would carry a new signing time.
+    assert main(["build"]) == 0
+    path = project / "public" / "max" / "max.pkpass"
+    before = path.read_bytes()
+    time.sleep(SIGNING_TIME_STEP)  # a new signature now would differ from the old one
+    shutil.rmtree(project / "public" / ".cardsite" / "state")
+    assert main(["build"]) == 0
+    assert path.read_bytes() == before
+    max_yaml = project / "contacts" / "max.yaml"
+    max_yaml.write_text(max_yaml.read_text() + "title: Tester\n")
+    shutil.rmtree(project / "public" / ".cardsite" / "state")
+    assert main(["build"]) == 0
+    assert path.read_bytes() != before
 
 
 def test_new_signing_material_signs_every_pass_again(project: Path, apple: Path, monkeypatch, tmp_path) -> None:

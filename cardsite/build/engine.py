@@ -401,7 +401,8 @@ def pages_for(
 
     from ..render.pages import Pages
 
-    wallet = load_wallet(settings)  # before the first write: bad signing material leaves the output untouched
+    # Before the first write: bad signing material leaves the output untouched.
+    wallet = {**load_wallet(settings), "out_dir": out_dir}
     cache_dir = out_dir / TEMPLATE_CACHE
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Compiled code follows the environment's options as well as the template, so cardsite's code is in the

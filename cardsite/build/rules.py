@@ -69,8 +69,12 @@ def _pkpass(pages: Pages, card: Card) -> bytes:
     from ..cards.model import source_url
     from ..render.wallet import render_pkpass
 
-    labels = pages.catalogs[card.lang]
-    return render_pkpass(card, pages.settings, pages.wallet["apple"], source_url(card.url, "wallet"), labels)
+    labels, out_dir = pages.catalogs[card.lang], pages.wallet["out_dir"]
+    try:
+        previous = (out_dir / card.id / f"{card.id}.pkpass").read_bytes() if out_dir else None
+    except OSError:
+        previous = None
+    return render_pkpass(card, pages.settings, pages.wallet["apple"], source_url(card.url, "wallet"), labels, previous)
 
 
 def _google_wallet(pages: Pages, card: Card) -> bytes:

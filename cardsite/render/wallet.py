@@ -178,13 +178,41 @@ def zip_files(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def still_valid(previous: bytes | None, manifest: bytes, signer: PassSigner) -> bool:
+    """Tell whether `previous`, the pass built before, holds this very manifest signed with this certificate."""
+    if not previous:
+        return False
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(previous)) as archive:
+            if archive.namelist() != list(PASS_FILES) or archive.read("manifest.json") != manifest:
+                return False
+            signature = archive.read("signature")
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    # The manifest holds the SHA-1 of every other file; the certificate travels inside the signature.
+    return signer.cert.public_bytes(Encoding.DER) in signature
+
+
 def render_pkpass(
-    card: Card, settings: Settings, signer: PassSigner, barcode_url: str, labels: dict[str, str]
+    card: Card,
+    settings: Settings,
+    signer: PassSigner,
+    barcode_url: str,
+    labels: dict[str, str],
+    previous: bytes | None = None,
 ) -> bytes:
-    """Return the signed .pkpass of `card`."""
+    """Return the signed .pkpass of `card`; `previous`, the pass found in the output, when it is still that pass.
+
+    A new signature carries a new signing time, so its bytes differ: reusing a pass whose manifest is unchanged
+    keeps a rebuild that lost its build state (a cardsite upgrade, a restored folder) from uploading every pass.
+    """
     company = settings.company.get("name", "") or card.org
     files = {"pass.json": pass_json(card, settings, signer, barcode_url, labels)}
     files.update(pass_images(company, settings.brand_color))
     files["manifest.json"] = manifest_json(files)
+    if previous is not None and still_valid(previous, files["manifest.json"], signer):
+        return previous
     files["signature"] = sign_manifest(files["manifest.json"], signer)
     return zip_files(files)
