@@ -336,3 +336,36 @@ def test_the_signature_page_links_google_wallet(project: Path, google: bytes) ->
     page = (project / "public" / "max" / "signature.html").read_text()
     assert f'href="{card_url(project, "max")}google-wallet.html"' in page
     assert "max.pkpass" not in page  # no Apple material, no Apple link
+
+
+# --------------------------------------------------------------------------- owner notice
+
+
+def owner_notice(project: Path, monkeypatch: pytest.MonkeyPatch, card_id: str):
+    import email
+    from email import policy
+
+    for name in ("CARDSITE_MAIL_FROM", "CARDSITE_PRINT_INBOX", "CARDSITE_BUCKET"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["notify", "-q", "--dry-run", "out"]) == 0
+    return email.message_from_bytes((project / "out" / f"{card_id}.owner.eml").read_bytes(), policy=policy.default)
+
+
+def test_the_owner_notice_links_pass_google_wallet_and_background(project: Path, apple, google, monkeypatch) -> None:
+    site = project / "site.yaml"
+    site.write_text(site.read_text() + "video_backgrounds: true\n")
+    assert main(["build"]) == 0
+    msg = owner_notice(project, monkeypatch, "jana-mueller")
+    url = card_url(project, "jana-mueller")
+    text = msg.get_body(("plain",)).get_content()
+    body = msg.get_body(("html",)).get_content()
+    for target in (f"{url}jana-mueller.pkpass", f"{url}google-wallet.html", f"{url}background.png"):
+        assert target in text and f'href="{target}"' in body
+    line = next(line for line in text.splitlines() if "pkpass" in line)
+    assert "Safari" in line
+
+
+def test_without_wallet_outputs_the_owner_notice_has_no_wallet_lines(project: Path, monkeypatch) -> None:
+    assert main(["build"]) == 0
+    text = owner_notice(project, monkeypatch, "jana-mueller").get_body(("plain",)).get_content()
+    assert "Wallet" not in text and "pkpass" not in text
