@@ -1,4 +1,4 @@
-"""Apple Wallet passes and Google Wallet links: built, signed and checked with tools that are not cardsite's.
+"""Apple Wallet passes and Google Wallet links: built, signed, published, checked with tools that are not ours.
 
 No test reaches Apple or Google: the signing material is made for each test (wallet_material.py).
 openssl verifies the detached CMS signature against the throwaway CA, PyJWT the Google JWT.
@@ -16,9 +16,11 @@ import time
 import zipfile
 from pathlib import Path
 
+import conftest
 import jsonschema
 import jwt
 import pytest
+from test_publish import Recorder, build_site, run
 from wallet_material import PASS_TYPE_ID, TEAM_ID, make_apple, make_google
 
 from cardsite.build.output import object_headers
@@ -369,3 +371,46 @@ def test_without_wallet_outputs_the_owner_notice_has_no_wallet_lines(project: Pa
     assert main(["build"]) == 0
     text = owner_notice(project, monkeypatch, "jana-mueller").get_body(("plain",)).get_content()
     assert "Wallet" not in text and "pkpass" not in text
+
+
+# --------------------------------------------------------------------------- publish
+# Every CI deploy builds from a fresh checkout, so every pass is signed again, with a new signing time.
+# publish compares passes by their manifest and certificates (render.wallet.pass_identity), not their bytes.
+
+BUCKET = conftest.TEST_BUCKET
+
+
+def test_a_pass_signed_again_in_a_fresh_build_is_not_uploaded(project: Path, apple: Path, s3, aws: str) -> None:
+    first = build_site(project / "public")
+    run(first, aws)
+    obj = s3.get_object(Bucket=BUCKET, Key="max/max.pkpass")
+    assert obj["ContentType"] == "application/vnd.apple.pkpass"
+    assert obj["Body"].read() == (first / "max" / "max.pkpass").read_bytes()
+    time.sleep(SIGNING_TIME_STEP)  # a new signing time: the fresh build's passes have other bytes
+    fresh = build_site(project / "fresh")
+    assert (fresh / "max" / "max.pkpass").read_bytes() != (first / "max" / "max.pkpass").read_bytes()
+    recorder = Recorder()
+    result = run(fresh, aws, recorder)
+    assert recorder.count("PutObject") == 0 and result.plan.empty
+    # A changed card's pass is a new pass, and goes up.
+    max_yaml = project / "contacts" / "max.yaml"
+    max_yaml.write_text(max_yaml.read_text() + "title: Tester\n")
+    assert main(["build", "--out", str(fresh), "-q"]) == 0
+    recorder = Recorder()
+    run(fresh, aws, recorder)
+    assert "max/max.pkpass" in recorder.keys("PutObject")
+    body = s3.get_object(Bucket=BUCKET, Key="max/max.pkpass")["Body"].read()
+    assert body == (fresh / "max" / "max.pkpass").read_bytes()
+
+
+def test_verify_accepts_a_pass_signed_again_and_repairs_a_replaced_one(project: Path, apple: Path, s3, aws) -> None:
+    run(build_site(project / "public"), aws)
+    time.sleep(SIGNING_TIME_STEP)
+    fresh = build_site(project / "fresh")
+    recorder = Recorder()
+    run(fresh, aws, recorder, verify=True)
+    assert recorder.count("PutObject") == 0
+    s3.put_object(Bucket=BUCKET, Key="max/max.pkpass", Body=b"not a pass", ContentType="application/vnd.apple.pkpass")
+    recorder = Recorder()
+    run(fresh, aws, recorder, verify=True)
+    assert "max/max.pkpass" in recorder.keys("PutObject")

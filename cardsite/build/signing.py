@@ -149,7 +149,7 @@ def google_signer(environ: Mapping[str, str] = os.environ) -> GoogleSigner | Non
     issuer = values[GOOGLE_ISSUER]
     if not issuer.isdigit():
         raise Abort(f"{GOOGLE_ISSUER}: '{issuer}' is not an issuer id (digits, from the Google Pay & Wallet Console)")
-    return GoogleSigner(doc["client_email"], doc["private_key"].encode(), str(doc.get("private_key_id", "")), issuer)
+    return GoogleSigner(doc["client_email"], key, str(doc.get("private_key_id", "")), issuer)
 
 
 def _folder_digest(folder: Path) -> str:

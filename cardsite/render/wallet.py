@@ -195,6 +195,27 @@ def still_valid(previous: bytes | None, manifest: bytes, signer: PassSigner) -> 
     return signer.cert.public_bytes(Encoding.DER) in signature
 
 
+def pass_identity(data: bytes) -> str | None:
+    """Return what makes a built pass the same pass: its manifest and the certificates that signed it.
+
+    Two signings of one manifest differ only in their signing time. Publish compares passes by this
+    hash instead of their bytes, so a pass signed again by a build from a fresh checkout (every CI
+    deploy) is not uploaded again. None when `data` is not a pass.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            manifest, signature = archive.read("manifest.json"), archive.read("signature")
+        certificates = pkcs7.load_der_pkcs7_certificates(signature)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return None
+    h = hashlib.sha256(b"pkpass\0" + manifest)
+    for cert in certificates:
+        h.update(b"\0" + cert.public_bytes(Encoding.DER))
+    return h.hexdigest()
+
+
 def render_pkpass(
     card: Card,
     settings: Settings,
