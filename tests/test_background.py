@@ -89,7 +89,7 @@ def test_a_bad_design_is_refused_with_its_key(project: Path, capsys) -> None:
     assert main(["build"]) == 1
     err = capsys.readouterr().err
     assert "templates/background/background.yaml:1: side: 'middle' is not left or right" in err
-    assert "qr_size: " in err and "colour: unknown key" in err
+    assert "background.yaml:2: qr_size: " in err and "background.yaml:3: colour: unknown key" in err
     assert not (project / "public").exists()
 
 

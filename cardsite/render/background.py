@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ..errors import Problem, ValidationError, display_path
 
 if TYPE_CHECKING:
@@ -49,23 +47,23 @@ def _color(value: Any, brand: str) -> tuple[int, int, int]:
 
 
 def load_design(folder: Path) -> dict[str, Any]:
-    """Read templates/background/background.yaml over the defaults; raise ValidationError naming a bad key."""
+    """Read templates/background/background.yaml over the defaults; raise ValidationError naming each bad key."""
+    from ..cards.load import read_yaml
+
     path = folder / DESIGN_FILE
     design = {**DEFAULTS, "_folder": folder}
     if not path.is_file():
         return design
-    where = display_path(path)
-    try:
-        data = yaml.safe_load(path.read_text("utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ValidationError([Problem(where, 1, "", f"cannot read the background design: {exc}")]) from None
+    doc, problems = read_yaml(path)  # the same limits as any card: size, depth, no anchors
+    if doc is None:
+        raise ValidationError(problems)
+    data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ValidationError([Problem(where, 1, "", "the background design maps keys to values")])
-    problems = []
+        raise ValidationError([Problem(display_path(path), 1, "", "the background design maps keys to values")])
     for key, value in data.items():
         reason = _design_problem(key, value, folder)
         if reason:
-            problems.append(Problem(where, 1, str(key), reason))
+            problems.append(doc.problem((key,), reason))
         else:
             design[key] = value
     if problems:
