@@ -76,7 +76,7 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
 
 
-COMMANDS = ("build", "check", "serve", "publish", "notify")
+COMMANDS = ("build", "check", "serve", "publish", "notify", "printshop")
 
 
 def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
@@ -217,7 +217,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
     _bucket_options(p, "S3 bucket that keeps the state in _cardsite/", "S3/SES")
     p.set_defaults(func=cmd_notify)
+    _add_printshop(sub)
     return parser
+
+
+def _add_printshop(sub: _Commands) -> None:
+    p = _command(sub, "printshop", "the reference print-shop inbox: file print jobs from IMAP into a hot folder")
+    _log_options(p)
+    p.add_argument("--imap-url", required=True, metavar="URL", help="imaps://HOST[:PORT] of the print inbox")
+    p.add_argument("--user", required=True, help="IMAP user (the password comes from $CARDSITE_PRINTSHOP_PASSWORD)")
+    p.add_argument("--hot-folder", required=True, type=Path, metavar="DIR", help="where the press and NFC encoder look")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="take what is waiting, then exit")
+    when.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between polls (default: 60)")
+    p.set_defaults(func=_run_printshop)
+
+
+def _run_printshop(args: argparse.Namespace) -> int:
+    """Poll the print inbox and file each checked job in the hot folder (docs/printshop.md)."""
+    from .printshop.inbox import printshop_command
+
+    return printshop_command(args)
 
 
 # --------------------------------------------------------------------------- entry

@@ -30,6 +30,7 @@ LAYERS = {
     "serve": 4,
     "publish": 4,
     "notify": 4,
+    "printshop": 4,
     "cli": 5,
 }
 #: Parts whose modules may import boto3 or botocore.
