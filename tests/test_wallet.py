@@ -317,6 +317,14 @@ def test_google_link_is_a_jwt_signed_with_the_service_account(project: Path, goo
     assert obj["hexBackgroundColor"] == "#0b5cad"
 
 
+def test_google_origin_is_the_host_of_a_site_under_a_path(project: Path, google: bytes) -> None:
+    assert main(["build", "--base-url", "https://x.example.org/cards/"]) == 0
+    token = save_link(project, "max").rsplit("/", 1)[1]
+    claims = jwt.decode(token, google, algorithms=["RS256"], audience="google")
+    assert claims["origins"] == ["https://x.example.org"]
+    assert claims["payload"]["genericObjects"][0]["linksModuleData"]["uris"][0]["uri"] == "https://x.example.org/cards/max/"
+
+
 def test_google_link_fails_with_another_key(project: Path, google: bytes, tmp_path: Path) -> None:
     assert main(["build"]) == 0
     _, other = make_google(tmp_path / "other")

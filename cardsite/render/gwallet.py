@@ -12,6 +12,7 @@ import html
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -76,7 +77,8 @@ def save_claims(
         # Google requires the time of issue; like the Apple pass's signing time, it changes only when the output
         # is made again, which the build does only when its inputs change.
         "iat": int(time.time()),
-        "origins": [settings.base_url],
+        # An origin is scheme and host: a site under a path (https://example.org/cards) is served from its host.
+        "origins": [f"{urlsplit(settings.base_url).scheme}://{urlsplit(settings.base_url).netloc}"],
         "payload": {
             "genericClasses": [{"id": f"{signer.issuer_id}.{CLASS_SUFFIX}"}],
             "genericObjects": [generic_object(card, settings, signer, barcode_url, labels)],
