@@ -322,7 +322,10 @@ def test_google_origin_is_the_host_of_a_site_under_a_path(project: Path, google:
     token = save_link(project, "max").rsplit("/", 1)[1]
     claims = jwt.decode(token, google, algorithms=["RS256"], audience="google")
     assert claims["origins"] == ["https://x.example.org"]
-    assert claims["payload"]["genericObjects"][0]["linksModuleData"]["uris"][0]["uri"] == "https://x.example.org/cards/max/"
+    assert (
+        claims["payload"]["genericObjects"][0]["linksModuleData"]["uris"][0]["uri"]
+        == "https://x.example.org/cards/max/"
+    )
 
 
 def test_google_link_fails_with_another_key(project: Path, google: bytes, tmp_path: Path) -> None:
