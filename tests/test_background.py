@@ -107,3 +107,22 @@ def test_backgrounds_are_linked_from_the_signature_page_and_rebuilt_only_when_ne
     design.write_text(design.read_text().replace("side: left", "side: right"))
     assert main(["build"]) == 0
     assert all((out / c / "background.png").stat().st_mtime_ns != mtimes[c] for c in ACTIVE)
+
+
+def test_a_name_the_font_cannot_draw_is_replaced_by_the_cards_address(project: Path) -> None:
+    from cardsite.render.background import drawable
+
+    assert drawable("Zoë Łukasz Ødegaard Ἀθηνᾶ Жанна") and not drawable("김민수")
+    (project / "contacts" / "kim.yaml").write_text("name:\n  given: 민수\n  family: 김\n")
+    settings = load_settings(project / "contacts")
+    from cardsite.build.engine import gather, load_one
+
+    card = next(load_one(settings, s)[0] for s in gather(settings) if s.id == "kim")
+    design = load_design(project / "templates" / "background")
+    url = source_url(card.url, "qr")
+    drawn = np.asarray(draw_background(card, settings, design, url), dtype=int)
+    as_address = dataclasses.replace(card, name=dataclasses.replace(card.name, given="Kim", family="Min"))
+    # Any other name the font cannot draw gives the very same picture: no box of a missing glyph is drawn.
+    other = dataclasses.replace(card, name=dataclasses.replace(card.name, given="伟", family="张"))
+    assert (np.asarray(draw_background(other, settings, design, url), dtype=int) == drawn).all()
+    assert not (np.asarray(draw_background(as_address, settings, design, url), dtype=int) == drawn).all()

@@ -121,6 +121,20 @@ def _lines(draw: Any, text: str, bold: bool, size: int, width: int) -> tuple[Any
     return _font(bold, min(font.size, size * 3 // 4)), [first, rest]
 
 
+@lru_cache(maxsize=4096)
+def _drawable(char: str, bold: bool) -> bool:
+    """Tell whether the project font has a glyph for `char`: a missing one would be drawn as its box."""
+    font = _font(bold, 40)
+    mask = font.getmask(char)
+    box = font.getmask("\U0010fffd")  # a private-use code point: the font's "missing glyph" box
+    return char.isspace() or (mask.size, bytes(mask)) != (box.size, bytes(box))
+
+
+def drawable(text: str, bold: bool = False) -> bool:
+    """Tell whether every character of `text` is in the project font (Noto Sans: Latin, Greek, Cyrillic)."""
+    return all(_drawable(char, bold) for char in text)
+
+
 def _qr_image(url: str, level: str, size: int) -> Image.Image:
     import numpy as np
     from PIL import Image
@@ -155,7 +169,10 @@ def draw_background(card: Card, settings: Settings, design: dict[str, Any], qr_u
     elif company:
         draw.text((left + 32, y + 8), company, font=_fit(draw, company, True, 56, PANEL - 32), fill=accent)
     y += 200
-    for text, bold, size in ((card.name.full, True, 72), (card.title, False, 44), (card.department, False, 34)):
+    # A name the font cannot draw (Chinese, Arabic, ...) would show as boxes: the card's address stands in for it.
+    name = card.name.full if drawable(card.name.full, True) else card.url.split("://", 1)[-1].rstrip("/")
+    texts = [(name, True, 72), (card.title, False, 44), (card.department, False, 34)]
+    for text, bold, size in [(t, b, z) for t, b, z in texts if drawable(t, b)]:
         font, lines = _lines(draw, text, bold, size, PANEL) if text else (None, [])
         for line in lines:
             draw.text((left, y), line, font=font, fill=ink)
