@@ -7,10 +7,12 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import progress
 from .cards.settings import Settings, load_settings
 from .errors import CardsiteError, ValidationError, shown
 
@@ -50,7 +52,9 @@ def _base_url_option(parser: argparse.ArgumentParser) -> None:
 
 def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="show no progress and no details: only errors and the summary"
+    )
 
 
 def _bucket_options(parser: argparse.ArgumentParser, bucket_help: str, endpoint_help: str) -> None:
@@ -96,20 +100,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Validate everything, then build what changed since the last build."""
     from .build.engine import build
 
+    started = time.monotonic()
     # The engine checks site.yaml unless its stamp shows that the last successful build checked this very file.
     report = build(_settings(args, defer_checks=True), args.out)
+    seconds = time.monotonic() - started
+    cards, written, removed = len(report.cards), len(report.written), len(report.removed)
     if report.path == "nothing":
-        log.info("Built %d cards into %s: nothing changed, 0 files written", len(report.cards), args.out)
+        progress.summary(f"Built {cards} cards into {args.out}: nothing changed, 0 files written")
     else:
-        log.info(
-            "Built %d cards into %s: %d files written, %d removed",
-            len(report.cards),
-            args.out,
-            len(report.written),
-            len(report.removed),
-        )
-    for note in report.notes:
-        log.info("%s", note)
+        progress.summary(f"Built {cards} cards into {args.out}: {written} files written, {removed} removed")
+    for note in report.notes:  # the wallet outputs left out, once per build
+        progress.summary(note)
+    notes = "".join(f"\n{note}\n" for note in report.notes)
+    progress.append_summary(
+        f"### Build: {cards} cards\n\n| files | count |\n|---|---:|\n| written | {written} |\n| removed | {removed} |\n"
+        f"\nTook {seconds:.1f} s.\n{notes}"
+    )
     return 0
 
 
@@ -273,7 +279,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = _parse(list(sys.argv[1:] if argv is None else argv))
-    _setup_logging(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    quiet = getattr(args, "quiet", False)
+    _setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO)
+    progress.configure(quiet=quiet)
     try:
         return args.func(args)
     except ValidationError as exc:
@@ -284,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CardsiteError as exc:
         print(f"Error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A step of cardsite.progress names what was done and what was not (progress.Interrupted).
+        print(f"Interrupted: {exc}" if str(exc) else "Interrupted.", file=sys.stderr)
         return 130
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import progress
 from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
@@ -519,7 +520,11 @@ def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan
     jobs = [(by_id[card_id], paths) for card_id, paths in plan.todo.items()]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for (source, _), done in zip(jobs, parallel_map(_render_one, (pages, out_dir), jobs), strict=True):
+    # Ctrl-C leaves whole files only, and no saved state: the next build sees what is missing.
+    stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
+    with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
+        results = parallel_map(_render_one, (pages, out_dir), jobs, bar.advance)
+    for (source, _), done in zip(jobs, results, strict=True):
         for rel, changed, sig in done:
             plan.files[source.id][rel] = sig
             if changed:
