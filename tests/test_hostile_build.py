@@ -275,9 +275,9 @@ def test_a_really_full_disk_midway_through_a_template_edit(
     out = small_disk / "public"
     assert main(["build", "--out", str(out)]) == 0
     pages = [p for p in out.glob("*/index.html")]
-    # Each page grows by 8 KB: room for about three of the five.
-    old = edit_template(project, "<!--" + "x" * 8000 + "-->")
-    filler = _fill(small_disk, 3 * (max(p.stat().st_size for p in pages) + 8192) + 4096)
+    # Each page grows by 64 KB, far more than the pages differ in size: room for about three of the five.
+    old = edit_template(project, "<!--" + "x" * 64000 + "-->")
+    filler = _fill(small_disk, 3 * (max(p.stat().st_size for p in pages) + 65536) + 4096)
     capsys.readouterr()
     assert main(["build", "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -229,6 +229,22 @@ def test_every_page_kind_has_no_axe_violations(site: Site, page, kind: str) -> N
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("kind", ["card", "card-minimal", "card-english"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_card_with_its_qr_code_open_has_no_axe_violations_light_or_dark(
+    site: Site, browser, kind: str, scheme: str
+) -> None:
+    # axe checks colour contrast in the scheme the page is shown in, so dark mode is checked as its own page.
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{site.base}/{SITE_PAGES[kind].removesuffix('index.html')}")
+    page.locator("details.qr summary").click()
+    assert page.locator("details.qr img").is_visible()
+    assert axe_violations(page) == []
+    context.close()
+
+
+@pytest.mark.browser
 def test_the_alias_page_has_no_axe_violations(site: Site, page) -> None:
     # The page redirects at once. A 204 answer to that navigation leaves the alias page open to be checked.
     redirected: list[str] = []

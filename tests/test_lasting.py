@@ -42,8 +42,10 @@ def photo_card(project: Path) -> Path:
 
 
 def test_photo_is_oriented_stripped_and_square(photo_card: Path) -> None:
-    for name, size in (("photo.jpg", 96), ("photo@2x.jpg", 192)):
+    sizes = {"photo": 112, "photo@2x": 224, "photo@3x": 336}
+    for name, size in ((f"{stem}.{ext}", size) for stem, size in sizes.items() for ext in ("jpg", "webp")):
         image = Image.open(photo_card / name)
+        assert image.format == ("WEBP" if name.endswith(".webp") else "JPEG")
         assert image.size == (size, size)
         assert not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
         assert b"SpyCam" not in (photo_card / name).read_bytes()
@@ -52,7 +54,8 @@ def test_photo_is_oriented_stripped_and_square(photo_card: Path) -> None:
         assert top[0] > 200 and top[2] < 60, top
         assert bottom[2] > 200 and bottom[0] < 60, bottom
     html = (photo_card / "index.html").read_text()
-    assert 'srcset="photo.jpg 1x, photo@2x.jpg 2x"' in html
+    assert 'srcset="photo.jpg 1x, photo@2x.jpg 2x, photo@3x.jpg 3x" width="112" height="112"' in html
+    assert '<source type="image/webp" srcset="photo.webp 1x, photo@2x.webp 2x, photo@3x.webp 3x">' in html
 
 
 def test_vcard_embeds_a_small_jpeg(photo_card: Path) -> None:
@@ -71,7 +74,8 @@ def test_photo_change_is_picked_up(photo_card: Path, project: Path) -> None:
     Image.new("RGB", (300, 300), "green").save(project / "contacts" / "photos" / "tom.jpg")
     report = run_build(project)
     # The page refers to photo.jpg by name, so its bytes stay the same and it is not rewritten.
-    assert sorted(report.written) == ["tom/photo.jpg", "tom/photo@2x.jpg", "tom/tom.vcf"]
+    photos = [f"tom/photo{tag}.{ext}" for tag in ("", "@2x", "@3x") for ext in ("jpg", "webp")]
+    assert sorted(report.written) == sorted([*photos, "tom/tom.vcf"])
     assert (photo_card / "photo.jpg").read_bytes() != before
 
 

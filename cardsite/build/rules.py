@@ -58,11 +58,21 @@ def _qr(pages: Pages, card: Card) -> bytes:
 
 def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
     def render(pages: Pages, card: Card) -> bytes:
-        from ..render.photo import web_jpeg
+        from ..render.photo import web_photo
 
-        return web_jpeg(_photo(pages, card), name)
+        return web_photo(_photo(pages, card), name)
 
     return render
+
+
+def _preview(pages: Pages, card: Card) -> bytes:
+    from ..render.preview import render_preview
+
+    return render_preview(pages, card)
+
+
+#: The page's photo sizes, 1x to 3x in JPEG and WebP (render/photo.py WEB_SIZES; the template lists them too).
+WEB_PHOTOS = tuple(f"photo{tag}.{ext}" for tag in ("", "@2x", "@3x") for ext in ("jpg", "webp"))
 
 
 def _pkpass(pages: Pages, card: Card) -> bytes:
@@ -102,8 +112,8 @@ WALLET = ("apple", "google", "background")
 RULES = (
     Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
     Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
-    Rule("{id}/photo.jpg", ("photo",), "photo", _web_photo("photo.jpg")),
-    Rule("{id}/photo@2x.jpg", ("photo",), "photo", _web_photo("photo@2x.jpg")),
+    *(Rule(f"{{id}}/{name}", ("photo",), "photo", _web_photo(name)) for name in WEB_PHOTOS),
+    Rule("{id}/og.jpg", ("card", "site", "templates"), "preview", _preview),
     Rule("{id}/signature.html", ("card", "site", "templates", *WALLET), "active", lambda p, c: p.render_signature(c)),
     # Signed or costly: built only with signing material in the environment or when site.yaml asks (docs/wallet.md).
     Rule("{id}/{id}.pkpass", ("card", "site", "locale", "apple"), "active", _pkpass, needs="apple"),
@@ -116,11 +126,13 @@ RULES = (
     ),
     Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
 )
-#: Which cards get an output, decided from the small summary kept in the build state.
-WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "always": lambda meta: True,
-    "active": lambda meta: meta["active"],
-    "photo": lambda meta: meta["active"] and bool(meta["photo"]),
+#: Which cards get an output, decided from the small summary kept in the build state and the site's settings.
+WHEN: dict[str, Callable[[dict[str, Any], Settings], bool]] = {
+    "always": lambda meta, site: True,
+    "active": lambda meta, site: meta["active"],
+    "photo": lambda meta, site: meta["active"] and bool(meta["photo"]),
+    # The Open Graph image costs milliseconds a card (docs/performance.md): brand.preview_image turns it off.
+    "preview": lambda meta, site: meta["active"] and site.brand["preview_image"],
 }
 
 
@@ -201,7 +213,7 @@ def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, ol
     current: dict[str, list[int]] = {}
     plan.outputs[source.id], plan.files[source.id] = mine, current
     for rule in RULES:
-        if WHEN[rule.when](meta) and (not rule.needs or plan.shared[rule.needs]):
+        if WHEN[rule.when](meta, settings) and (not rule.needs or plan.shared[rule.needs]):
             rel = rule.path.format(id=source.id)
             mine[rel] = short_hash(rule.path, *(card_inputs[d] for d in rule.depends))
             if old.get("outputs", {}).get(rel) == mine[rel] and rel in found and signature_of(root + rel) == found[rel]:

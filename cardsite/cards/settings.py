@@ -62,6 +62,11 @@ class Settings:
             h.update(path.read_bytes() + b"\0")
         return h.hexdigest()
 
+    @cached_property
+    def brand(self) -> dict[str, Any]:
+        """Return site.yaml's brand block with its defaults: logo (under templates/), colours, theme, preview image."""
+        return brand_settings(self.raw)
+
     def card_url(self, card_id: str) -> str:
         """Return the public URL of a card's landing page."""
         return f"{self.base_url}/{card_id}/"
@@ -73,6 +78,21 @@ class Settings:
         if configured is not None:
             return tuple(dict.fromkeys(domain.lower().rstrip(".") for domain in configured))
         return company_domains(self.company)
+
+
+#: The brand keys' defaults; `color` falls back to the older top-level `brand_color`.
+BRAND_DEFAULTS: dict[str, Any] = {"logo": "", "theme": "auto", "preview_image": False}
+DEFAULT_COLOR = "#0b5cad"
+
+
+def brand_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the brand block of site.yaml's `data` with every default filled in."""
+    given = data.get("brand")
+    # A brand that is not a mapping is a schema problem, reported as such; until then it is ignored.
+    brand = {**BRAND_DEFAULTS, **(given if isinstance(given, dict) else {})}
+    brand.setdefault("color", data.get("brand_color", DEFAULT_COLOR))
+    brand.setdefault("accent", brand["color"])
+    return brand
 
 
 def company_domains(company: dict[str, Any]) -> tuple[str, ...]:
@@ -158,12 +178,13 @@ def _check(doc: Document) -> None:
     if "phone_region" in reported or not isinstance(region, str):
         region = "CH"  # numbers are still checked, against the default region
     problems += company_problems(doc, region, reported)
-    color = data.get("brand_color", "#0b5cad")
-    ratio = contrast_with_white(color) if "brand_color" not in reported and isinstance(color, str) else MIN_CONTRAST
+    where = ("brand", "color") if isinstance(data.get("brand"), dict) and "color" in data["brand"] else ("brand_color",)
+    color = brand_settings(data)["color"] if ".".join(where) not in reported else DEFAULT_COLOR
+    ratio = contrast_with_white(color) if isinstance(color, str) else MIN_CONTRAST
     if ratio < MIN_CONTRAST:
         problems.append(
             doc.problem(
-                ("brand_color",),
+                where,
                 f"white text on {color} has a contrast of {ratio:.1f}:1; "
                 f"the 'Save contact' button needs at least {MIN_CONTRAST}:1 (WCAG AA), so pick a darker colour",
             )
@@ -209,7 +230,7 @@ def load_settings(
     return Settings(
         base_url=url,
         company=data["company"],
-        brand_color=data.get("brand_color", "#0b5cad"),
+        brand_color=brand_settings(data)["color"],
         default_language=data.get("default_language", "en"),
         phone_region=data.get("phone_region", "CH"),
         noindex=data.get("noindex", True),

@@ -9,15 +9,24 @@ from typing import Any
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from ..cards.load import Loader
 from ..cards.model import Card, short_url
 from ..cards.settings import Settings
 from ..errors import Problem, ValidationError, display_path
+from .address import address_view
+from .profile import initials, name_parts, profile_ld
 
 #: Files under templates/assets/ are published as assets/<stem>.<hash><suffix>.
 ASSETS_DIR = "assets"
 LOCALE_DIR = "locale"
+#: The icon of each phone type, from templates/icons/sprite.svg.
+PHONE_ICONS = {"work": "phone", "cell": "smartphone", "home": "home", "fax": "fax"}
+#: The page's icons, one SVG sprite (Lucide, ISC licence: templates/icons/LICENSE).
+ICONS = "icons/sprite.svg"
+#: The height of the logo in the header band, CSS pixels (style.css: .logo img).
+LOGO_HEIGHT = 28
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,11 @@ class Pages:
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
+    #: The logo for the header band: sanitised inline SVG, or "" for none or a raster logo.
+    logo: Markup = field(init=False)
+    #: A raster logo: its asset name, width and height in CSS pixels; else None.
+    logo_image: dict[str, Any] | None = field(init=False, default=None)
+    icons: Markup = field(init=False)
 
     def __post_init__(self) -> None:
         root = self.settings.templates_dir
@@ -53,6 +67,13 @@ class Pages:
         )
         self.env.filters["short_url"] = short_url
         self.env.filters["e164"] = self._e164
+        self.env.globals.update(
+            initials=initials,
+            name_parts=name_parts,
+            profile_ld=profile_ld,
+            address_view=address_view,
+            phone_icons=PHONE_ICONS,
+        )
         self.catalogs = load_catalogs(root / LOCALE_DIR)
         self.assets = {}
         # Hidden files (an editor's swap or lock files) are never published.
@@ -61,6 +82,42 @@ class Pages:
             tag = hashlib.sha256(data).hexdigest()[:10]
             path = f"{ASSETS_DIR}/{source.stem}.{tag}{source.suffix}"
             self.assets[source.name] = Asset(source, path, data)
+        self.logo = self._logo()
+        # The icon sprite is plain SVG: read once, not included (and stat-ed) on every page.
+        sprite = root / ICONS
+        self.icons = Markup(sprite.read_text("utf-8").split("#}\n", 1)[-1]) if sprite.is_file() else Markup("")
+
+    def _logo(self) -> Markup:
+        """Read brand.logo from under the templates folder: sanitise an SVG, publish an image as an asset."""
+        from .logo import LogoError, raster_logo, sanitise_svg
+
+        name = self.settings.brand["logo"]
+        if not name:
+            return Markup("")
+        root = self.settings.templates_dir
+        path = root / name
+        try:
+            if path.is_symlink() or not path.resolve().is_relative_to(root.resolve()) or not path.is_file():
+                raise LogoError(f"no file '{name}' in the templates folder {display_path(root)}")
+            label = self.settings.company["name"]
+            if path.suffix.lower() == ".svg":
+                return Markup(sanitise_svg(path.read_bytes(), label))
+            logo = raster_logo(path, LOGO_HEIGHT)
+        except LogoError as exc:
+            raise ValidationError([self._site_problem(("brand", "logo"), str(exc))]) from None
+        tag = hashlib.sha256(logo.data).hexdigest()[:10]
+        key = "logo" + logo.suffix
+        self.assets[key] = Asset(path, f"{ASSETS_DIR}/logo.{tag}{logo.suffix}", logo.data)
+        self.logo_image = {"name": key, "width": logo.width, "height": logo.height}
+        return Markup("")
+
+    def _site_problem(self, key: tuple[str, ...], message: str) -> Problem:
+        """Return a problem of site.yaml at the line of `key`."""
+        from ..cards.load import read_yaml
+
+        doc, _ = read_yaml(self.settings.site_file)
+        line = doc.line_of(key) if doc is not None else 1
+        return Problem(display_path(self.settings.site_file), line, ".".join(key), message)
 
     def _e164(self, number: str) -> str:
         """Return a checked phone number in E.164 form, for tel: links."""
@@ -84,6 +141,9 @@ class Pages:
             "t": strings,
             "asset": lambda name: prefix + self.assets[name].path,
             "names": self.names,
+            "logo": self.logo,
+            "logo_image": self.logo_image,
+            "icons": self.icons,
         }
 
     def render(self, template: str, **context: Any) -> bytes:

@@ -7,3 +7,21 @@
     if (hint) hint.hidden = false;
   }
 })();
+// Share: the OS share sheet where there is one (Web Share API), else copy the link.
+// The button stays hidden without a script, because without one it could do neither.
+(function () {
+  var button = document.querySelector("button.share");
+  var status = document.querySelector(".status");
+  if (!button || !(navigator.share || (navigator.clipboard && window.isSecureContext))) return;
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var url = button.getAttribute("data-url");
+    if (navigator.share) {
+      navigator.share({ title: button.getAttribute("data-title"), url: url }).catch(function () {});
+      return;
+    }
+    navigator.clipboard.writeText(url).then(function () {
+      if (status) status.textContent = button.getAttribute("data-copied");
+    });
+  });
+})();
