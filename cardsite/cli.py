@@ -107,9 +107,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         progress.summary(f"Built {cards} cards into {args.out}: nothing changed, 0 files written")
     else:
         progress.summary(f"Built {cards} cards into {args.out}: {written} files written, {removed} removed")
+    for note in report.notes:  # the wallet outputs left out, once per build; a detail --quiet leaves out
+        log.info("%s", note)
+    notes = "".join(f"\n{note}\n" for note in report.notes)
     progress.append_summary(
         f"### Build: {cards} cards\n\n| files | count |\n|---|---:|\n| written | {written} |\n| removed | {removed} |\n"
-        f"\nTook {seconds:.1f} s.\n"
+        f"\nTook {seconds:.1f} s.\n{notes}"
     )
     return 0
 

@@ -36,6 +36,7 @@ from .output import (
 )
 from .parallel import parallel_map
 from .rules import RULES, Plan, new_plan, plan_all, plan_card, short_hash
+from .signing import load_wallet, wallet_inputs, wallet_notes
 from .store import all_outputs, read_cards, read_site, read_state, update_cards, write_state
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class BuildReport:
     path: str = "full"
     #: The ids of the cards looked at again: the changed ones, or in a full build those rendered.
     rebuilt: list[str] = field(default_factory=list)
+    #: What the build left out and why (no wallet signing material), said once in the summary.
+    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- gather
@@ -237,11 +240,12 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     guard_out_dir(out_dir)
     for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
         remove_leftovers(str(folder))  # a killed build's; its leftovers at the top of `out_dir` defeat the stamp
+    wallet = wallet_inputs(settings)
     inputs = scan(
         settings.contacts_dir,
         settings.site_file,
         settings.templates_dir,
-        f"base_url={settings.base_url}",
+        f"base_url={settings.base_url} wallet={sorted(wallet.items())}",
         settings.site_stat,
     )
     site = read_site(out_dir)
@@ -255,6 +259,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         # site.yaml (or the code, or an option) may have changed: its checks are due before anything is read.
         settings.check()
         report = full_build(settings, out_dir, stamp)
+    report.notes = wallet_notes(wallet)
     # A successful build ends here, whichever path it took: report.cards names every card.
     return report
 
@@ -474,12 +479,14 @@ def pages_for(
 
     from ..render.pages import Pages
 
+    # Before the first write: bad signing material leaves the output untouched.
+    wallet = {**load_wallet(settings), "out_dir": out_dir}
     cache_dir = out_dir / TEMPLATE_CACHE
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Compiled code follows the environment's options as well as the template, so cardsite's code is in the
     # name; Jinja checks the template's own text.
     cache = jinja2.FileSystemBytecodeCache(str(cache_dir), f"{code_digest()[:16]}-%s.cache")
-    pages = Pages(settings, names=names, bytecode_cache=cache)
+    pages = Pages(settings, names=names, bytecode_cache=cache, wallet=wallet)
     trial_render(pages, sources, todo)
     return pages
 

@@ -179,6 +179,8 @@ _TYPES = {
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
     ".txt": "text/plain; charset=utf-8",
+    # Safari hands a pass to Wallet only when it is served with this type.
+    ".pkpass": "application/vnd.apple.pkpass",
 }
 
 

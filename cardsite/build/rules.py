@@ -32,6 +32,8 @@ class Rule:
     depends: tuple[str, ...]
     when: str
     render: Callable[[Pages, Card], bytes]
+    #: A shared input that must be non-empty for any card to get this output (signing material, an opt-in).
+    needs: str = ""
 
 
 # The renderers import their libraries on first use: a build with nothing to render never loads them.
@@ -72,12 +74,56 @@ def _preview(pages: Pages, card: Card) -> bytes:
 #: The page's photo sizes, 1x to 3x in JPEG and WebP (render/photo.py WEB_SIZES; the template lists them too).
 WEB_PHOTOS = tuple(f"photo{tag}.{ext}" for tag in ("", "@2x", "@3x") for ext in ("jpg", "webp"))
 
+
+def _pkpass(pages: Pages, card: Card) -> bytes:
+    from ..cards.model import source_url
+    from ..render.wallet import render_pkpass
+
+    labels, out_dir = pages.catalogs[card.lang], pages.wallet["out_dir"]
+    try:
+        previous = (out_dir / card.id / f"{card.id}.pkpass").read_bytes() if out_dir else None
+    except OSError:
+        previous = None
+    return render_pkpass(card, pages.settings, pages.wallet["apple"], source_url(card.url, "wallet"), labels, previous)
+
+
+def _google_wallet(pages: Pages, card: Card) -> bytes:
+    from ..cards.model import source_url
+    from ..render.gwallet import save_page
+
+    labels = pages.catalogs[card.lang]
+    return save_page(card, pages.settings, pages.wallet["google"], source_url(card.url, "wallet"), labels)
+
+
+def _background(name: str) -> Callable[[Pages, Card], bytes]:
+    def render(pages: Pages, card: Card) -> bytes:
+        from ..cards.model import source_url
+        from ..render.background import render_background
+
+        design = pages.wallet["background"]
+        return render_background(card, pages.settings, design, source_url(card.url, "qr"))[name]
+
+    return render
+
+
+#: What a card's wallet outputs and its signature page (which links them) depend on besides the card.
+WALLET = ("apple", "google", "background")
+
 RULES = (
     Rule("{id}/{id}.vcf", ("card",), "active", _vcard),
     Rule("{id}/qr.svg", ("url", "qr"), "always", _qr),
     *(Rule(f"{{id}}/{name}", ("photo",), "photo", _web_photo(name)) for name in WEB_PHOTOS),
     Rule("{id}/og.jpg", ("card", "site", "templates"), "preview", _preview),
-    Rule("{id}/signature.html", ("card", "site", "templates"), "active", lambda p, c: p.render_signature(c)),
+    Rule("{id}/signature.html", ("card", "site", "templates", *WALLET), "active", lambda p, c: p.render_signature(c)),
+    # Signed or costly: built only with signing material in the environment or when site.yaml asks (docs/wallet.md).
+    Rule("{id}/{id}.pkpass", ("card", "site", "locale", "apple"), "active", _pkpass, needs="apple"),
+    Rule("{id}/google-wallet.html", ("card", "site", "locale", "google"), "active", _google_wallet, needs="google"),
+    Rule(
+        "{id}/background.png", ("card", "site", "url", "background"), "active", _background("png"), needs="background"
+    ),
+    Rule(
+        "{id}/background.jpg", ("card", "site", "url", "background"), "active", _background("jpg"), needs="background"
+    ),
     Rule("{id}/index.html", ("card", "site", "templates", "successor"), "always", lambda p, c: p.render_card(c)),
 )
 #: Which cards get an output, decided from the small summary kept in the build state and the site's settings.
@@ -117,7 +163,10 @@ class Plan:
 
 def new_plan(settings: Settings) -> Plan:
     """Return an empty plan for building with these settings."""
+    from .signing import wallet_inputs
+
     shared = {"site": settings.digest, "templates": settings.templates_digest, "qr": settings.qr_error_correction}
+    shared.update(wallet_inputs(settings))
     return Plan(shared, short_hash(*shared.values()))
 
 
@@ -164,7 +213,7 @@ def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, ol
     current: dict[str, list[int]] = {}
     plan.outputs[source.id], plan.files[source.id] = mine, current
     for rule in RULES:
-        if WHEN[rule.when](meta, settings):
+        if WHEN[rule.when](meta, settings) and (not rule.needs or plan.shared[rule.needs]):
             rel = rule.path.format(id=source.id)
             mine[rel] = short_hash(rule.path, *(card_inputs[d] for d in rule.depends))
             if old.get("outputs", {}).get(rel) == mine[rel] and rel in found and signature_of(root + rel) == found[rel]:

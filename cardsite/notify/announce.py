@@ -199,7 +199,18 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         qr_svg=built.file(card, "qr.svg"),
         qr_png=png_from_svg(built.file(card, "qr.svg"), min_width=600),
         lang=card.lang,
+        wallet=wallet_links(card),
     )
+
+
+#: The wallet outputs an owner notice links, when the build made them (the manifest lists each card's files).
+WALLET_FILES = {"apple": "{id}/{id}.pkpass", "google": "{id}/google-wallet.html", "background": "{id}/background.png"}
+
+
+def wallet_links(card: SiteCard) -> dict[str, str]:
+    """Return {kind: URL} of the card's wallet pass, Google Wallet page and background, those it has."""
+    found = {kind: path.format(id=card.id) for kind, path in WALLET_FILES.items()}
+    return {kind: card.url + rel.partition("/")[2] for kind, rel in found.items() if rel in card.files}
 
 
 # --------------------------------------------------------------------------- announce

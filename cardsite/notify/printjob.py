@@ -12,7 +12,7 @@ import html
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.charset import Charset
 from email.headerregistry import Address
@@ -191,6 +191,8 @@ class Job:
     lang: str = "en"
     #: Stable id of this announcement (see make_job_id); empty until make_job_id gave one.
     job_id: str = ""
+    #: {"apple" | "google" | "background": URL} of the wallet outputs the build made, for the owner notice.
+    wallet: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -340,6 +342,8 @@ def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Ad
         "-- ",
         words["footer"],
     ]
+    wallet = [words[f"wallet_{kind}"].format(**{f"{kind}_url": url}) for kind, url in job.wallet.items()]
+    text[7:7] = ["", *wallet] if wallet else []
     msg.set_content("\n".join(text) + "\n")
     cid = make_msgid(domain=sender.domain)
     esc = {k: html.escape(v) for k, v in values.items()}
@@ -352,12 +356,22 @@ def owner_notice_message(job: Job, owner: Address, sender: Address, reply_to: Ad
         f'<a href="{esc["url"]}">{esc["url"]}</a></p>'
         f'<p><img src="cid:{cid[1:-1]}" width="200" height="200" alt="{html.escape(words["qr_alt"])}"></p>'
         f"<p>{html.escape(words['share'])}<br>{vcard_line}</p>"
+        f"{_wallet_html(job, words)}"
         f'<p style="color:#666;font-size:smaller">{html.escape(words["footer"])}</p>'
         "</body></html>\n"
     )
     msg.add_alternative(body, subtype="html")
     msg.get_payload()[1].add_related(job.qr_png, "image", "png", cid=cid, filename="qr.png")
     return msg
+
+
+def _wallet_html(job: Job, words: dict[str, str]) -> str:
+    """Return the owner notice's paragraph of wallet links, each URL a link; empty without wallet outputs."""
+    lines = []
+    for kind, url in job.wallet.items():
+        link = f'<a href="{html.escape(url)}">{html.escape(url)}</a>'
+        lines.append(html.escape(words[f"wallet_{kind}"].format(**{f"{kind}_url": "\0"})).replace("\0", link))
+    return f"<p>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def _recipients(msg: EmailMessage) -> dict[str, list[tuple[str | None, str, str]]]:

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 FALLBACK = "en"
 
 #: Placeholders: {name} the person's name, {org} the organisation, {url} the card's page,
-#: {vcf_url} the vCard download.
+#: {vcf_url} the vCard download; {apple_url}, {google_url}, {background_url} the wallet pass, the Google Wallet
+#: page and the video-call background, in the notice only when the build made them.
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "subject_created": "Your digital business card is live",
@@ -30,6 +31,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "This message was sent automatically because your card changed. "
         "To correct something, ask the team that maintains the cards.",
         "qr_alt": "QR code of your card",
+        "wallet_apple": "Your card for Apple Wallet: {apple_url} "
+        "(open the link in Safari on your iPhone; other browsers do not hand passes to Wallet).",
+        "wallet_google": "Save your card to Google Wallet: {google_url}",
+        "wallet_background": "Your video-call background (Zoom, Teams, Meet): {background_url}",
     },
     "de": {
         "subject_created": "Ihre digitale Visitenkarte ist online",
@@ -42,6 +47,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "Diese Nachricht wurde automatisch verschickt, weil sich Ihre Karte geändert hat. "
         "Für Korrekturen wenden Sie sich bitte an das Team, das die Karten pflegt.",
         "qr_alt": "QR-Code Ihrer Karte",
+        "wallet_apple": "Ihre Karte für Apple Wallet: {apple_url} "
+        "(öffnen Sie den Link auf dem iPhone in Safari; andere Browser geben Pässe nicht an Wallet weiter).",
+        "wallet_google": "Ihre Karte in Google Wallet speichern: {google_url}",
+        "wallet_background": "Ihr Hintergrund für Videoanrufe (Zoom, Teams, Meet): {background_url}",
     },
     "fr": {
         "subject_created": "Votre carte de visite numérique est en ligne",
@@ -54,6 +63,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "Ce message a été envoyé automatiquement parce que votre carte a changé. "
         "Pour toute correction, adressez-vous à l'équipe qui gère les cartes.",
         "qr_alt": "Code QR de votre carte",
+        "wallet_apple": "Votre carte pour Apple Wallet : {apple_url} "
+        "(ouvrez le lien dans Safari sur votre iPhone ; "
+        "les autres navigateurs ne transmettent pas les cartes à Wallet).",
+        "wallet_google": "Enregistrez votre carte dans Google Wallet : {google_url}",
+        "wallet_background": "Votre arrière-plan pour les appels vidéo (Zoom, Teams, Meet) : {background_url}",
     },
     "it": {
         "subject_created": "Il tuo biglietto da visita digitale è online",
@@ -66,6 +80,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "footer": "Questo messaggio è stato inviato automaticamente perché il tuo biglietto è cambiato. "
         "Per correzioni rivolgiti al team che gestisce i biglietti.",
         "qr_alt": "Codice QR del tuo biglietto",
+        "wallet_apple": "Il tuo biglietto per Apple Wallet: {apple_url} "
+        "(apri il link in Safari sull'iPhone; gli altri browser non passano i pass a Wallet).",
+        "wallet_google": "Salva il tuo biglietto in Google Wallet: {google_url}",
+        "wallet_background": "Il tuo sfondo per videochiamate (Zoom, Teams, Meet): {background_url}",
     },
 }
 

@@ -46,8 +46,14 @@ DELETE_SHARE = 0.10
 MAX_INVALIDATION_PATHS = 8
 
 
-def content_hash(data: bytes) -> str:
-    """Return the sha256 of an object's bytes."""
+def content_hash(data: bytes, rel: str = "") -> str:
+    """Return the sha256 of an object's bytes; of a wallet pass `rel`, the hash of what it is (see pass_identity)."""
+    if rel.endswith(".pkpass"):
+        from ..render.wallet import pass_identity
+
+        # A pass signed again carries a new signing time and nothing else new: it is the same object.
+        if identity := pass_identity(data):
+            return identity
     return hashlib.sha256(data).hexdigest()
 
 
@@ -162,7 +168,9 @@ def scan_site(out_dir: Path) -> dict[str, LocalFile]:
             continue
         data = path.read_bytes()
         headers = object_headers(rel)
-        files[rel] = LocalFile(rel, path, len(data), content_hash(data), headers, md5_etag(data))
+        # A pass has no MD5 to trust: a signing time changes its bytes, not what it is (content_hash).
+        etag = "" if rel.endswith(".pkpass") else md5_etag(data)
+        files[rel] = LocalFile(rel, path, len(data), content_hash(data, rel), headers, etag)
     return files
 
 

@@ -302,7 +302,7 @@ class Remote:
         sha256 = None
         if head["ETag"] != f.etag:  # not the MD5 of the local bytes: other bytes, or an SSE-KMS/multipart ETag
             with self._explained("GetObject", f.rel):
-                sha256 = content_hash(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+                sha256 = content_hash(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read(), f.rel)
         return object_drift(f, served, extra, sha256)
 
     def put_manifest(self, manifest: Manifest) -> None:
@@ -353,7 +353,7 @@ class Remote:
             data = f.path.read_bytes()
         except OSError as exc:
             return None, f"cannot read {f.path}: {exc.strerror}; build again, then publish"
-        if content_hash(data) != f.sha256:
+        if content_hash(data, f.rel) != f.sha256:
             return None, f"{f.rel} changed while publishing; build again, then publish"
         params = {PUT_PARAMS[name]: value for name, value in f.headers.items()}
         try:

@@ -44,6 +44,8 @@ class Pages:
     names: dict[str, str] = field(default_factory=dict)
     #: Where compiled templates are kept between builds, or None to compile them afresh.
     bytecode_cache: jinja2.BytecodeCache | None = None
+    #: The loaded wallet material of this build: "apple" and "google" signers, the "background" design, or None.
+    wallet: dict[str, Any] = field(default_factory=dict)
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)
@@ -161,7 +163,14 @@ class Pages:
 
     def render_signature(self, card: Card) -> bytes:
         """Return the card's e-mail signature: inline styles, absolute URLs only."""
-        return self.render("signature.html", card=card, **self._context(card.lang, depth=1))
+        return self.render(
+            "signature.html", card=card, wallet=self.wallet_links(card), **self._context(card.lang, depth=1)
+        )
+
+    def wallet_links(self, card: Card) -> dict[str, str]:
+        """Return the absolute URLs of the card's wallet pass, Google Wallet page and background ("" if not built)."""
+        files = {"apple": f"{card.id}.pkpass", "google": "google-wallet.html", "background": "background.png"}
+        return {kind: card.url + name if self.wallet.get(kind) is not None else "" for kind, name in files.items()}
 
     def render_alias(self, target_id: str, name: str, lang: str) -> bytes:
         """Return the redirect page at a card's former URL: a relative redirect, the real address as canonical."""
