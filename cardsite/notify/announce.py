@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import aws
 from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
+from ..build.printing import card_artwork, print_geometry
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
@@ -171,10 +172,15 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
     if change.event == RETIRED:
         fields = card.fields if card else prev.get("fields", {})
         successor = card.successor if card else ""
+        url = prev.get("url") or site.card_url(change.card_id)
+        trim, bleed, module = print_geometry(built.settings, url, site.qr_error_correction)
         return Job(
             card_id=change.card_id,
             event=RETIRED,
-            url=prev.get("url") or site.card_url(change.card_id),
+            url=url,
+            trim_mm=trim,
+            bleed_mm=bleed,
+            qr_module_mm=module,
             fields=fields,
             changed=[],
             commit=commit,
@@ -183,6 +189,7 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
             lang=fields.get("lang", site.default_language),
         )
     assert card is not None
+    art = card_artwork(built.settings, built.out_dir, site, card)
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
@@ -199,6 +206,11 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         qr_svg=built.file(card, "qr.svg"),
         qr_png=png_from_svg(built.file(card, "qr.svg"), min_width=600),
         lang=card.lang,
+        # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
+        pdf=art.pdf,
+        trim_mm=art.trim_mm,
+        bleed_mm=art.bleed_mm,
+        qr_module_mm=art.qr_module_mm,
     )
 
 
@@ -299,6 +311,8 @@ class BuiltSite:
     out_dir: Path
     site: SiteManifest
     vcards: dict[str, bytes]
+    #: site.yaml and the templates: the print layout the artwork is drawn with.
+    settings: Settings
 
     def file(self, card: SiteCard, name: str) -> bytes:
         """Return one output of `card` as built; refuse one that is gone or changed since the build."""
@@ -330,7 +344,7 @@ def load_cards(out_dir: Path) -> tuple[SiteManifest, list[SiteCard]]:
     return site, [site.cards[card_id] for card_id in sorted(site.cards)]
 
 
-def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> BuiltSite:
+def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard], settings: Settings) -> BuiltSite:
     """Return the built site with the vCard of every live card; refuse when one is missing."""
     vcards, missing = {}, []
     for card in cards:
@@ -347,7 +361,7 @@ def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> Buil
             f"{display_path(out_dir)} has no vCard for {shown}: build and publish first,"
             " so every announced link is live. Nothing was sent."
         )
-    return BuiltSite(out_dir, site, vcards)
+    return BuiltSite(out_dir, site, vcards, settings)
 
 
 def commit_sha(project_dir: Path, environ: Mapping[str, str]) -> str | None:
@@ -397,7 +411,7 @@ def notify_command(args: argparse.Namespace) -> int:
     # The manifest and the files it lists are what publish put online, so they are the printable content.
     site, cards = load_cards(args.out)
     check_current(settings, site)
-    built = built_site(args.out, site, cards)
+    built = built_site(args.out, site, cards, settings)
 
     session = aws.new_session()
     store = _ledger(args, session)

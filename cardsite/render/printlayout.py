@@ -104,6 +104,12 @@ def layout_path(templates_dir: Path) -> Path:
     return path if path.exists() or path.is_symlink() else BUILTIN_LAYOUT
 
 
+def layout_files(templates_dir: Path) -> list[Path]:
+    """Return the files a layout is read from: the layout and the logo it may use."""
+    path = layout_path(templates_dir)
+    return [path, path.parent / "logo.png", path.parent / "logo.jpg"]
+
+
 def load_layout(templates_dir: Path, site_raw: dict[str, Any], brand_color: str, site_file: Path) -> Layout:
     """Read and check the layout; raise ValidationError naming the file, line and field of every problem."""
     path = layout_path(templates_dir)
