@@ -11,6 +11,7 @@ every one, and nothing else is drawn twice (docs/print.md).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -129,41 +130,46 @@ class Artwork:
     rendered: bool = False
 
 
-def artwork_key(layout: Layout, site: SiteManifest, card: SiteCard) -> str:
-    """Return the key of everything a card's PDF is drawn from: the layout, the code, its texts and QR code."""
+@cache
+def _code() -> str:
     from .fingerprint import code_digest
 
+    return code_digest()
+
+
+def artwork_key(layout: Layout, site: SiteManifest, card: SiteCard) -> str:
+    """Return the key of everything a card's PDF is drawn from: the layout, the code, its texts and QR code."""
     texts = texts_of(card.fields, card.url)
-    blob = json.dumps([layout.digest, code_digest(), texts.__dict__, site.qr_error_correction], ensure_ascii=False)
+    blob = json.dumps([layout.digest, _code(), texts.__dict__, site.qr_error_correction], ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def card_artwork(settings: Settings, out_dir: Path, site: SiteManifest, card: SiteCard) -> Artwork:
     """Return a live card's PDF, from public/.cardsite/print/ when its key is current, else drawn and kept there."""
-    from ..render.artwork import module_mm, render_pdf
     from ..render.printlayout import BLEED_MM
-    from ..render.qr import modules_of
 
     layout = layout_of(settings)
     texts = texts_of(card.fields, card.url)
-    modules = modules_of(texts.qr_url, site.qr_error_correction)
-    side = round(module_mm(layout, len(modules)), 4)
+    trim, bleed, side = print_geometry(settings, card.url, site.qr_error_correction)
     key = artwork_key(layout, site, card)
     pdf_path, key_path = out_dir / PRINT_DIR / f"{card.id}.pdf", out_dir / PRINT_DIR / f"{card.id}.key"
     with _WRITE:
         try:
             if key_path.read_text() == key:
-                return Artwork(pdf_path.read_bytes(), layout.trim, BLEED_MM, side)
+                return Artwork(pdf_path.read_bytes(), trim, bleed, side)
         except OSError:
             pass
+        from ..render.artwork import render_pdf
+        from ..render.qr import modules_of
+
         try:
-            pdf = render_pdf(layout, texts, modules)
+            pdf = render_pdf(layout, texts, modules_of(texts.qr_url, site.qr_error_correction))
         except ValueError as exc:
             raise Abort(f"card {card.id} cannot be printed: {exc}; run `python build.py check`") from exc
         # The PDF first, then its key: a run stopped in between draws it again next time.
         write_if_changed(pdf_path, pdf)
         write_if_changed(key_path, key.encode())
-    return Artwork(pdf, layout.trim, BLEED_MM, side, rendered=True)
+    return Artwork(pdf, trim, BLEED_MM, side, rendered=True)
 
 
 def print_geometry(settings: Settings, url: str, level: str) -> tuple[tuple[float, float], float, float]:
@@ -186,7 +192,7 @@ def live_card(site: SiteManifest, card_id: str) -> SiteCard:
     return card
 
 
-def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path | None) -> list[str]:
+def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path | None) -> tuple[list[str], int]:
     """Render the PDFs of `ids` (every live card when empty), and PNG proofs into `proofs`; return those drawn."""
     from .manifest import read_manifest
 
@@ -201,9 +207,31 @@ def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path 
             from ..render.proof import proof_png
 
             write_if_changed(proofs / f"{card.id}.png", proof_png(art.pdf))
-    return drawn
+    return drawn, len(chosen)
 
 
-def pdf_path(out_dir: Path, card_id: str) -> str:
-    """Return where a card's PDF is kept, for messages."""
-    return display_path(out_dir / PRINT_DIR / f"{card_id}.pdf")
+def print_command(args: argparse.Namespace) -> int:
+    """Run `build.py print [IDS] [--proofs DIR]`: render what is not current, from the built site's manifest."""
+    import logging
+    import time
+
+    from ..cards.settings import load_settings
+    from .manifest import check_current, read_manifest
+
+    settings = load_settings(
+        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url, need_contacts=False
+    )
+    check_current(settings, read_manifest(args.out))
+    started = time.perf_counter()
+    drawn, total = print_cards(settings, args.out, args.ids, args.proofs)
+    took = (time.perf_counter() - started) * 1000
+    logging.getLogger("cardsite").info(
+        "Print PDFs of %d card(s) in %s: %d drawn (%.0f ms), %d current%s",
+        total,
+        display_path(args.out / PRINT_DIR),
+        len(drawn),
+        took,
+        total - len(drawn),
+        f"; proofs in {display_path(args.proofs)}" if args.proofs else "",
+    )
+    return 0
