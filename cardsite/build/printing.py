@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import threading
 import unicodedata
@@ -39,22 +40,36 @@ _WRITE = threading.Lock()
 
 
 @cache
-def _layout(templates_dir: Path, site_file: Path, raw: str, brand_color: str, files: str) -> Layout:
+def _layout(templates_dir: Path, site_file: Path, digest: str, brand_color: str, files: tuple[Any, ...]) -> Layout:
+    from ..cards.load import read_yaml
     from ..render.printlayout import load_layout
 
-    return load_layout(templates_dir, json.loads(raw), brand_color, site_file)
+    doc, problems = read_yaml(site_file)
+    if doc is None:
+        raise ValidationError(problems)
+    return load_layout(templates_dir, doc.data, brand_color, site_file)
 
 
 def layout_of(settings: Settings) -> Layout:
     """Return the print layout of these settings, read again only when its files or settings changed."""
     from ..render.printlayout import layout_files
 
-    # A long-lived process (the preview) sees every edit: the files' bytes are part of the key.
-    h = hashlib.sha256()
-    for path in layout_files(settings.templates_dir):
-        h.update(path.read_bytes() if path.is_file() and not path.is_symlink() else b"-")
-    raw = json.dumps(settings.raw, sort_keys=True, ensure_ascii=False)
-    return _layout(settings.templates_dir, settings.site_file, raw, settings.brand_color, h.hexdigest())
+    # Every card's check asks: the answer is kept with the settings, which every build reads anew. Across
+    # settings, the files are compared by their metadata, so a long-lived process (the preview) sees every edit.
+    kept = settings.__dict__.get("_print_layout")
+    if kept is None:
+        files = tuple(_stat(path) for path in layout_files(settings.templates_dir))
+        kept = _layout(settings.templates_dir, settings.site_file, settings.digest, settings.brand_color, files)
+        settings.__dict__["_print_layout"] = kept
+    return kept
+
+
+def _stat(path: Path) -> tuple[int, ...]:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ()
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def layout_problems(settings: Settings) -> list[Problem]:
@@ -81,24 +96,36 @@ def qr_url(url: str) -> str:
 
 def texts_of(fields: dict[str, Any], url: str) -> CardTexts:
     """Return the texts printed on a card with these printable fields and page URL."""
-    from ..cards.model import short_url
     from ..render.artwork import CardTexts
 
-    return CardTexts.from_fields(fields, short_url(url), qr_url(url))
+    return CardTexts.from_fields(fields, _short_url(url), qr_url(url))
+
+
+def _short_url(url: str) -> str:
+    """Return short_url(url) of a card's page (BASE/<id>/), working out the base's part once."""
+    head, _, card_id = url.rstrip("/").rpartition("/")
+    return f"{_short_base(head)}/{card_id}"
+
+
+@cache
+def _short_base(base: str) -> str:
+    from ..cards.model import short_url
+
+    return short_url(base + "/")
 
 
 def print_problems(settings: Settings, doc: Document, card: Card) -> list[Problem]:
     """Return why a live card cannot be printed as the layout says: missing glyphs, text too wide, QR too small."""
     from ..render.artwork import card_problems
-    from ..render.qr import symbol_size
-    from .manifest import card_fields
 
     try:
         layout = layout_of(settings)
     except ValidationError:
         return []  # the layout's own problems are reported once, not per card
-    texts = texts_of(card_fields(card), card.url)
-    found = card_problems(layout, texts, symbol_size(texts.qr_url, settings.qr_error_correction))
+    # The fields the manifest would hold, without building them all (card_fields costs a millisecond).
+    fields = {"name": {"full": card.name.full}, "title": card.title, "department": card.department, "org": card.org}
+    texts = texts_of(fields, card.url)
+    found = card_problems(layout, texts, settings.qr_error_correction)
     return [doc.problem(_field_path(doc, name, message), f"print: {message}") for name, message in found]
 
 

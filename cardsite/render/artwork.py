@@ -15,7 +15,7 @@ import math
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,30 +82,42 @@ def font_extent(style: str) -> tuple[float, float]:
     return face.ascent / 1000, -face.descent / 1000
 
 
-def _runs(text: str, style: str, fallback: Path | None) -> list[tuple[Any, str]] | None:
+@cache
+def _chars(path: Path) -> tuple[frozenset[str], dict[str, int]]:
+    """Return the characters a font has (the space too) and their advance widths: reportlab's own table."""
+    face = _font(path).face
+    widths = {chr(code): width for code, width in face.charWidths.items()}
+    widths.setdefault(" ", face.defaultWidth)
+    return frozenset(chr(code) for code in face.charToGlyph) | {" "}, widths
+
+
+def _runs(text: str, style: str, fallback: Path | None) -> list[tuple[Path, str]] | None:
     """Split `text` into runs of one font each, the project font first; None when a character has no glyph."""
-    fonts = [_font(FONTS[style])] + ([_font(fallback)] if fallback else [])
-    runs: list[tuple[Any, str]] = []
+    primary = FONTS[style]
+    if set(text) <= _chars(primary)[0]:
+        return [(primary, text)]  # nearly every name: one run, no character looked at twice
+    paths = [primary] + ([fallback] if fallback else [])
+    runs: list[tuple[Path, str]] = []
     for char in text:
-        font = next((f for f in fonts if ord(char) in f.face.charToGlyph or char == " "), None)
-        if font is None:
+        path = next((p for p in paths if char in _chars(p)[0]), None)
+        if path is None:
             return None
-        if runs and runs[-1][0] is font:
-            runs[-1] = (font, runs[-1][1] + char)
+        if runs and runs[-1][0] == path:
+            runs[-1] = (path, runs[-1][1] + char)
         else:
-            runs.append((font, char))
+            runs.append((path, char))
     return runs
 
 
 def missing_glyphs(text: str, style: str, fallback: Path | None) -> list[str]:
     """Return the characters of `text` that neither the project font nor the fallback has, in order."""
-    fonts = [_font(FONTS[style])] + ([_font(fallback)] if fallback else [])
-    return list(dict.fromkeys(c for c in text if c != " " and not any(ord(c) in f.face.charToGlyph for f in fonts)))
+    paths = [FONTS[style]] + ([fallback] if fallback else [])
+    return list(dict.fromkeys(c for c in text if not any(c in _chars(p)[0] for p in paths)))
 
 
-def _width(runs: list[tuple[Any, str]], size: float) -> float:
-    """Return the width of `runs` at `size` pt, in pt."""
-    return sum(font.stringWidth(text, size) for font, text in runs)
+def _width(runs: list[tuple[Path, str]], size: float) -> float:
+    """Return the width of `runs` at `size` pt, in pt: what reportlab's stringWidth gives, summed in one pass."""
+    return sum(sum(map(_chars(path)[1].__getitem__, text)) for path, text in runs) * size / 1000
 
 
 # --------------------------------------------------------------------------- fitting
@@ -115,7 +127,7 @@ def _width(runs: list[tuple[Any, str]], size: float) -> float:
 class Fitted:
     """One line of text as it is set: its runs, its size and its left edge, in pt from the trim's left."""
 
-    runs: list[tuple[Any, str]]
+    runs: list[tuple[Path, str]]
     size: float
     x: float
     baseline: float  # mm from the trim's top
@@ -125,9 +137,10 @@ def fit(layout: Layout, slot: TextSlot, text: str) -> tuple[Fitted | None, str |
     """Set `text` in `slot`: at its size, else smaller down to its minimum; return it, or why it cannot be."""
     if not text:
         return None, None
-    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
-        return None, "is written right to left, which the print artwork cannot set yet"
     runs = _runs(text, slot.font, layout.fallback_font)
+    # Noto Sans has no right-to-left letters; only a fallback font can bring some.
+    if (runs is None or len(runs) > 1) and any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        return None, "is written right to left, which the print artwork cannot set yet"
     if runs is None:
         shown = ", ".join(
             f"'{c}' (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
@@ -146,7 +159,7 @@ def fit(layout: Layout, slot: TextSlot, text: str) -> tuple[Fitted | None, str |
         return None, (
             f"'{text}' does not fit on the printed card: at the smallest size the layout allows"
             f" ({slot.min_size:g} pt) it is {need:.1f} mm wide, and there are {right - left:.1f} mm"
-            f" ({layout.source}); shorten it"
+            f" ({layout.source}); {'choose a shorter card id' if slot is layout.texts.get('url') else 'shorten it'}"
         )
     width = _width(runs, size)
     x = (right * MM - width) if flush_right else left * MM
@@ -159,16 +172,43 @@ def module_mm(layout: Layout, modules: int) -> float:
     return layout.qr[2] / (modules + 2 * QUIET_ZONE)
 
 
-def card_problems(layout: Layout, texts: CardTexts, modules: int) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)
+def _fit_problem(layout: Layout, slot_name: str, text: str) -> str | None:
+    # Titles, departments and the company repeat across cards: each is measured once.
+    return fit(layout, layout.texts[slot_name], text)[1]
+
+
+@lru_cache(maxsize=16)
+def _longest_qr_url(layout: Layout, level: str) -> int:
+    """Return the most bytes a URL may have for its QR code to keep modules of MIN_MODULE_MM in the layout's square."""
+    from .qr import symbol_size
+
+    fits = [n for n in range(8, 400, 4) if module_mm(layout, symbol_size("h" * n, level)) >= MIN_MODULE_MM - 1e-9]
+    return max(fits, default=0)
+
+
+def qr_modules(layout: Layout, url: str, level: str) -> int | None:
+    """Return the QR code's modules a side when they may be too small for the layout, else None (cheaply)."""
+    from .qr import symbol_size
+
+    # Byte mode is qrcode's longest encoding of a text (it switches mode only where that saves bits), so a URL
+    # no longer than the longest that fits in byte mode fits too; only a longer one is encoded to know.
+    if len(url.encode()) <= _longest_qr_url(layout, level):
+        return None
+    return symbol_size(url, level)
+
+
+def card_problems(layout: Layout, texts: CardTexts, level: str) -> list[tuple[str, str]]:
     """Return (field, message) of everything that keeps this card from printing as the layout says."""
     problems = []
     with _LOCK:
-        for slot_name, slot in layout.texts.items():
-            _, why = fit(layout, slot, texts.slot_text(slot_name))
+        for slot_name in layout.texts:
+            why = _fit_problem(layout, slot_name, texts.slot_text(slot_name))
             if why:
                 problems.append((SLOT_FIELDS[slot_name], why))
-    side = module_mm(layout, modules)
-    if side < MIN_MODULE_MM - 1e-9:
+    modules = qr_modules(layout, texts.qr_url, level)
+    side = module_mm(layout, modules) if modules else MIN_MODULE_MM
+    if modules and side < MIN_MODULE_MM - 1e-9:
         need = MIN_MODULE_MM * (modules + 2 * QUIET_ZONE)
         problems.append(
             (
@@ -254,7 +294,8 @@ def _text(canvas: Canvas, layout: Layout, slot: TextSlot, text: str) -> None:
     page = _Page(layout)
     _colour(canvas, layout, layout.colours[slot.colour])
     x = page.x(0) + fitted.x
-    for font, run in fitted.runs:
+    for path, run in fitted.runs:
+        font = _font(path)
         canvas.setFont(font.fontName, fitted.size)
         canvas.drawString(x, page.y(fitted.baseline), run)
         x += font.stringWidth(run, fitted.size)

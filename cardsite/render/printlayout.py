@@ -44,7 +44,7 @@ class TextSlot:
     width: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per layout read, as caches key it
 class Layout:
     """Everything the artwork depends on besides the card: trim, colours, slots, fonts and logo."""
 
