@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -91,7 +92,9 @@ def layout_digest(settings: Settings) -> str:
 
 def qr_url(url: str) -> str:
     """Return what the printed QR code holds: the page URL with the QR code's source marker, as qr.svg does."""
-    return url + "?q"  # TEMP until source_url lands on main
+    from ..cards.model import source_url
+
+    return source_url(url, "qr")
 
 
 def texts_of(fields: dict[str, Any], url: str) -> CardTexts:
@@ -224,7 +227,13 @@ def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path 
     from .manifest import read_manifest
 
     site = read_manifest(out_dir)
-    chosen = [live_card(site, i) for i in ids] if ids else [c for _, c in sorted(site.cards.items()) if c.active]
+    if ids:
+        retired = [i for i in ids if i in site.cards and not site.cards[i].active]
+        for card_id in retired:
+            logging.getLogger("cardsite").warning("Card '%s' is retired: it is not printed", card_id)
+        chosen = [live_card(site, i) for i in ids if i not in retired]
+    else:
+        chosen = [c for _, c in sorted(site.cards.items()) if c.active]
     drawn = []
     for card in chosen:
         art = card_artwork(settings, out_dir, site, card)
@@ -239,7 +248,6 @@ def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path 
 
 def print_command(args: argparse.Namespace) -> int:
     """Run `build.py print [IDS] [--proofs DIR]`: render what is not current, from the built site's manifest."""
-    import logging
     import time
 
     from ..cards.settings import load_settings

@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from ..build.manifest import FIELD_KEYS
-from ..cards.model import Name
+from ..cards.model import Name, source_url
 from .strings import strings_for
 
 #: 2 added card.pdf and the print block; every version-1 field is unchanged (docs/print-job.md).
@@ -223,7 +223,7 @@ def make_job_id(job: Job, previous: str) -> str:
 
 def card_json(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
     """Return the machine-readable print job (validates against printjob.schema.json); `files`: the attachments."""
-    ndef = ndef_uri_message(job.url)
+    ndef = ndef_uri_message(source_url(job.url, "nfc"))
     attachment_names = ["card.json", *(name for name, _, _ in files)]
     return {
         "schema": SCHEMA_ID,
@@ -238,8 +238,8 @@ def card_json(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
         "fields": job.fields,
         "changed_fields": job.changed,
         "commit": job.commit,
-        "nfc": {"uri": job.url, "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
-        "qr": {"error_correction": job.qr_level},
+        "nfc": {"uri": source_url(job.url, "nfc"), "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
+        "qr": {"url": source_url(job.url, "qr"), "error_correction": job.qr_level},
         "attachments": attachment_names,
         "print": print_block(job, files),
     }
@@ -247,12 +247,12 @@ def card_json(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
 
 def print_block(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
     """Return card.json's print block: what the press and the NFC encoder need, and a digest of each file."""
-    ndef = ndef_uri_message(job.url)
+    uri = source_url(job.url, "nfc")
     return {
         "trim_mm": list(job.trim_mm),
         "bleed_mm": job.bleed_mm,
         "qr_module_mm": job.qr_module_mm,
-        "nfc": {"chip": "NTAG213", "uri": job.url, "ndef_hex": ndef.hex()},
+        "nfc": {"chip": "NTAG213", "uri": uri, "ndef_hex": ndef_uri_message(uri).hex()},
         "attachments": {name: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for name, _, b in files},
     }
 
@@ -266,7 +266,7 @@ def print_attachments(job: Job) -> list[tuple[str, str, bytes]]:
         (f"{job.card_id}.vcf", "text/vcard", job.vcf),
         ("qr.svg", "image/svg+xml", job.qr_svg),
         ("qr.png", "image/png", job.qr_png),
-        (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(job.url)),
+        (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(source_url(job.url, "nfc"))),
     ]
 
 

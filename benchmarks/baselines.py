@@ -1,0 +1,124 @@
+"""The references a build is measured against, each run in its own process and timed from inside.
+
+    python benchmarks/baselines.py floor BUILT_TREE EMPTY_FOLDER
+    python benchmarks/baselines.py pillow PHOTO_FOLDER
+    python benchmarks/baselines.py cardsite-photo PHOTO_FOLDER
+
+floor: the disk's floor. Reads every file of a built tree into memory first (not timed),
+then creates the same folders and writes the same bytes into the same file names, as
+plainly as Python can (open, write, close): what creating the build's files costs at least.
+
+pillow: a plain Pillow pass over the photos (*.jpg) of the folder. Reads them first (not timed), then for each
+one decodes it once in draft mode (JPEG's DCT scaling to the largest size needed), and
+writes the three outputs cardsite writes (cardsite/render/photo.py): the vCard's 256 px
+square (quality 85, lower until it is under 40 KB) and the page's 96 and 192 px squares
+(quality 82), with LANCZOS, optimised Huffman tables and baseline JPEG.
+
+cardsite-photo: the same photos through cardsite.render.photo's own functions, in one
+process, as a direct measure of cardsite's photo code without the rest of the build.
+
+Each prints one JSON line: wall seconds, user and system CPU seconds of the timed part.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+#: The outputs of cardsite/render/photo.py, which a fair Pillow pass writes too.
+VCARD_SIZE, VCARD_MAX_BYTES, VCARD_QUALITIES = 256, 40 * 1024, (85, 75, 65, 55, 45, 35)
+WEB_SIZES, WEB_QUALITY = (96, 192), 82
+
+
+def _timed(work: Callable[[], int]) -> dict[str, float]:
+    """Run `work`; return its wall time and CPU, and the count it returns."""
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    count = work()
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "count": count,
+        "seconds": round(wall, 3),
+        "user": round(after.ru_utime - before.ru_utime, 3),
+        "sys": round(after.ru_stime - before.ru_stime, 3),
+    }
+
+
+def floor(tree: Path, dest: Path) -> dict[str, float]:
+    """Write the files of `tree` again under `dest` (which must not exist); return the timing."""
+    folders, files = [], []
+    for folder, _, names in os.walk(tree):
+        rel = os.path.relpath(folder, tree)
+        folders.append(rel)
+        files += [(os.path.join(rel, n), Path(folder, n).read_bytes()) for n in names]
+
+    def write() -> int:
+        for rel in folders:
+            os.mkdir(os.path.join(dest, rel)) if rel != "." else os.mkdir(dest)
+        for rel, data in files:
+            with open(os.path.join(dest, rel), "wb") as f:
+                f.write(data)
+        return len(files)
+
+    result = _timed(write)
+    result["folders"] = len(folders)
+    result["bytes"] = sum(len(d) for _, d in files)
+    return result
+
+
+def _jpeg(image: object, quality: int) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality, optimize=True, progressive=False)  # type: ignore[attr-defined]
+    return buf.getvalue()
+
+
+def pillow_pass(photos: list[bytes]) -> int:
+    """Make the three squares of every photo with one draft-mode decode each; return the photo count."""
+    from PIL import Image, ImageOps
+
+    for data in photos:
+        with Image.open(io.BytesIO(data)) as image:
+            image.draft("RGB", (VCARD_SIZE, VCARD_SIZE))  # decode at 1/2, 1/4 or 1/8 scale where that suffices
+            image = ImageOps.exif_transpose(image).convert("RGB")
+        square = ImageOps.fit(image, (VCARD_SIZE, VCARD_SIZE), Image.Resampling.LANCZOS)
+        for quality in VCARD_QUALITIES:
+            if len(_jpeg(square, quality)) <= VCARD_MAX_BYTES:
+                break
+        for size in WEB_SIZES:
+            _jpeg(ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS), WEB_QUALITY)
+    return len(photos)
+
+
+def cardsite_photo_pass(photos: list[bytes]) -> int:
+    """Make the three outputs of every photo with cardsite's own functions; return the photo count."""
+    from cardsite.render import photo
+
+    for data in photos:
+        photo.vcard_jpeg(data)
+        for name in photo.WEB_SIZES:
+            photo.web_jpeg(data, name)
+    return len(photos)
+
+
+def main(argv: list[str]) -> int:
+    """Run one baseline and print its timing as JSON."""
+    kind, args = argv[0], argv[1:]
+    if kind == "floor":
+        result = floor(Path(args[0]), Path(args[1]))
+    elif kind in ("pillow", "cardsite-photo"):
+        photos = [p.read_bytes() for p in sorted(Path(args[0]).glob("*.jpg"))]
+        work = pillow_pass if kind == "pillow" else cardsite_photo_pass
+        result = _timed(lambda: work(photos))
+    else:
+        raise SystemExit(__doc__)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
