@@ -73,8 +73,17 @@ def _stat(path: Path) -> tuple[int, ...]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def artwork_on(settings: Settings) -> bool:
+    """Return whether this site draws print artwork (print.artwork in site.yaml, on by default)."""
+    from ..render.printlayout import print_settings
+
+    return print_settings(settings.raw)["artwork"]
+
+
 def layout_problems(settings: Settings) -> list[Problem]:
     """Return the problems of the print layout; loading it here also loads the fonts before workers fork."""
+    if not artwork_on(settings):
+        return []
     try:
         layout_of(settings)
     except ValidationError as exc:
@@ -84,6 +93,8 @@ def layout_problems(settings: Settings) -> list[Problem]:
 
 def layout_digest(settings: Settings) -> str:
     """Return what every card's print check depends on besides the card: the layout, its settings and fonts."""
+    if not artwork_on(settings):
+        return "off"
     try:
         return layout_of(settings).digest
     except ValidationError:
@@ -121,6 +132,8 @@ def print_problems(settings: Settings, doc: Document, card: Card) -> list[Proble
     """Return why a live card cannot be printed as the layout says: missing glyphs, text too wide, QR too small."""
     from ..render.artwork import card_problems
 
+    if not artwork_on(settings):
+        return []
     try:
         layout = layout_of(settings)
     except ValidationError:
@@ -178,6 +191,8 @@ def card_artwork(settings: Settings, out_dir: Path, site: SiteManifest, card: Si
     """Return a live card's PDF, from public/.cardsite/print/ when its key is current, else drawn and kept there."""
     from ..render.printlayout import BLEED_MM
 
+    if not artwork_on(settings):
+        raise Abort("this site draws no print artwork (print.artwork: false in site.yaml)")
     layout = layout_of(settings)
     texts = texts_of(card.fields, card.url)
     trim, bleed, side = print_geometry(settings, card.url, site.qr_error_correction)

@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import aws
 from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
-from ..build.printing import card_artwork, print_geometry
+from ..build.printing import artwork_on, card_artwork, print_geometry
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
@@ -189,7 +189,9 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
             lang=fields.get("lang", site.default_language),
         )
     assert card is not None
-    art = card_artwork(built.settings, built.out_dir, site, card)
+    trim, bleed, module = print_geometry(built.settings, card.url, site.qr_error_correction)
+    # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
+    pdf = card_artwork(built.settings, built.out_dir, site, card).pdf if artwork_on(built.settings) else None
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
@@ -206,11 +208,10 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         qr_svg=built.file(card, "qr.svg"),
         qr_png=png_from_svg(built.file(card, "qr.svg"), min_width=600),
         lang=card.lang,
-        # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
-        pdf=art.pdf,
-        trim_mm=art.trim_mm,
-        bleed_mm=art.bleed_mm,
-        qr_module_mm=art.qr_module_mm,
+        pdf=pdf,
+        trim_mm=trim,
+        bleed_mm=bleed,
+        qr_module_mm=module,
     )
 
 

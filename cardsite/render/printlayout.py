@@ -95,6 +95,7 @@ def print_settings(raw: dict[str, Any]) -> dict[str, Any]:
         "crop_marks": bool(conf.get("crop_marks", False)),
         "colour": conf.get("colour", "cmyk"),
         "fallback_font": conf.get("fallback_font"),
+        "artwork": bool(conf.get("artwork", True)),
     }
 
 
