@@ -363,3 +363,23 @@ def test_a_site_that_prints_elsewhere_turns_the_artwork_off(project: Path, capsy
     assert "card.pdf" not in files and "minsu-kim.ndef" in files
     assert main(["print", "minsu-kim"]) == 1
     assert "print.artwork: false" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("level", ["M", "Q"])
+def test_the_cheap_qr_size_check_agrees_with_encoding_every_url(level: str) -> None:
+    from cardsite.render.artwork import MIN_MODULE_MM, module_mm, qr_modules
+    from cardsite.render.printlayout import load_layout
+    from cardsite.render.qr import symbol_size
+
+    root = Path(__file__).resolve().parent.parent
+    layout = load_layout(root / "templates", {}, "#0b5cad", root / "site.yaml")
+    # Digits and capitals let qrcode switch to denser modes; a URL is never longer than in byte mode.
+    for length in range(10, 150, 3):
+        for url in (
+            "https://c.example/" + "a" * length,
+            "https://c.example/" + "1" * length,
+            "HTTPS://C.EX/" + "A1" * length,
+        ):
+            exact = module_mm(layout, symbol_size(url, level)) >= MIN_MODULE_MM - 1e-9
+            cheap = qr_modules(layout, url, level)
+            assert exact == (cheap is None or module_mm(layout, cheap) >= MIN_MODULE_MM - 1e-9), url
