@@ -156,10 +156,11 @@ def fit(layout: Layout, slot: TextSlot, text: str) -> tuple[Fitted | None, str |
     size = slot.size if natural * slot.size <= room else math.floor(room / natural / SIZE_STEP) * SIZE_STEP
     if size < slot.min_size - 1e-9:
         need = natural * slot.min_size / MM
+        advice = "choose a shorter card id or base URL" if slot is layout.texts.get("url") else "shorten it"
         return None, (
             f"'{text}' does not fit on the printed card: at the smallest size the layout allows"
             f" ({slot.min_size:g} pt) it is {need:.1f} mm wide, and there are {right - left:.1f} mm"
-            f" ({layout.source}); {'choose a shorter card id' if slot is layout.texts.get('url') else 'shorten it'}"
+            f" ({layout.source}); {advice}"
         )
     width = _width(runs, size)
     x = (right * MM - width) if flush_right else left * MM
