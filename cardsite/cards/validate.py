@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError as SchemaError
     from referencing import Registry
 
-SCHEMAS = ("contact", "site", "print-layout")
+SCHEMAS = ("contact", "site")
 #: The schemas' single-line rule ($defs/line), and the message for a value that breaks it.
 LINE_PATTERN = "^[^\\r\\n]*(?!\\n)$"
 SINGLE_LINE = "must be a single line"

@@ -121,9 +121,7 @@ def load_layout(templates_dir: Path, site_raw: dict[str, Any], brand_color: str,
     doc, problems = read_yaml(path)
     if doc is None:
         raise ValidationError(problems)
-    from ..cards.validate import schema_problems
-
-    problems = schema_problems(doc, "print-layout")
+    problems = _schema_problems(doc)
     if problems:
         raise ValidationError(problems)
     conf = print_settings(site_raw)
@@ -132,6 +130,23 @@ def load_layout(templates_dir: Path, site_raw: dict[str, Any], brand_color: str,
     if problems:
         raise ValidationError(problems)
     return layout
+
+
+def _schema_problems(doc: Document) -> list[Problem]:
+    """Check the layout against its schema (jsonschema: the layout is read once, not per card)."""
+    from ..cards.validate import fast_valid
+
+    if not isinstance(doc.data, dict):
+        return [doc.problem((), "expected a mapping of the layout's parts (colours, front, back)")]
+    if fast_valid(doc.data, "print-layout"):
+        return []  # the compiled validator, as for cards: jsonschema loads only to explain a mistake
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    text = resources.files("cardsite.schema").joinpath("print-layout.schema.json").read_text("utf-8")
+    errors = Draft202012Validator(json.loads(text)).iter_errors(doc.data)
+    return sorted({doc.problem(tuple(e.absolute_path), e.message) for e in errors})
 
 
 def _layout(doc: Document, conf: dict[str, Any], brand_color: str, site_file: Path) -> Layout:
