@@ -6,26 +6,15 @@ that both give the same bytes for every card they have.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 import vobject
 from vobject.behavior import Behavior
 
 from cardsite.cards.model import Card
-from cardsite.render.vcard import card_uid
 
-MAX_LINE_OCTETS = 75
-
-_TEL_TYPES = {
-    "work": ["WORK", "VOICE"],
-    "cell": ["CELL", "VOICE"],
-    "home": ["HOME", "VOICE"],
-    "fax": ["WORK", "FAX"],
-}
-
-#: Whitespace (line breaks included) and control characters: raw in a uri value, they would end the line.
-_UNSAFE_IN_URI = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# The type table and the unsafe-character rule are data, not serialisation: the oracle shares them.
+from cardsite.render.vcard import _TEL_TYPES, _UNSAFE_IN_URI, MAX_LINE_OCTETS, card_uid
 
 
 class _Uri(Behavior):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.load import contact_files, read_yaml
+from .. import progress
+from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
@@ -384,10 +385,14 @@ def _dependents(
 ) -> list[Source] | None:
     """Return the unchanged cards whose page shows one of `shown` (retired cards naming it as successor)."""
     ids = sorted({d for s in shown for d in site["links"]["shown_by"].get(s.id, ())} - changed)
+    if not ids:
+        return []
     if len(ids) + len(changed) > REBUILD_MAX:
         return None
     entries = read_cards(site, out_dir, ids)
-    files = {Path(path).stem: path for path in stamp.inputs.contacts if Path(path).stem in entries}
+    # The scan named every contact file; a card's is <contacts>/<id>.yaml or .yml.
+    found = (f"{stamp.inputs.contacts_dir}/{i}{suffix}" for i in ids for suffix in CONTACT_SUFFIXES)
+    files = {Path(path).stem: path for path in found if path in stamp.inputs.contacts}
     if entries.keys() != set(ids) or files.keys() != set(ids):
         return None
     return [
@@ -517,7 +522,11 @@ def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan
     jobs = [(by_id[card_id], paths) for card_id, paths in plan.todo.items()]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for (source, _), done in zip(jobs, parallel_map(_render_one, (pages, out_dir), jobs), strict=True):
+    # Ctrl-C leaves whole files only, and no saved state: the next build sees what is missing.
+    stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
+    with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
+        results = parallel_map(_render_one, (pages, out_dir), jobs, bar.advance)
+    for (source, _), done in zip(jobs, results, strict=True):
         for rel, changed, sig in done:
             plan.files[source.id][rel] = sig
             if changed:

@@ -56,9 +56,8 @@ FIELD_KEYS = (
 
 def card_fields(card: Card) -> dict[str, Any]:
     """Return the card's printable fields as JSON-ready data."""
-    data = card.to_dict()
-    # Through JSON, so tuples become lists and compare equal to what was saved.
-    fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
+    data = card.to_dict()  # lists, not tuples: equal to what was saved and read back as JSON
+    fields = {key: data[key] for key in FIELD_KEYS}
     fields["name"]["full"] = card.name.full
     if not card.name.order:
         del fields["name"]["order"]  # only a set order is printable content; the script decides otherwise
