@@ -78,7 +78,7 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
 
 
-COMMANDS = ("build", "check", "serve", "publish", "notify", "printshop", "stats", "new", "import", "sync")
+COMMANDS = ("build", "check", "serve", "publish", "notify", "print", "printshop", "stats", "new", "import", "sync")
 
 
 def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
@@ -176,6 +176,25 @@ def _add_stats(sub: _Commands) -> None:
     p.set_defaults(func=cmd_stats)
 
 
+def _add_print(sub: _Commands) -> None:
+    p = _command(sub, "print", "render the print PDFs of live cards from the built site, and PNG proofs")
+    _project_options(p)
+    _base_url_option(p)
+    _out_option(p, "built site (default: public); the PDFs go to its .cardsite/print/")
+    p.add_argument("ids", nargs="*", metavar="ID", help="the cards to render (default: every live card)")
+    p.add_argument(
+        "--proofs", type=Path, metavar="DIR", help="also write a PNG proof of each card (both sides) into DIR"
+    )
+    p.set_defaults(func=_run_print)
+
+
+def _run_print(args: argparse.Namespace) -> int:
+    """Render the PDFs that are not current; a card edit renders that card's again, a layout edit every one."""
+    from .build.printing import print_command
+
+    return print_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command and its options."""
     # prog stays argparse's default, the name the program was called by (build.py or cardsite).
@@ -242,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
     _bucket_options(p, "S3 bucket that keeps the state in _cardsite/", "S3/SES")
     p.set_defaults(func=cmd_notify)
+    _add_print(sub)
     _add_printshop(sub)
     _add_stats(sub)
     _add_new(sub)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.utils
+import hashlib
 import http.client
 import http.server
 import io
@@ -206,9 +207,24 @@ def test_print_jobs_carry_everything_a_printer_needs(site: Path, endpoint: str, 
         assert re.fullmatch(rf"\[cardsite\] created: .+ \({card_id}\)", msg["Subject"])
         assert "created" in msg.get_body(("plain",)).get_content()
         files = attachments(msg)
-        assert sorted(files) == sorted(["card.json", f"{card_id}.vcf", "qr.svg", "qr.png", f"{card_id}.ndef"])
+        assert sorted(files) == sorted(
+            ["card.json", "card.pdf", f"{card_id}.vcf", "qr.svg", "qr.png", f"{card_id}.ndef"]
+        )
         job = json.loads(files["card.json"])
         validator.validate(job)
+        # Version 2: every attachment but card.json is listed with the digest and size of the bytes attached.
+        assert job["version"] == 2 and files["card.pdf"].startswith(b"%PDF-")
+        digests = {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
+        }
+        assert job["print"]["attachments"] == {name: d for name, d in digests.items() if name != "card.json"}
+        assert job["print"]["nfc"]["ndef_hex"] == files[f"{card_id}.ndef"].hex() == job["nfc"]["ndef_hex"]
+        assert (job["print"]["trim_mm"], job["print"]["bleed_mm"], job["print"]["nfc"]["chip"]) == (
+            [85, 55],
+            3,
+            "NTAG213",
+        )
+        assert job["print"]["qr_module_mm"] >= 0.6
         url = f"https://cards.example.ch/{card_id}/"
         assert (job["id"], job["event"], job["url"], job["vcf_url"]) == (card_id, "created", url, f"{url}{card_id}.vcf")
         assert files[f"{card_id}.vcf"] == (site / "public" / card_id / f"{card_id}.vcf").read_bytes()
@@ -296,6 +312,7 @@ def test_changed_removed_and_retired_cards(site: Path, endpoint: str, aws: str, 
         assert msg["X-Cardsite-Event"] == "retired"
         assert list(attachments(msg)) == ["card.json"]
         job = json.loads(attachments(msg)["card.json"])
+        assert job["print"]["attachments"] == {}, "a retired card is not printed: no card.pdf"
         assert (job["event"], job["vcf_url"], job["url"]) == ("retired", None, f"https://cards.example.ch/{card_id}/")
         assert "Withdraw" in msg.get_body(("plain",)).get_content()
     assert sorted(owner_notices(new)) == ["lukasz-wojcik"]
@@ -408,6 +425,10 @@ def test_a_failed_message_is_reported_and_sent_next_run(site, endpoint, aws, fau
 
 def announce_eve(site: Path, endpoint: str, given: str) -> None:
     """Add a card eve (given name `given`, family name Doe, eve@example.ch), build and notify."""
+    # These names test mail headers, and are longer than the sample layout prints a name (check refuses them
+    # there): this project's designer allows 4 pt names.
+    layout = site / "templates" / "print" / "card.yaml"
+    layout.write_text(layout.read_text().replace("size: 11, min_size: 7", "size: 11, min_size: 4"))
     path = site / "contacts" / "eve.yaml"
     path.write_text(
         json.dumps({"name": {"given": given, "family": "Doe"}, "emails": [{"value": "eve@example.ch"}]}),
@@ -631,6 +652,18 @@ def test_the_documented_reader_reads_a_print_job(project: Path, monkeypatch) -> 
     assert done.stdout.startswith("created jana-mueller: reprint url, name")
     ndef_bytes = (project / "jana-mueller.ndef").read_bytes()
     assert ndef_bytes == ndef_uri_message("https://cards.example.ch/jana-mueller/?n")
+    assert (project / "jana-mueller.pdf").read_bytes() == (
+        project / "public/.cardsite/print/jana-mueller.pdf"
+    ).read_bytes()
+    # The reader checks every attachment against its digest: a changed PDF is refused.
+    raw = (project / "out/jana-mueller.print.eml").read_bytes()
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    for part in msg.iter_attachments():
+        if part.get_filename() == "card.pdf":
+            part.set_content(part.get_content() + b"%tampered", "application", "pdf", filename="card.pdf")
+    (project / "tampered.eml").write_bytes(msg.as_bytes())
+    done = subprocess.run([sys.executable, "read_job.py", "tampered.eml"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "card.pdf is not the file the job lists" in done.stderr
 
 
 def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:

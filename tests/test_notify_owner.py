@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cardsite.cards.settings import load_settings
 from cardsite.cli import main
 from cardsite.notify.announce import MailSettings, announce, built_site, load_cards, make_job, plan
 from cardsite.notify.ledger import empty_state
@@ -87,7 +88,7 @@ def test_notify_itself_sends_no_owner_notice_outside_the_domains(project: Path, 
     card(project, "eve@attacker.example")
     assert main(["build", "-q"]) == 0
     site, cards = load_cards(project / "public")  # the build let the card past the check
-    built = built_site(project / "public", site, cards)
+    built = built_site(project / "public", site, cards, load_settings(project / "contacts"))
     changes = [c for c in plan(cards, built.vcards, {}) if c.card_id in ("eve", "jana-mueller")]
     mail = MailSettings(sender=None, print_inbox=(), owner_domains=("example.ch",))
     make = lambda change: make_job(change, built=built, commit=None)  # noqa: E731

@@ -243,6 +243,27 @@ def test_a_saved_card_is_rebuilt_alone_and_the_index_keeps_every_card(preview: P
     assert status == 200 and all(f"/{card_id}/" in text for card_id in every)
 
 
+def test_print_proof_shows_both_sides_and_follows_an_edit(preview: Preview, project: Path) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    with urllib.request.urlopen(preview.url + "/max/print", timeout=30) as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "image/png"
+        first = response.read()
+    proof = Image.open(io.BytesIO(first))
+    assert proof.width > 2 * proof.height  # front and back, side by side
+    back = proof.crop((proof.width // 2, 0, proof.width, proof.height))
+    # The preview builds for its own address, so a phone on the network can follow the proof's QR code.
+    assert [r.text for r in zxingcpp.read_barcodes(back)] == [f"{preview.url}/max/?q"]
+    edit(project / "contacts" / "max.yaml", "  family: Muster\n", "  family: Muster\ntitle: Solo\n")
+    assert wait_until(lambda: get_bytes(preview.url + "/max/print") not in (first, b""))
+    status, _, text = get(preview.url + "/hans-meier/print")  # retired: nothing to print
+    assert status == 404 and "retired" in text
+    assert get(preview.url + "/nobody/print")[0] == 404
+
+
 def test_root_serves_the_sites_own_directory_when_it_has_one(preview: Preview, project: Path) -> None:
     site = project / "site.yaml"
     site.write_text(site.read_text("utf-8") + "directory: true\n", "utf-8")

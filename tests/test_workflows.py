@@ -502,6 +502,27 @@ def test_card_changes_lists_what_the_pull_request_adds_changes_and_removes(pr_re
         assert f"`{other}`" not in out
 
 
+def test_card_changes_ids_are_the_added_and_changed_cards_for_their_proofs(pr_repo: Path) -> None:
+    assert card_changes(pr_repo, "--ids", "HEAD^1", "HEAD") == "eve\nben\n"
+    write(pr_repo, "contacts/a`b c*.yaml", "x\n")
+    git(pr_repo, "add", "-A")
+    git(pr_repo, "commit", "-qm", "odd")
+    assert card_changes(pr_repo, "--ids", "HEAD^1", "HEAD") == "", "no odd name reaches the command line"
+
+
+def test_pr_workflow_attaches_print_proofs_of_the_changed_cards(workflows: dict[str, dict[str, Any]]) -> None:
+    pr = workflows["pr"]
+    (job_id,) = pr["jobs"]
+    built, _ = step_named(pr, job_id, "build.py build")
+    drawn, draw = step_named(pr, job_id, "build.py print")
+    uploaded, upload = next(
+        (i, s) for i, s in enumerate(pr["jobs"][job_id]["steps"]) if "proofs" in str(s.get("with", {}))
+    )
+    assert built < drawn < uploaded
+    assert "card-changes.sh --ids HEAD^1 HEAD" in draw["run"] and "--proofs proofs" in draw["run"]
+    assert upload["with"]["path"].rstrip("/") == "proofs" and upload["with"]["if-no-files-found"] == "ignore"
+
+
 def test_card_changes_says_so_when_no_card_changed(pr_repo: Path) -> None:
     write(pr_repo, "docs.md", "text\n")
     git(pr_repo, "add", "docs.md")

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Print, as Markdown for a job summary, the cards that HEAD adds, changes or removes compared with BASE.
 #
-# Usage: card-changes.sh BASE [HEAD]
+# Usage: card-changes.sh [--ids] BASE [HEAD]
 # A pull request's merge commit has the base branch as its first parent, so `HEAD^1 HEAD`
 # compares the pull request with the base branch without naming any branch.
+# --ids prints the ids of the added and changed cards instead, one a line (for their print proofs).
 set -euo pipefail
 
-base=${1:?usage: card-changes.sh BASE [HEAD]}
+ids_only=false
+if [ "${1:-}" = --ids ]; then
+    ids_only=true
+    shift
+fi
+base=${1:?usage: card-changes.sh [--ids] BASE [HEAD]}
 head=${2:-HEAD}
 added=()
 changed=()
@@ -33,6 +39,13 @@ while IFS= read -r -d '' status && IFS= read -r -d '' path; do
         *) changed+=("$id") ;;
     esac
 done <"$diff"
+
+if $ids_only; then
+    for id in "${added[@]}" "${changed[@]}"; do
+        case $id in *[!a-z0-9-]*) ;; *) printf '%s\n' "$id" ;; esac # only what can be a card id
+    done
+    exit 0
+fi
 
 list() {
     local label=$1

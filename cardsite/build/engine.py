@@ -35,6 +35,7 @@ from .output import (
     write_new_folder,
 )
 from .parallel import parallel_map
+from .printing import layout_problems, print_problems
 from .rules import RULES, Plan, new_plan, plan_all, plan_card, short_hash
 from .signing import load_wallet, wallet_inputs, wallet_notes
 from .store import all_outputs, read_cards, read_site, read_state, update_cards, write_state
@@ -47,8 +48,10 @@ log = logging.getLogger(__name__)
 
 
 def fixed_key(settings: Settings) -> str:
-    """Hash what every card's validity depends on besides its own file: the settings and cardsite's code."""
-    return short_hash(settings.digest, code_digest())
+    """Hash what every card's validity depends on besides its own file: the settings, the print layout, the code."""
+    from .printing import layout_digest
+
+    return short_hash(settings.digest, layout_digest(settings), code_digest())
 
 
 @dataclass
@@ -111,6 +114,8 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
     sources: list[Source] = []
     links = input_links(settings)
     problems = [link_problem(path) for path in sorted(links)]
+    if not links:
+        problems += layout_problems(settings)  # and its fonts load here, once, before any worker forks
     seen: dict[str, str] = {}
     to_load: list[Source] = []
     for card_id, file, st in contact_files(settings.contacts_dir):
@@ -186,6 +191,10 @@ def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str,
     if doc is None:
         return None, "", "", problems
     card, problems = make_card(source.id, doc, settings)
+    if card is not None and card.active:
+        # A card that cannot be printed as the layout says fails like any other mistake (docs/print.md).
+        problems = print_problems(settings, doc, card)
+        card = None if problems else card
     # A dataclass repr names every field and value, nested ones too: its hash changes exactly when the card
     # does, at a tenth of the cost of JSON from asdict().
     return card, doc.digest, short_hash(repr(card)) if card else "", problems

@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import aws, progress
 from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
+from ..build.printing import artwork_on, card_artwork, print_geometry
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
@@ -171,10 +172,15 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
     if change.event == RETIRED:
         fields = card.fields if card else prev.get("fields", {})
         successor = card.successor if card else ""
+        url = prev.get("url") or site.card_url(change.card_id)
+        trim, bleed, module = print_geometry(built.settings, url, site.qr_error_correction)
         return Job(
             card_id=change.card_id,
             event=RETIRED,
-            url=prev.get("url") or site.card_url(change.card_id),
+            url=url,
+            trim_mm=trim,
+            bleed_mm=bleed,
+            qr_module_mm=module,
             fields=fields,
             changed=[],
             commit=commit,
@@ -183,6 +189,9 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
             lang=fields.get("lang", site.default_language),
         )
     assert card is not None
+    trim, bleed, module = print_geometry(built.settings, card.url, site.qr_error_correction)
+    # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
+    pdf = card_artwork(built.settings, built.out_dir, site, card).pdf if artwork_on(built.settings) else None
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
@@ -200,6 +209,10 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         qr_png=png_from_svg(built.file(card, "qr.svg"), min_width=600),
         lang=card.lang,
         wallet=wallet_links(card),
+        pdf=pdf,
+        trim_mm=trim,
+        bleed_mm=bleed,
+        qr_module_mm=module,
     )
 
 
@@ -326,6 +339,8 @@ class BuiltSite:
     out_dir: Path
     site: SiteManifest
     vcards: dict[str, bytes]
+    #: site.yaml and the templates: the print layout the artwork is drawn with.
+    settings: Settings
 
     def file(self, card: SiteCard, name: str) -> bytes:
         """Return one output of `card` as built; refuse one that is gone or changed since the build."""
@@ -357,7 +372,7 @@ def load_cards(out_dir: Path) -> tuple[SiteManifest, list[SiteCard]]:
     return site, [site.cards[card_id] for card_id in sorted(site.cards)]
 
 
-def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> BuiltSite:
+def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard], settings: Settings) -> BuiltSite:
     """Return the built site with the vCard of every live card; refuse when one is missing."""
     vcards, missing = {}, []
     for card in cards:
@@ -374,7 +389,7 @@ def built_site(out_dir: Path, site: SiteManifest, cards: list[SiteCard]) -> Buil
             f"{display_path(out_dir)} has no vCard for {shown}: build and publish first,"
             " so every announced link is live. Nothing was sent."
         )
-    return BuiltSite(out_dir, site, vcards)
+    return BuiltSite(out_dir, site, vcards, settings)
 
 
 def commit_sha(project_dir: Path, environ: Mapping[str, str]) -> str | None:
@@ -424,7 +439,7 @@ def notify_command(args: argparse.Namespace) -> int:
     # The manifest and the files it lists are what publish put online, so they are the printable content.
     site, cards = load_cards(args.out)
     check_current(settings, site)
-    built = built_site(args.out, site, cards)
+    built = built_site(args.out, site, cards, settings)
 
     session = aws.new_session()
     store = _ledger(args, session)

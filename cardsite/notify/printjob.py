@@ -26,7 +26,8 @@ from ..build.manifest import FIELD_KEYS
 from ..cards.model import Name, source_url
 from .strings import strings_for
 
-SCHEMA_VERSION = 1
+#: 2 added card.pdf and the print block; every version-1 field is unchanged (docs/print-job.md).
+SCHEMA_VERSION = 2
 SCHEMA_ID = "https://cardsite.dev/schema/printjob.schema.json"
 
 CREATED, UPDATED, RETIRED = "created", "updated", "retired"
@@ -193,6 +194,11 @@ class Job:
     job_id: str = ""
     #: {"apple" | "google" | "background": URL} of the wallet outputs the build made, for the owner notice.
     wallet: dict[str, str] = field(default_factory=dict)
+    #: The print PDF (live cards only) and the geometry the print block states: trim, bleed, QR module, in mm.
+    pdf: bytes | None = None
+    trim_mm: tuple[float, float] = (85.0, 55.0)
+    bleed_mm: float = 3.0
+    qr_module_mm: float = 0.0
 
     @property
     def name(self) -> str:
@@ -217,9 +223,10 @@ def make_job_id(job: Job, previous: str) -> str:
     return f"{job.card_id}.{hashlib.sha256(blob).hexdigest()[:JOB_DIGEST_CHARS]}"
 
 
-def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
-    """Return the machine-readable print job (validates against printjob.schema.json)."""
+def card_json(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
+    """Return the machine-readable print job (validates against printjob.schema.json); `files`: the attachments."""
     ndef = ndef_uri_message(source_url(job.url, "nfc"))
+    attachment_names = ["card.json", *(name for name, _, _ in files)]
     return {
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
@@ -236,6 +243,19 @@ def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
         "nfc": {"uri": source_url(job.url, "nfc"), "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
         "qr": {"url": source_url(job.url, "qr"), "error_correction": job.qr_level},
         "attachments": attachment_names,
+        "print": print_block(job, files),
+    }
+
+
+def print_block(job: Job, files: list[tuple[str, str, bytes]]) -> dict[str, Any]:
+    """Return card.json's print block: what the press and the NFC encoder need, and a digest of each file."""
+    uri = source_url(job.url, "nfc")
+    return {
+        "trim_mm": list(job.trim_mm),
+        "bleed_mm": job.bleed_mm,
+        "qr_module_mm": job.qr_module_mm,
+        "nfc": {"chip": "NTAG213", "uri": uri, "ndef_hex": ndef_uri_message(uri).hex()},
+        "attachments": {name: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)} for name, _, b in files},
     }
 
 
@@ -244,6 +264,7 @@ def print_attachments(job: Job) -> list[tuple[str, str, bytes]]:
     if job.event == RETIRED or job.vcf is None:
         return []
     return [
+        *([("card.pdf", "application/pdf", job.pdf)] if job.pdf is not None else []),
         (f"{job.card_id}.vcf", "text/vcard", job.vcf),
         ("qr.svg", "image/svg+xml", job.qr_svg),
         ("qr.png", "image/png", job.qr_png),
@@ -295,7 +316,7 @@ def print_job_message(job: Job, sender: Address, inbox: list[Address], reply_to:
     files = print_attachments(job)
     names = ["card.json", *(name for name, _, _ in files)]
     msg.set_content(print_job_text(job, names))
-    data = json.dumps(card_json(job, names), ensure_ascii=False, indent=2).encode("utf-8")
+    data = json.dumps(card_json(job, files), ensure_ascii=False, indent=2).encode("utf-8")
     # Everything goes base64, so no line can outgrow SES's 1,000-character limit.
     msg.add_attachment(data, "application", "json", filename="card.json")
     for name, mime, blob in files:
@@ -317,6 +338,9 @@ def print_job_text(job: Job, attachment_names: list[str]) -> str:
             lines.append(f"It is replaced by: {job.successor_url}")
     else:
         lines += [f"vCard: {job.vcf_url}", f"Changed: {', '.join(job.changed) or '(vCard only)'}"]
+        if job.pdf is not None:
+            trim = " × ".join(f"{v:g}" for v in job.trim_mm)
+            lines.append(f"Artwork: card.pdf, page 1 front, page 2 back; trim {trim} mm, bleed {job.bleed_mm:g} mm")
     lines += [f"Commit: {job.commit or 'unknown'}", "", "Attached: " + ", ".join(attachment_names)]
     lines += [f"card.json is the machine-readable job (schema version {SCHEMA_VERSION})."]
     return "\n".join(lines) + "\n"

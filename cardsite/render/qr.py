@@ -314,6 +314,13 @@ def render_svg(url: str, level: str = "M") -> bytes:
     return svg.encode("ascii")
 
 
+def symbol_size(url: str, level: str) -> int:
+    """Return how many modules a side the QR code of `url` has, without drawing it (the version alone)."""
+    code = qrcode.QRCode(error_correction=_LEVELS[level], border=QUIET_ZONE)
+    code.add_data(url.encode("utf-8"))
+    return _best_fit(code.error_correction, _payloads(code.data_list)) * 4 + 17
+
+
 @lru_cache(maxsize=4)
 def modules_of(url: str, level: str) -> np.ndarray:
     """Return the (n, n) dark modules of `url`'s QR code; the build's SVG and PNG of one card share one encoding."""

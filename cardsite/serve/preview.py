@@ -350,6 +350,9 @@ class Preview:
         with self._cond:
             epoch, problems, cards = self.epoch, self.problems, self.cards
         rel = unquote(raw_path).lstrip("/")
+        card_id, _, rest = rel.partition("/")
+        if rest in ("print", "print/") and not problems:
+            return self._proof(card_id)
         found: Path | None = None
         # Dot segments cover "..", the build cache in .cardsite/ and half-written temporary files.
         if not any(part.startswith(".") for part in rel.split("/")):
@@ -373,6 +376,22 @@ class Preview:
                 status, body = 500, error_page(problems)
             body = inject_reload(body, epoch)
         return status, headers, body
+
+    def _proof(self, card_id: str) -> tuple[int, dict[str, str], bytes]:
+        """Answer /<id>/print: a PNG proof of the card's print PDF, both sides, drawn from the built site."""
+        from ..build.manifest import read_manifest
+        from ..build.printing import card_artwork, live_card
+        from ..render.proof import proof_png
+
+        assert self.out_dir is not None and self.built_settings is not None
+        plain = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+        try:
+            site = read_manifest(self.out_dir)
+            art = card_artwork(self.built_settings, self.out_dir, site, live_card(site, card_id))
+        except (Abort, ValidationError) as exc:
+            shown = "\n".join(p.format() for p in exc.problems) if isinstance(exc, ValidationError) else str(exc)
+            return 404, plain, f"No print proof: {shown}\n".encode()
+        return 200, {"Content-Type": "image/png", "Cache-Control": "no-store"}, proof_png(art.pdf)
 
     def _index(self, cards: dict[str, str]) -> tuple[int, bytes]:
         """Return the status and body of the preview's own directory of cards, made with the site's templates."""
