@@ -83,7 +83,7 @@ def _photo_costs(raw: dict[str, Any]) -> dict[str, Any]:
     per_photo["pillow_ms"] = round(statistics.median(_cpu(r) for r in pillow) / count * 1000, 2)
     direct = [r for r in raw.get("cardsite_photo", {}).get("runs", []) if "error" not in r]
     if direct:
-        per_photo["photo_code_ms"] = round(statistics.median(_cpu(r) for r in direct) / count * 1000, 2)
+        per_photo["photo_code_ms"] = round(statistics.median(_cpu(r) / r["count"] for r in direct) * 1000, 2)
     per_photo["x_pillow"] = round(per_photo["build_ms"] / per_photo["pillow_ms"], 2)
     return per_photo
 
@@ -184,11 +184,17 @@ def uptime() -> str:
 
 def machine() -> dict[str, Any]:
     """Describe the machine, the code measured and its load."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
     return {
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
-        "commit": commit.stdout.strip(),
+        # Outside a checkout (a `git archive` of another commit), the caller names the commit.
+        "commit": git("rev-parse", "--short", "HEAD") or os.environ.get("CARDSITE_BENCH_COMMIT", "?"),
+        # The code measured: the last commit that changed cardsite/ (a benchmark-only commit changes nothing).
+        "cardsite_commit": git("log", "-1", "--format=%h %s", "--", "cardsite") or "see commit",
         "load_before": uptime(),
     }
 
@@ -261,6 +267,7 @@ def render(figures: dict[str, Any]) -> str:
     m = figures["machine"]
     lines = [
         f"cardsite speed on {m['cpus']} CPUs, commit {m['commit']}, medians of {figures['runs']} runs",
+        f"cardsite/ last changed in {m.get('cardsite_commit', '?')}",
         f"load before: {m['load_before']}",
         f"load after:  {m.get('load_after', '')}",
         "",
