@@ -158,8 +158,10 @@ def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
         )
     preview = fig.get("preview", {}).get("median")
     rows.append(_row("preview save -> served < 0.25 s", preview, PREVIEW_MAX, "s"))
-    peak = max(fig[name]["peak_tree_mb"] for name in BUILDS if name in fig and "peak_tree_mb" in fig[name])
-    rows.append(_row("peak memory (process tree RSS) <= 300 MB", peak, MEMORY_MAX_MB, "MB"))
+    measured = [fig[name] for name in BUILDS if name in fig and "peak_tree_mb" in fig[name]]
+    peak, pss = max(s["peak_tree_mb"] for s in measured), max(s["peak_tree_pss_mb"] for s in measured)
+    note = f"PSS {pss} MB (pages shared after fork counted once)"
+    rows.append(_row("peak memory (process tree RSS) <= 300 MB", peak, MEMORY_MAX_MB, "MB", note))
     rows.append(_linearity(figures.get("linearity")))
     for row in rows:
         row["applies"] = fig["cards"] == TARGET_CARDS
@@ -238,6 +240,7 @@ def _scenario_rows(fig: dict[str, Any]) -> list[tuple[Any, ...]]:
                 _x(s.get("x_hugo_user")),
                 _x(s.get("x_floor")),
                 s.get("peak_tree_mb", ""),
+                s.get("peak_tree_pss_mb", ""),
                 written,
             )
         )
@@ -250,13 +253,7 @@ def _scenario_rows(fig: dict[str, Any]) -> list[tuple[Any, ...]]:
                 "preview, save -> served",
                 f"{p['median']:.2f}",
                 " ".join(f"{x:.2f}" for x in p["runs"]),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
+                *[""] * 8,
             )
         )
     return rows
@@ -284,6 +281,7 @@ def render(figures: dict[str, Any]) -> str:
         "/Hugo user",
         "/floor",
         "peak MB",
+        "PSS MB",
         "files written",
     )
     rows = [row for fig in figures["corpora"].values() for row in _scenario_rows(fig)]
