@@ -7,10 +7,12 @@ import functools
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import progress
 from .cards.settings import Settings, load_settings
 from .errors import CardsiteError, ValidationError, shown
 
@@ -50,7 +52,9 @@ def _base_url_option(parser: argparse.ArgumentParser) -> None:
 
 def _log_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="show only errors")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="show no progress and no details: only errors and the summary"
+    )
 
 
 def _bucket_options(parser: argparse.ArgumentParser, bucket_help: str, endpoint_help: str) -> None:
@@ -76,7 +80,7 @@ def _command(sub: _Commands, name: str, summary: str) -> argparse.ArgumentParser
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", allow_abbrev=False)
 
 
-COMMANDS = ("build", "check", "serve", "publish", "notify")
+COMMANDS = ("build", "check", "serve", "publish", "notify", "printshop")
 
 
 def _settings(args: argparse.Namespace, defer_checks: bool = False) -> Settings:
@@ -96,18 +100,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Validate everything, then build what changed since the last build."""
     from .build.engine import build
 
+    started = time.monotonic()
     # The engine checks site.yaml unless its stamp shows that the last successful build checked this very file.
     report = build(_settings(args, defer_checks=True), args.out)
+    seconds = time.monotonic() - started
+    cards, written, removed = len(report.cards), len(report.written), len(report.removed)
     if report.path == "nothing":
-        log.info("Built %d cards into %s: nothing changed, 0 files written", len(report.cards), args.out)
+        progress.summary(f"Built {cards} cards into {args.out}: nothing changed, 0 files written")
     else:
-        log.info(
-            "Built %d cards into %s: %d files written, %d removed",
-            len(report.cards),
-            args.out,
-            len(report.written),
-            len(report.removed),
-        )
+        progress.summary(f"Built {cards} cards into {args.out}: {written} files written, {removed} removed")
+    progress.append_summary(
+        f"### Build: {cards} cards\n\n| files | count |\n|---|---:|\n| written | {written} |\n| removed | {removed} |\n"
+        f"\nTook {seconds:.1f} s.\n"
+    )
     return 0
 
 
@@ -215,7 +220,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", type=Path, metavar="DIR", help="write .eml files into DIR instead of sending")
     _bucket_options(p, "S3 bucket that keeps the state in _cardsite/", "S3/SES")
     p.set_defaults(func=cmd_notify)
+    _add_printshop(sub)
     return parser
+
+
+def _add_printshop(sub: _Commands) -> None:
+    p = _command(sub, "printshop", "the reference print-shop inbox: file print jobs from IMAP into a hot folder")
+    _log_options(p)
+    p.add_argument("--imap-url", required=True, metavar="URL", help="imaps://HOST[:PORT] of the print inbox")
+    p.add_argument("--user", required=True, help="IMAP user (the password comes from $CARDSITE_PRINTSHOP_PASSWORD)")
+    p.add_argument("--hot-folder", required=True, type=Path, metavar="DIR", help="where the press and NFC encoder look")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="take what is waiting, then exit")
+    when.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between polls (default: 60)")
+    p.set_defaults(func=_run_printshop)
+
+
+def _run_printshop(args: argparse.Namespace) -> int:
+    """Poll the print inbox and file each checked job in the hot folder (docs/printshop.md)."""
+    from .printshop.inbox import printshop_command
+
+    return printshop_command(args)
 
 
 # --------------------------------------------------------------------------- entry
@@ -251,7 +276,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = _parse(list(sys.argv[1:] if argv is None else argv))
-    _setup_logging(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    quiet = getattr(args, "quiet", False)
+    _setup_logging(logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO)
+    progress.configure(quiet=quiet)
     try:
         return args.func(args)
     except ValidationError as exc:
@@ -262,8 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CardsiteError as exc:
         print(f"Error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A step of cardsite.progress names what was done and what was not (progress.Interrupted).
+        print(f"Interrupted: {exc}" if str(exc) else "Interrupted.", file=sys.stderr)
         return 130
 
 

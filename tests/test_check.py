@@ -107,6 +107,25 @@ def test_url_too_long_for_ntag213(project: Path, capsys: pytest.CaptureFixture[s
     assert "NTAG213" in out
 
 
+@pytest.mark.parametrize(("extra", "fits"), [(0, True), (1, False)])
+def test_ntag213_limit_counts_the_nfc_marker(
+    project: Path, capsys: pytest.CaptureFixture[str], extra: int, fits: bool
+) -> None:
+    # The tag holds the URL with its '?n' marker: 132 bytes after 'https://' in all, marker included.
+    write(project, "max.yaml", "name: {given: Max}\n")
+    for path in project.glob("contacts/*.yaml"):
+        if path.name != "max.yaml":
+            path.unlink()
+    host = 132 - len("/max/?n") + extra
+    labels = "x" * 60 + "." + "y" * 60 + "."
+    base = "https://" + labels + "z" * (host - len(labels) - len(".ch")) + ".ch"
+    code, out = check(capsys, "--base-url", base)
+    assert (code == 0) == fits, out
+    assert ("NTAG213" in out) != fits
+    if not fits:
+        assert f"{base}/max/?n" in out and "133 bytes" in out
+
+
 def test_github_format(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(project, "jana.yaml", "name:\n  given: Jana\nphones:\n  - value: '+41 44 12'\n")
     code = main(["check", "--format", "github"])

@@ -351,7 +351,9 @@ def test_a_build_killed_midway_leaves_no_workers_and_the_next_build_repairs(
     child.send_signal(sig)
     _, err = child.communicate(timeout=30)
     if sig == signal.SIGINT:
-        assert child.returncode == 130 and "Interrupted." in err and "Traceback" not in err, err
+        # One line: what was done and what was not (cardsite.progress), as the build's -q run prints nothing else.
+        one_line = err.startswith("Interrupted: rendered at least ") and err.count("\n") == 1
+        assert child.returncode == 130 and one_line, err
     stopped = sum(MARK in p.read_text() for p in pages)
     assert 0 < stopped < len(pages), "the build was stopped partway"
     assert workers, "the build ran worker processes"

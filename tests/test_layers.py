@@ -1,6 +1,6 @@
 """The package's folders are its architecture: each stage imports only the stages below it.
 
-    errors                      the exception tree, imported by everyone
+    errors, progress            the exception tree and the progress reporter, imported by everyone
     cards                       load and check the YAML, settings, Card objects
     render                      a Card into pages, vCard, QR code, photo files (pure)
     build                       the engine: what is current, plan, render, write
@@ -23,6 +23,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cardsite"
 #: Each part of the package and its layer; a module may import its own part and any lower layer.
 LAYERS = {
     "errors": 0,
+    "progress": 0,
     "cards": 1,
     "render": 2,
     "build": 3,
@@ -30,6 +31,7 @@ LAYERS = {
     "serve": 4,
     "publish": 4,
     "notify": 4,
+    "printshop": 4,
     "cli": 5,
 }
 #: Parts whose modules may import boto3 or botocore.

@@ -204,7 +204,7 @@ def test_notify_sends_the_same_jobs_from_the_manifest_alone(project: Path, monke
     out = project / "public" / "jana-mueller"
     monkeypatch.undo()
     assert job["qr.svg"] == (out / "qr.svg").read_bytes()
-    assert job["qr.png"] == qr.render_png(job["card.json"]["url"], "M", min_width=600)
+    assert job["qr.png"] == qr.render_png(job["card.json"]["qr"]["url"], "M", min_width=600)
     assert job["jana-mueller.vcf"] == (out / "jana-mueller.vcf").read_bytes()
     assert job["card.json"]["fields"] == read_manifest(project / "public").cards["jana-mueller"].fields
 
@@ -228,7 +228,7 @@ def test_a_build_encodes_each_qr_code_once(project: Path, monkeypatch: pytest.Mo
     qr.modules_of.cache_clear()
     build()
     site = read_manifest(project / "public")
-    assert sorted(encoded) == sorted(card.url for card in site.cards.values())
+    assert sorted(encoded) == sorted(f"{card.url}?q" for card in site.cards.values())
     assert not [rel for c in site.cards.values() for rel in c.files if rel.endswith(".png")]
 
 

@@ -212,14 +212,16 @@ def test_print_jobs_carry_everything_a_printer_needs(site: Path, endpoint: str, 
         url = f"https://cards.example.ch/{card_id}/"
         assert (job["id"], job["event"], job["url"], job["vcf_url"]) == (card_id, "created", url, f"{url}{card_id}.vcf")
         assert files[f"{card_id}.vcf"] == (site / "public" / card_id / f"{card_id}.vcf").read_bytes()
-        # The NDEF bytes, decoded by an independent decoder, give back the URL and fit an NTAG213.
+        # The NDEF bytes, decoded by an independent decoder, give back the URL with the NFC marker
+        # and fit an NTAG213; the QR code carries the QR marker.
         records = list(ndef.message_decoder(files[f"{card_id}.ndef"]))
-        assert [r.iri for r in records] == [url] == [job["nfc"]["uri"]]
+        assert [r.iri for r in records] == [f"{url}?n"] == [job["nfc"]["uri"]]
+        assert job["qr"]["url"] == f"{url}?q"
         assert bytes.fromhex(job["nfc"]["ndef_hex"]) == files[f"{card_id}.ndef"]
         assert len(files[f"{card_id}.ndef"]) <= NTAG213_NDEF_BYTES
         image = Image.open(io.BytesIO(files["qr.png"]))
         assert image.width >= 600
-        assert [r.text for r in zxingcpp.read_barcodes(image)] == [url]
+        assert [r.text for r in zxingcpp.read_barcodes(image)] == [f"{url}?q"]
         svg = files["qr.svg"].decode()
         size = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg)[1])
         starts = [(int(x), int(y)) for x, y in re.findall(r"M(\d+) (\d+)", svg)]
@@ -628,7 +630,7 @@ def test_the_documented_reader_reads_a_print_job(project: Path, monkeypatch) -> 
     )
     assert done.stdout.startswith("created jana-mueller: reprint url, name")
     ndef_bytes = (project / "jana-mueller.ndef").read_bytes()
-    assert ndef_bytes == ndef_uri_message("https://cards.example.ch/jana-mueller/")
+    assert ndef_bytes == ndef_uri_message("https://cards.example.ch/jana-mueller/?n")
 
 
 def test_state_written_meanwhile_by_another_run_is_merged(aws: str) -> None:

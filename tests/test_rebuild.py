@@ -84,6 +84,58 @@ def test_a_change_other_pages_show_rebuilds_them(project: Path, capsys: pytest.C
         assert "Sophie Muster" in text and "Müller" not in text, page
 
 
+def tree(out: Path) -> dict[str, bytes]:
+    """Return every output's bytes, the site manifest included, the build's private store aside."""
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and (".cardsite" not in p.parts or p.name == "site.json")
+    }
+
+
+@pytest.mark.parametrize("directory", [False, True])
+def test_a_name_edit_rewrites_exactly_the_pages_that_show_it(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, directory: bool
+) -> None:
+    # Jana has the alias jmueller and is the successor of the retired Hans: three pages show her name.
+    if directory:
+        (project / "site.yaml").write_text((project / "site.yaml").read_text() + "directory: true\n")
+    out = project / "public"
+    build(capsys)
+    before = snapshot(out)
+    edit(project / "contacts" / "jana-mueller.yaml", "family: Müller", "family: Muster")
+    with monkeypatch.context() as patch:
+        no_full_build(patch)
+        err = build(capsys)
+    assert "Built 5 cards" in err
+    shown = {"hans-meier/index.html", "jmueller/index.html"} | ({"index.html"} if directory else set())
+    own = {"jana-mueller/index.html", "jana-mueller/jana-mueller.vcf", "jana-mueller/signature.html"}
+    assert touched(before, snapshot(out)) == own | shown
+    for page in shown:
+        assert "Sophie Muster" in (out / page).read_text(), page
+    # Byte for byte what a full build of the same files makes, manifest included; then nothing is due.
+    assert main(["build", "--out", "fresh"]) == 0
+    assert tree(out) == tree(project / "fresh")
+    assert "nothing changed" in build(capsys)
+    os.utime(project / "site.yaml")  # a full build now finds every file current
+    assert "0 files written" in build(capsys)
+
+
+def test_a_photo_removed_is_rebuilt_alone_and_its_files_go(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project / "public"
+    build(capsys)
+    card = project / "contacts" / "jana-mueller.yaml"
+    card.write_text("".join(line for line in card.read_text().splitlines(True) if not line.startswith("photo:")))
+    with monkeypatch.context() as patch:
+        no_full_build(patch)
+        build(capsys)
+    assert not (out / "jana-mueller" / "photo.jpg").exists()
+    assert main(["build", "--out", "fresh"]) == 0
+    assert tree(out) == tree(project / "fresh")
+
+
 def test_a_broken_edit_is_reported_and_writes_nothing(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cards.load import contact_files, read_yaml
+from .. import progress
+from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
@@ -315,41 +316,118 @@ def _save_state(
     write_state(out_dir, new, state, stamp.record())
 
 
+#: What a rebuild of a few cards lets change in a card's summary. Other pages show a card's name and
+#: language only where the store's links say (successor pages, alias redirects, the directory); a
+#: change of status, successor or aliases changes which pages exist, and is the full build's.
+LOCAL_META = frozenset({"name", "lang", "photo", "photo_path"})
+
+
 def rebuild_cards(
     settings: Settings, out_dir: Path, site: dict[str, Any], card_files: dict[str, str], stamp: Stamp
 ) -> BuildReport | None:
-    """Rebuild the cards {card id: file} alone; return None when the full build must decide instead.
+    """Rebuild the cards {card id: file}, and the pages that show them; return None when the full build must decide.
 
     The stamp showed that the settings, the templates, cardsite's code, the output folder and
     every other contact file are as the last successful build left them, so these cards are the
     only inputs that moved. Each is loaded and checked as the full build would, planned and
-    rendered under the same rules, and only its part of the store is read and rewritten. A change
-    that other pages show (name, language, status, successor, aliases, photo) is the full build's.
+    rendered under the same rules, and only its part of the store is read and rewritten. A new
+    name or language also re-renders the pages that show it: successors' pages, alias redirects
+    and the directory (store.card_links says which).
     """
     fixed = fixed_key(settings)
-    if len(card_files) > REBUILD_MAX or site.get("fixed") != fixed:
+    if len(card_files) > REBUILD_MAX or site.get("fixed") != fixed or "links" not in site:
         return None
     entries = read_cards(site, out_dir, card_files)
     if entries.keys() != card_files.keys() or not manifest_current(out_dir):
         return None
     sources = _load_changed(settings, card_files, fixed)
-    if sources is None or any(source.meta != entries[source.id]["meta"] for source in sources):
+    if sources is None or any(_moved(s.meta, entries[s.id]["meta"]) - LOCAL_META for s in sources):
         return None
-    names = site["names"]
-    successors = {s.meta["successor"] for s in sources if s.meta["successor"]}
-    if not successors <= names.keys():
+    names = {**site["names"], **{s.id: s.name for s in sources}}
+    shown = [s for s in sources if _moved(s.meta, entries[s.id]["meta"]) & {"name", "lang"}]
+    dependents = _dependents(site, out_dir, stamp, shown, set(card_files))
+    if dependents is None:
         return None
+    everything = sources + dependents
+    entries.update((s.id, s.entry) for s in dependents if s.entry)
     plan = new_plan(settings)
-    for source in sources:
-        successor = names[source.meta["successor"]] if source.meta["successor"] else ""
+    for source in everything:
+        successor = names.get(source.meta["successor"], "")
         plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
-    pages = pages_for(settings, out_dir, names, sources, plan.todo) if plan.todo else None
-    report = BuildReport(cards=dict(names), path="cards", rebuilt=sorted(card_files), rendered=len(plan.todo))
-    report.written = render_cards(pages, out_dir, sources, plan)
-    update_manifest(settings, out_dir, sources, plan)
-    new_entries = {source.id: card_entry(source, plan, out_dir) for source in sources}
-    update_cards(out_dir, site, new_entries, stamp.record(cards=card_files))
+    pages = pages_for(settings, out_dir, names, everything, plan.todo) if plan.todo or shown else None
+    report = BuildReport(cards=names, path="cards", rebuilt=sorted(s.id for s in everything), rendered=len(plan.todo))
+    report.written = render_cards(pages, out_dir, everything, plan)
+    report.removed = [rel for s in sources for rel in entries[s.id]["outputs"] if rel not in plan.outputs[s.id]]
+    report.removed = [rel for rel in report.removed if remove_output(out_dir, rel)]
+    site_part, touched = _shown_pages(pages, out_dir, site, shown, names, report) if shown else (site["site"], {})
+    update_manifest(settings, out_dir, everything, plan, touched)
+    new_entries = {source.id: card_entry(source, plan, out_dir) for source in everything}
+    tops = [s.id for s in everything] + sorted({rel.partition("/")[0] for rel in touched})
+    update_cards(out_dir, {**site, "names": names, "site": site_part}, new_entries, stamp.record(cards=tops))
     return report
+
+
+def _moved(meta: dict[str, Any], old: dict[str, Any]) -> set[str]:
+    return {key for key in meta.keys() | old.keys() if meta.get(key) != old.get(key)}
+
+
+def _dependents(
+    site: dict[str, Any], out_dir: Path, stamp: Stamp, shown: list[Source], changed: set[str]
+) -> list[Source] | None:
+    """Return the unchanged cards whose page shows one of `shown` (retired cards naming it as successor)."""
+    ids = sorted({d for s in shown for d in site["links"]["shown_by"].get(s.id, ())} - changed)
+    if not ids:
+        return []
+    if len(ids) + len(changed) > REBUILD_MAX:
+        return None
+    entries = read_cards(site, out_dir, ids)
+    # The scan named every contact file; a card's is <contacts>/<id>.yaml or .yml.
+    found = (f"{stamp.inputs.contacts_dir}/{i}{suffix}" for i in ids for suffix in CONTACT_SUFFIXES)
+    files = {Path(path).stem: path for path in found if path in stamp.inputs.contacts}
+    if entries.keys() != set(ids) or files.keys() != set(ids):
+        return None
+    return [
+        Source(i, files[i], e["key"], e["stat"], e["digest"], card_hash=e["card"], meta=e["meta"], entry=e)
+        for i, e in entries.items()
+    ]
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A card as the directory page lists it."""
+
+    id: str
+    name: str
+
+
+def _shown_pages(
+    pages: Pages | None,
+    out_dir: Path,
+    site: dict[str, Any],
+    shown: list[Source],
+    names: dict[str, str],
+    report: BuildReport,
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Write the alias redirects and the directory that show a renamed card; return the store's site part and them."""
+    assert pages is not None
+    files = {
+        f"{alias}/index.html": pages.render_alias(s.id, s.name, s.meta["lang"])
+        for s in shown
+        for alias in s.meta["aliases"]
+    }
+    if pages.settings.directory and any(s.meta["active"] for s in shown):
+        retired = set(site["links"]["retired"])
+        files["index.html"] = pages.render_directory([_Listed(i, n) for i, n in names.items() if i not in retired])
+    part = site["site"]
+    # The site pages' input key covers every card's summary, which a rebuild does not read: left blank, it
+    # makes the next full build look at these few pages again, and find them current by their bytes.
+    outputs, signatures = dict(part["outputs"]), dict(part["files"])
+    for rel, data in files.items():
+        if write_if_changed(out_dir / rel, data):
+            report.written.append(rel)
+        outputs[rel] = hashlib.sha256(data).hexdigest()[:20]
+        signatures[rel] = signature_of(out_dir / rel)
+    return {"inputs": "", "outputs": outputs, "files": signatures}, files
 
 
 def _load_changed(settings: Settings, card_files: dict[str, str], fixed: str) -> list[Source] | None:
@@ -435,7 +513,11 @@ def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan
     jobs = [(by_id[card_id], paths) for card_id, paths in plan.todo.items()]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for (source, _), done in zip(jobs, parallel_map(_render_one, (pages, out_dir), jobs), strict=True):
+    # Ctrl-C leaves whole files only, and no saved state: the next build sees what is missing.
+    stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
+    with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
+        results = parallel_map(_render_one, (pages, out_dir), jobs, bar.advance)
+    for (source, _), done in zip(jobs, results, strict=True):
         for rel, changed, sig in done:
             plan.files[source.id][rel] = sig
             if changed:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Abort, display_path
-from .output import STATE_DIR, write_if_changed
+from .output import STATE_DIR, write_atomic, write_if_changed
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -56,9 +56,8 @@ FIELD_KEYS = (
 
 def card_fields(card: Card) -> dict[str, Any]:
     """Return the card's printable fields as JSON-ready data."""
-    data = card.to_dict()
-    # Through JSON, so tuples become lists and compare equal to what was saved.
-    fields = json.loads(json.dumps({key: data[key] for key in FIELD_KEYS}))
+    data = card.to_dict()  # lists, not tuples: equal to what was saved and read back as JSON
+    fields = {key: data[key] for key in FIELD_KEYS}
     fields["name"]["full"] = card.name.full
     if not card.name.order:
         del fields["name"]["order"]  # only a set order is printable content; the script decides otherwise
@@ -191,19 +190,26 @@ def _reload(settings: Settings, sources: list[Source]) -> None:
         source.card = card
 
 
-def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
-    """Replace the lines of a few rebuilt cards, leaving every other byte of the manifest as it is."""
+def update_manifest(
+    settings: Settings, out_dir: Path, sources: list[Source], plan: Plan, site_pages: dict[str, bytes] | None = None
+) -> None:
+    """Replace the lines of a few rebuilt cards (and the entries of `site_pages` rewritten with them), leaving every
+    other byte of the manifest as it is."""
     path = out_dir / SITE_MANIFEST
     data = path.read_bytes()
-    view, pieces, done, missing = memoryview(data), [], 0, {}
+    head_end = data.index(b"\n")
+    pieces: list[Any] = [_new_head(settings, data[:head_end].removesuffix(b","), site_pages)] if site_pages else []
+    view, done, missing = memoryview(data), head_end if site_pages else 0, {}
     for s in sorted(sources, key=lambda s: s.id):
-        assert s.card is not None  # a rebuild loads every card it renders
         # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
         start = data.find(f'\n"{s.id}":'.encode(), done) + 1
         end = data.index(b"\n", start) if start else 0
         old = bytes(view[start:end]).removesuffix(b",") if start else b""
         before = json.loads(old.partition(b":")[2]) if start else {}
-        record = card_record(s.card, _source_path(settings, s), s.digest)
+        if s.card is None and not before:
+            _reload(settings, [s])  # an unchanged card that shows a rebuilt one, its line lost
+        # An unchanged card re-rendered because its page shows a rebuilt one keeps its record; only files move.
+        record = card_record(s.card, _source_path(settings, s), s.digest) if s.card else before
         rendered = {p.format(id=s.id) for p in plan.todo.get(s.id, ())}
         record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
         if not start:
@@ -212,11 +218,20 @@ def update_manifest(settings: Settings, out_dir: Path, sources: list[Source], pl
         pieces += [view[done:start], _card_line(s.id, record)]
         done = start + len(old)
     # Slices of a memoryview are not copies: the new file is put together in one pass.
-    data = b"".join([*pieces, view[done:]])
+    new = b"".join([*pieces, view[done:]])
     if missing:  # a manifest edited by hand; every build writes a line for each of its cards
-        head, lines = _split(data)
-        data = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
-    write_if_changed(path, data)
+        head, lines = _split(new)
+        new = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
+    if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
+        write_atomic(path, new)
+
+
+def _new_head(settings: Settings, head: bytes, site_pages: dict[str, bytes]) -> bytes:
+    """Return the manifest's first line with the entries of these rewritten site pages."""
+    files = json.loads(head + b"}")["site"]["files"]
+    for rel, data in site_pages.items():
+        files[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": site_kind(rel)}
+    return _head(settings, dict(sorted(files.items()))) + b","
 
 
 def manifest_current(out_dir: Path) -> bool:

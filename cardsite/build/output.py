@@ -67,6 +67,12 @@ def write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    return True
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` under a temporary name and rename it into place, so no reader sees half of it."""
     # The process id makes the temporary name ours alone; cheaper per file than mkstemp's random names.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -79,7 +85,6 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         if isinstance(exc, OSError) and not exc.filename:
             exc.filename = str(path)  # a failed write() or close() names no file; the message must
         raise
-    return True
 
 
 def write_new_folder(folder: Path, files: dict[str, bytes]) -> None:

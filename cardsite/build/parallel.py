@@ -18,15 +18,18 @@ PARENT_CHECK_SECONDS = 0.2
 _shared: tuple[Callable[..., Any], tuple[Any, ...], list[Any]] | None = None
 
 
-def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> Iterable[Any]:
-    """Apply func(*context, item) to items in order, on every core when it pays."""
+def parallel_map(
+    func: Callable[..., Any], context: Any, items: list[Any], done: Callable[[], None] | None = None
+) -> Iterable[Any]:
+    """Apply func(*context, item) to items in order, on every core when it pays; call done() as each result arrives."""
     global _shared
     args = context if isinstance(context, tuple) else (context,)
     workers = min(os.cpu_count() or 1, 8)
     # Forking while other threads run (the preview's server and watcher) can leave a lock another thread held
     # locked forever in the child, and a worker waiting on it hangs the build: such a process stays serial.
+    tick = done or _nothing
     if len(items) < PARALLEL_MIN or workers < 2 or threading.active_count() > 1:
-        return [func(*args, item) for item in items]
+        return [_ticked(func(*args, item), tick) for item in items]
     # Imported here: a build of a few cards never pays for loading them.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -37,7 +40,7 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
     pool = ProcessPoolExecutor(workers, mp_context=fork, initializer=_adopted, initargs=(os.getpid(),))
     try:
         chunk = max(1, len(items) // (workers * 8))
-        return list(pool.map(_call, range(len(items)), chunksize=chunk))
+        return [_ticked(result, tick) for result in pool.map(_call, range(len(items)), chunksize=chunk)]
     except BaseException:
         # A failed or interrupted build hands out no more work; the chunks under way finish.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -45,6 +48,15 @@ def parallel_map(func: Callable[..., Any], context: Any, items: list[Any]) -> It
     finally:
         pool.shutdown()
         _shared = None
+
+
+def _nothing() -> None:
+    pass
+
+
+def _ticked(result: Any, tick: Callable[[], None]) -> Any:
+    tick()
+    return result
 
 
 def _adopted(parent: int) -> None:

@@ -48,9 +48,10 @@ def _vcard(pages: Pages, card: Card) -> bytes:
 
 
 def _qr(pages: Pages, card: Card) -> bytes:
+    from ..cards.model import source_url
     from ..render.qr import render_svg
 
-    return render_svg(card.url, pages.settings.qr_error_correction)
+    return render_svg(source_url(card.url, "qr"), pages.settings.qr_error_correction)
 
 
 def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:

@@ -2,10 +2,10 @@
 
 The store is a folder: one site file and the cards spread over SHARDS files by a hash of
 their id. The site file holds cardsite's code hash, the settings hash, the shared pages,
-each card's name, and the stamp: the signatures of every input and of the top of the
-output folder as the build left them (fingerprint.py compares them). A full build reads
-every file; a rebuild of one card reads and rewrites only its shard and the site file,
-so its cost does not grow with the number of cards.
+each card's name, the links between cards (card_links) and the stamp: the signatures of
+every input and of the top of the output folder as the build left them (fingerprint.py
+compares them). A full build reads every file; a rebuild of one card reads and rewrites
+only its shard and the site file, so its cost does not grow with the number of cards.
 
 Every file starts with one header, checked in one place (_load); the site file is written
 last, so it is the one atomic save that makes a build's record current.
@@ -109,10 +109,26 @@ def write_state(out_dir: Path, state: dict[str, Any], old: dict[str, Any], stamp
             _save(shard_path(out_dir, shard), part)
     names = {card_id: entry["name"] for card_id, entry in state["cards"].items()}
     site = {key: value for key, value in state.items() if key != "cards"}
-    _save_site(out_dir, {**site, "names": names, "shards": sorted(shards)}, stamp)
+    site.update(names=names, links=card_links(state["cards"]), shards=sorted(shards))
+    _save_site(out_dir, site, stamp)
     # Only then may the files it no longer names go: a listed file that is missing means no store at all.
     for shard in old_shards.keys() - shards.keys():
         shard_path(out_dir, shard).unlink(missing_ok=True)
+
+
+def card_links(cards: dict[str, Any]) -> dict[str, Any]:
+    """Return what ties cards to each other's pages, so a rebuild of one card knows which others show it.
+
+    `shown_by`: {card id: the retired cards whose page names it as successor}; `aliases`: {card id:
+    its former ids, whose redirect pages show its name}; `retired`: the ids the directory leaves out.
+    """
+    shown_by: dict[str, list[str]] = {}
+    for card_id, entry in cards.items():
+        if entry["meta"]["successor"]:
+            shown_by.setdefault(entry["meta"]["successor"], []).append(card_id)
+    aliases = {card_id: list(e["meta"]["aliases"]) for card_id, e in cards.items() if e["meta"]["aliases"]}
+    retired = sorted(card_id for card_id, entry in cards.items() if not entry["meta"]["active"])
+    return {"shown_by": shown_by, "aliases": aliases, "retired": retired}
 
 
 def update_cards(out_dir: Path, site: dict[str, Any], entries: dict[str, Any], stamp: dict[str, Any]) -> None:

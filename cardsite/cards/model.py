@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +21,18 @@ from .validate import character_problems, email_problem, parse_phone, schema_pro
 
 #: NTAG213: 144 bytes of user memory less the URI record header and TLV wrapper.
 NFC_MAX_URI_BYTES = 132
+
+#: The marker each printed or issued copy of a card's URL carries, so the CDN's logs tell how a
+#: page was reached (docs/print-job.md, "URL markers"). CloudFront's cache key ignores query
+#: strings, so every marker serves the same cached page. Printed cards carry them for years:
+#: never change or reuse a marker.
+SOURCE_MARKERS = {"qr": "q", "nfc": "n", "wallet": "w"}
+
+
+def source_url(url: str, source: str) -> str:
+    """Return the card URL `url` as the QR code ('qr'), the NFC tag ('nfc') or a wallet pass ('wallet') carries it."""
+    return f"{url}?{SOURCE_MARKERS[source]}"
+
 
 #: Display labels of the social networks people ask for; any other name is shown capitalised.
 NETWORK_LABELS = {
@@ -192,8 +205,19 @@ class Card:
     photo_digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the card as plain JSON-ready data."""
-        return dataclasses.asdict(self)
+        """Return the card as plain JSON-ready data: tuples as lists, nested records as dicts."""
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    # dataclasses.asdict deep-copies every leaf, a tenth of a millisecond a card; the leaves here are immutable.
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 #: The fields that may hold several lines (and tabs); every other text is a single line.
@@ -257,8 +281,8 @@ def _card(
 
 
 def _nfc_problems(doc: Document, url: str) -> list[Problem]:
-    """Refuse a card whose URL does not fit an NTAG213 tag."""
-    after_scheme = url.split("://", 1)[1].encode()
+    """Refuse a card whose URL, as the NFC tag carries it (with its marker), does not fit an NTAG213 tag."""
+    after_scheme = source_url(url, "nfc").split("://", 1)[1].encode()
     if len(after_scheme) <= NFC_MAX_URI_BYTES:
         return []
     return [
@@ -266,8 +290,8 @@ def _nfc_problems(doc: Document, url: str) -> list[Problem]:
             doc.name,
             1,
             "",
-            f"the card's URL is {len(after_scheme)} bytes after the scheme; an NTAG213 NFC tag"
-            f" holds at most {NFC_MAX_URI_BYTES}: use a shorter id or base URL",
+            f"the card's URL on its NFC tag ({source_url(url, 'nfc')}) is {len(after_scheme)} bytes after the"
+            f" scheme; an NTAG213 NFC tag holds at most {NFC_MAX_URI_BYTES}: use a shorter id or base URL",
         )
     ]
 
@@ -366,6 +390,7 @@ def _stripped(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
 def short_url(url: str) -> str:
     """Return a link without scheme, 'www.' or trailing slash, for display."""
     parts = urlsplit(url)

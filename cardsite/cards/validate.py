@@ -16,7 +16,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -325,6 +325,7 @@ def reported_fields(problems: list[Problem]) -> set[str]:
     return {p.field for p in problems}
 
 
+@lru_cache(maxsize=4096)
 def email_problem(value: str) -> str | None:
     """Return why `value` is not an e-mail address, or None."""
     # Imported here: checking a card without e-mail addresses need not load it (~25 ms).
@@ -337,6 +338,8 @@ def email_problem(value: str) -> str | None:
     return None
 
 
+# Company numbers repeat on every card; a PhoneNumber is not changed by its users, so one object serves all.
+@lru_cache(maxsize=4096)
 def parse_phone(value: str, region: str) -> phonenumbers.PhoneNumber | None:
     """Parse `value` as a valid phone number, or return None."""
     try:

@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .. import aws
+from .. import aws, progress
 from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
 from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
@@ -213,6 +213,17 @@ class NotifyReport:
     failed: list[str] = field(default_factory=list)
     #: The signal that stopped the run early, if one did.
     stopped_by: str | None = None
+    #: How many changed cards were not looked at, because the run was stopped.
+    skipped: int = 0
+
+    def markdown(self, where: str) -> str:
+        """Return the Markdown job summary: messages sent, cards skipped, messages failed."""
+        lines = [f"### Notify: {len(self.sent)} sent, {self.skipped} skipped, {len(self.failed)} failed", ""]
+        lines += ["| messages | count |", "|---|---:|", f"| sent {where} | {len(self.sent)} |"]
+        lines += [f"| cards skipped (run stopped) | {self.skipped} |", f"| failed | {len(self.failed)} |", ""]
+        # Only the failed message names (card id and kind), not the reasons a remote service gave.
+        lines += [f"- Not sent: `{entry.split(':', 1)[0]}`" for entry in self.failed[:20]]
+        return "\n".join(lines) + "\n"
 
 
 def announce(
@@ -240,31 +251,36 @@ def announce(
         report.sent.append(name)
         return True
 
-    with stop_on_signals() as stop:
+    def announce_one(change: Change) -> None:
+        job = make(change)
+        entry = dict(saver.state["cards"].get(change.card_id, {}))
+        tags = {"cardsite-card": job.card_id, "cardsite-event": job.event}
+        if change.event:
+            build = partial(print_job_message, job, sender, inbox, mail.reply_to)
+            if not deliver(f"{job.card_id}.print", build, inbox, tags):
+                return
+            entry = _accepted(change, job)
+            saver.record(change.card_id, entry)
+        if change.owner and change.card is not None:
+            owner = _owner_address(change.card)
+            build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
+            refused = owner_address_problem(owner.addr_spec, mail.owner_domains)
+            if refused:
+                log.error("Not sent: %s.owner: %s", job.card_id, refused)
+                report.failed.append(f"{job.card_id}.owner: {refused}")
+            elif deliver(f"{job.card_id}.owner", build, [owner], tags):
+                saver.record(change.card_id, {**entry, "owner": change.digest})
+
+    with stop_on_signals() as stop, progress.step("Announcing", len(changes), "cards") as bar:
         try:
             for change in changes:
                 if stop:
                     report.stopped_by = stop["signal"]
                     break
-                job = make(change)
-                entry = dict(saver.state["cards"].get(change.card_id, {}))
-                tags = {"cardsite-card": job.card_id, "cardsite-event": job.event}
-                if change.event:
-                    build = partial(print_job_message, job, sender, inbox, mail.reply_to)
-                    if not deliver(f"{job.card_id}.print", build, inbox, tags):
-                        continue
-                    entry = _accepted(change, job)
-                    saver.record(change.card_id, entry)
-                if change.owner and change.card is not None:
-                    owner = _owner_address(change.card)
-                    build = partial(owner_notice_message, job, owner, sender, mail.reply_to)
-                    refused = owner_address_problem(owner.addr_spec, mail.owner_domains)
-                    if refused:
-                        log.error("Not sent: %s.owner: %s", job.card_id, refused)
-                        report.failed.append(f"{job.card_id}.owner: {refused}")
-                    elif deliver(f"{job.card_id}.owner", build, [owner], tags):
-                        saver.record(change.card_id, {**entry, "owner": change.digest})
+                announce_one(change)
+                bar.advance()
         finally:
+            report.skipped = len(changes) - bar.done
             saver.save()
     return report
 
@@ -410,7 +426,8 @@ def notify_command(args: argparse.Namespace) -> int:
     state = store.load() if store else empty_state()
     changes = plan(cards, built.vcards, state["cards"])
     if not changes:
-        log.info("Nothing to announce: no card changed since the last announcement")
+        progress.summary("Nothing to announce: no card changed since the last announcement")
+        progress.append_summary(NotifyReport().markdown("through SES"))
         return 0
     commit = commit_sha(settings.contacts_dir.resolve().parent, os.environ)
     outbox = FolderOutbox(folder) if folder is not None else _ses_outbox(session, args.endpoint_url, mail, len(changes))
@@ -424,13 +441,22 @@ def notify_command(args: argparse.Namespace) -> int:
         None if folder is not None else store,
     )
     where = f"to {display_path(folder)} (nothing was sent, the state is unchanged)" if folder else "through SES"
-    log.info("%d message(s) delivered %s", len(report.sent), where)
+    progress.append_summary(report.markdown(f"to `{display_path(folder)}`" if folder else "through SES"))
     if report.stopped_by:
+        # The one line a stopped run ends with: what was done and what was not.
+        done = len(changes) - report.skipped
         log.error(
-            "Error: stopped by %s; what was delivered is saved, the other cards are announced by the next run",
+            "Error: stopped by %s after %d of %d cards: %d message(s) delivered %s and saved;"
+            " the other %d cards are announced by the next run",
             report.stopped_by,
+            done,
+            len(changes),
+            len(report.sent),
+            where,
+            report.skipped,
         )
         return 1
+    progress.summary(f"{len(report.sent)} message(s) delivered {where}")
     if report.failed:
         log.error(
             "Error: %d message(s) failed; their cards stay unannounced and are retried on the next run:\n  %s",

@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from ..build.manifest import FIELD_KEYS
-from ..cards.model import Name
+from ..cards.model import Name, source_url
 from .strings import strings_for
 
 SCHEMA_VERSION = 1
@@ -217,7 +217,7 @@ def make_job_id(job: Job, previous: str) -> str:
 
 def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
     """Return the machine-readable print job (validates against printjob.schema.json)."""
-    ndef = ndef_uri_message(job.url)
+    ndef = ndef_uri_message(source_url(job.url, "nfc"))
     return {
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
@@ -231,8 +231,8 @@ def card_json(job: Job, attachment_names: list[str]) -> dict[str, Any]:
         "fields": job.fields,
         "changed_fields": job.changed,
         "commit": job.commit,
-        "nfc": {"uri": job.url, "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
-        "qr": {"error_correction": job.qr_level},
+        "nfc": {"uri": source_url(job.url, "nfc"), "ndef_hex": ndef.hex(), "ndef_bytes": len(ndef)},
+        "qr": {"url": source_url(job.url, "qr"), "error_correction": job.qr_level},
         "attachments": attachment_names,
     }
 
@@ -245,7 +245,7 @@ def print_attachments(job: Job) -> list[tuple[str, str, bytes]]:
         (f"{job.card_id}.vcf", "text/vcard", job.vcf),
         ("qr.svg", "image/svg+xml", job.qr_svg),
         ("qr.png", "image/png", job.qr_png),
-        (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(job.url)),
+        (f"{job.card_id}.ndef", "application/octet-stream", ndef_uri_message(source_url(job.url, "nfc"))),
     ]
 
 

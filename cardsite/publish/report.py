@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..build.output import write_if_changed
 from ..errors import Abort, display_path
 from .plan import Plan, card_changes, plan_summary
@@ -141,7 +141,4 @@ def write_result(path: Path, result: PublishResult) -> None:
 
 def append_step_summary(result: PublishResult) -> None:
     """Append the Markdown summary to $GITHUB_STEP_SUMMARY when running in GitHub Actions."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(result.markdown())
+    progress.append_summary(result.markdown())

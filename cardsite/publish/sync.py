@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .. import aws
+from .. import aws, progress
 from ..build.manifest import read_manifest
 from ..errors import Abort
 from .plan import (
@@ -53,6 +53,16 @@ PUT_PARAMS = {
     "Content-Language": "ContentLanguage",
 }
 DELETE_BATCH = 1000
+#: The one line a Ctrl-C during each step ends with (see cardsite.progress): what was done, what was not.
+UPLOAD_INTERRUPTED = (
+    "uploaded {done:,} of {total:,} objects; nothing was deleted and the bucket manifest is unchanged;"
+    " run publish again to finish."
+)
+DELETE_INTERRUPTED = (
+    "every upload succeeded, and {done:,} of {total:,} stale objects were deleted;"
+    " the bucket manifest is unchanged; run publish again to finish."
+)
+VERIFY_INTERRUPTED = "checked {done:,} of {total:,} objects; nothing was changed; run publish --verify again."
 
 
 @dataclass(frozen=True)
@@ -268,8 +278,14 @@ class Remote:
     def verify(self, local: dict[str, LocalFile], listing: dict[str, Listed]) -> dict[str, str]:
         """HEAD every object the site has, GET those whose ETag is not the local MD5; return {rel: how it differs}."""
         keys = sorted(rel for rel in local if rel in listing)
-        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="verify") as pool:
-            found = dict(zip(keys, pool.map(lambda rel: self._drift(local[rel]), keys), strict=True))
+        found: dict[str, str | None] = {}
+        with (
+            ThreadPoolExecutor(self.options.workers, thread_name_prefix="verify") as pool,
+            progress.step("Verifying", len(keys), "objects", interrupted=VERIFY_INTERRUPTED) as bar,
+        ):
+            for rel, why in zip(keys, pool.map(lambda rel: self._drift(local[rel]), keys), strict=True):
+                found[rel] = why
+                bar.advance()
         drift = {rel: why for rel, why in found.items() if why}
         for rel, why in sorted(drift.items()):
             log.info("%s differs from the site: %s", rel, why)
@@ -305,19 +321,28 @@ class Remote:
         """Upload phase after phase in parallel; stop before the next phase if one failed. Return {rel: ETag}."""
         uploaded: dict[str, str] = {}
         stop = threading.Event()
-        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="publish") as pool:
-            for phase in phases:
-                futures = {pool.submit(self._put, local[rel], stop): rel for rel in phase}
-                for future in as_completed(futures):
-                    rel = futures[future]
-                    etag, error = future.result()
-                    if etag is not None:
-                        uploaded[rel] = etag
-                    elif error is not None:
-                        failed[rel] = error
-                        stop.set()
-                if failed:
-                    break
+        total = sum(len(phase) for phase in phases)
+        with (
+            ThreadPoolExecutor(self.options.workers, thread_name_prefix="publish") as pool,
+            progress.step("Uploading", total, "objects", interrupted=UPLOAD_INTERRUPTED) as bar,
+        ):
+            try:
+                for phase in phases:
+                    futures = {pool.submit(self._put, local[rel], stop): rel for rel in phase}
+                    for future in as_completed(futures):
+                        rel = futures[future]
+                        etag, error = future.result()
+                        if etag is not None:
+                            uploaded[rel] = etag
+                            bar.advance()
+                        elif error is not None:
+                            failed[rel] = error
+                            stop.set()
+                    if failed:
+                        break
+            except BaseException:
+                stop.set()  # Ctrl-C: the uploads under way finish, the queued ones never start
+                raise
         return uploaded
 
     def _put(self, f: LocalFile, stop: threading.Event) -> tuple[str | None, str | None]:
@@ -342,21 +367,28 @@ class Remote:
     def delete(self, rels: list[str], failed: dict[str, str]) -> list[str]:
         """Delete keys in batches of 1,000; return the keys deleted."""
         deleted: list[str] = []
-        for start in range(0, len(rels), DELETE_BATCH):
-            batch = rels[start : start + DELETE_BATCH]
-            objects = [{"Key": self.prefix + rel} for rel in batch]
-            try:
-                with self._explained("DeleteObjects", batch[0]):
-                    response = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
-            except Abort as exc:
-                failed.update({rel: str(exc) for rel in batch})
-                break
-            errors = {
-                e["Key"][len(self.prefix) :]: f"{e.get('Code')}: {e.get('Message')}" for e in response.get("Errors", [])
-            }
-            failed.update(errors)
-            deleted += [rel for rel in batch if rel not in errors]
+        with progress.step("Deleting", len(rels), "objects", interrupted=DELETE_INTERRUPTED) as bar:
+            for start in range(0, len(rels), DELETE_BATCH):
+                if not self._delete_batch(rels[start : start + DELETE_BATCH], deleted, failed):
+                    break
+                bar.advance(min(DELETE_BATCH, len(rels) - start))
         return deleted
+
+    def _delete_batch(self, batch: list[str], deleted: list[str], failed: dict[str, str]) -> bool:
+        """Delete one batch; note what was deleted and what failed; return False when the request failed."""
+        objects = [{"Key": self.prefix + rel} for rel in batch]
+        try:
+            with self._explained("DeleteObjects", batch[0]):
+                response = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+        except Abort as exc:
+            failed.update({rel: str(exc) for rel in batch})
+            return False
+        errors = {
+            e["Key"][len(self.prefix) :]: f"{e.get('Code')}: {e.get('Message')}" for e in response.get("Errors", [])
+        }
+        failed.update(errors)
+        deleted += [rel for rel in batch if rel not in errors]
+        return True
 
     def invalidate(self, paths: list[str]) -> str:
         """Create one CloudFront invalidation; return its id."""
