@@ -2,7 +2,7 @@
 
     python benchmarks/baselines.py floor BUILT_TREE EMPTY_FOLDER
     python benchmarks/baselines.py pillow PHOTO_FOLDER
-    python benchmarks/baselines.py cardsite-photo PHOTO_FOLDER
+    python benchmarks/baselines.py cardsite-photo PHOTO_FOLDER [LIMIT]
 
 floor: the disk's floor. Reads every file of a built tree into memory first (not timed),
 then creates the same folders and writes the same bytes into the same file names, as
@@ -14,8 +14,9 @@ writes the three outputs cardsite writes (cardsite/render/photo.py): the vCard's
 square (quality 85, lower until it is under 40 KB) and the page's 96 and 192 px squares
 (quality 82), with LANCZOS, optimised Huffman tables and baseline JPEG.
 
-cardsite-photo: the same photos through cardsite.render.photo's own functions, in one
-process, as a direct measure of cardsite's photo code without the rest of the build.
+cardsite-photo: the same photos (or the first LIMIT of them: a per-photo figure does not
+need thousands) through cardsite.render.photo's own functions, in one process, as a
+direct measure of cardsite's photo code without the rest of the build.
 
 Each prints one JSON line: wall seconds, user and system CPU seconds of the timed part.
 """
@@ -77,20 +78,27 @@ def _jpeg(image: object, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def pillow_pass(photos: list[bytes]) -> int:
-    """Make the three squares of every photo with one draft-mode decode each; return the photo count."""
+def squares(data: bytes) -> dict[int, bytes]:
+    """Return the three squares of one photo, {side: JPEG bytes}, from one draft-mode decode."""
     from PIL import Image, ImageOps
 
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (VCARD_SIZE, VCARD_SIZE))  # decode at 1/2, 1/4 or 1/8 scale where that suffices
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    square = ImageOps.fit(image, (VCARD_SIZE, VCARD_SIZE), Image.Resampling.LANCZOS)
+    for quality in VCARD_QUALITIES:
+        out = {VCARD_SIZE: _jpeg(square, quality)}
+        if len(out[VCARD_SIZE]) <= VCARD_MAX_BYTES:
+            break
+    for size in WEB_SIZES:
+        out[size] = _jpeg(ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS), WEB_QUALITY)
+    return out
+
+
+def pillow_pass(photos: list[bytes]) -> int:
+    """Make the three squares of every photo; return the photo count."""
     for data in photos:
-        with Image.open(io.BytesIO(data)) as image:
-            image.draft("RGB", (VCARD_SIZE, VCARD_SIZE))  # decode at 1/2, 1/4 or 1/8 scale where that suffices
-            image = ImageOps.exif_transpose(image).convert("RGB")
-        square = ImageOps.fit(image, (VCARD_SIZE, VCARD_SIZE), Image.Resampling.LANCZOS)
-        for quality in VCARD_QUALITIES:
-            if len(_jpeg(square, quality)) <= VCARD_MAX_BYTES:
-                break
-        for size in WEB_SIZES:
-            _jpeg(ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS), WEB_QUALITY)
+        squares(data)
     return len(photos)
 
 
@@ -111,7 +119,8 @@ def main(argv: list[str]) -> int:
     if kind == "floor":
         result = floor(Path(args[0]), Path(args[1]))
     elif kind in ("pillow", "cardsite-photo"):
-        photos = [p.read_bytes() for p in sorted(Path(args[0]).glob("*.jpg"))]
+        limit = int(args[1]) if len(args) > 1 else None
+        photos = [p.read_bytes() for p in sorted(Path(args[0]).glob("*.jpg"))[:limit]]
         work = pillow_pass if kind == "pillow" else cardsite_photo_pass
         result = _timed(lambda: work(photos))
     else:

@@ -11,8 +11,7 @@ site.yaml is the sample's (synth.SITE_YAML).
 
 Card i depends only on (seed, i), so a smaller corpus is a prefix of a larger one.
 The corpus is generated once per (N, seed) into benchmarks/cache/ (git-ignored;
-CARDSITE_BENCH_CACHE moves it) and copied from there into DIR: YAML files are
-copied (benchmarks edit them), photos are hard-linked when the disk allows.
+CARDSITE_BENCH_CACHE moves it) and copied from there into DIR.
 """
 
 from __future__ import annotations
@@ -237,11 +236,10 @@ def generate(out: Path, cards: int, seed: int = 1, photos: bool = True) -> dict:
     source = cached(cards, seed, photos)
     out.mkdir(parents=True, exist_ok=True)
 
-    def place(src: str, dst: str) -> None:
-        # YAML is copied, never linked: benchmarks edit it in place, which would change the cache.
-        (_link_or_copy if src.endswith(".jpg") else shutil.copyfile)(src, dst)
-
-    shutil.copytree(source, out, copy_function=place, dirs_exist_ok=True)
+    # Copied, never hard-linked: a benchmark edits the YAML in place, and a link made or removed
+    # anywhere else changes a shared photo's ctime, which a build rightly takes for a changed input
+    # (a 10,000-card "nothing changed" rebuild once redid every photo for that reason).
+    shutil.copytree(source, out, copy_function=shutil.copyfile, dirs_exist_ok=True)
     shutil.copytree(ROOT / "templates", out / "templates", dirs_exist_ok=True)
     return yaml.safe_load((out / INDEX).read_text("utf-8"))
 
