@@ -10,9 +10,10 @@ plainly as Python can (open, write, close): what creating the build's files cost
 
 pillow: a plain Pillow pass over the photos (*.jpg) of the folder. Reads them first (not timed), then for each
 one decodes it once in draft mode (JPEG's DCT scaling to the largest size needed), and
-writes the three outputs cardsite writes (cardsite/render/photo.py): the vCard's 256 px
-square (quality 85, lower until it is under 40 KB) and the page's 96 and 192 px squares
-(quality 82), with LANCZOS, optimised Huffman tables and baseline JPEG.
+writes the outputs cardsite writes (cardsite/render/photo.py): the vCard's 256 px square
+(quality 85, lower until it is under 40 KB) and the page's 112, 224 and 336 px squares as
+JPEG (quality 82, optimised Huffman tables, baseline) and WebP (quality 80, method 2), with
+LANCZOS.
 
 cardsite-photo: the same photos (or the first LIMIT of them: a per-photo figure does not
 need thousands) through cardsite.render.photo's own functions, in one process, as a
@@ -34,7 +35,7 @@ from pathlib import Path
 
 #: The outputs of cardsite/render/photo.py, which a fair Pillow pass writes too.
 VCARD_SIZE, VCARD_MAX_BYTES, VCARD_QUALITIES = 256, 40 * 1024, (85, 75, 65, 55, 45, 35)
-WEB_SIZES, WEB_QUALITY = (96, 192), 82
+WEB_SIZES, WEB_QUALITY, WEBP_QUALITY = (112, 224, 336), 82, 80
 
 
 def _timed(work: Callable[[], int]) -> dict[str, float]:
@@ -78,38 +79,45 @@ def _jpeg(image: object, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def squares(data: bytes) -> dict[int, bytes]:
-    """Return the three squares of one photo, {side: JPEG bytes}, from one draft-mode decode."""
+def squares(data: bytes) -> dict[str, bytes]:
+    """Return every square of one photo, {name: bytes}, from one draft-mode decode."""
     from PIL import Image, ImageOps
 
+    largest = max(VCARD_SIZE, *WEB_SIZES)
     with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", (VCARD_SIZE, VCARD_SIZE))  # decode at 1/2, 1/4 or 1/8 scale where that suffices
+        image.draft("RGB", (largest, largest))  # decode at 1/2, 1/4 or 1/8 scale where that suffices
         image = ImageOps.exif_transpose(image).convert("RGB")
-    square = ImageOps.fit(image, (VCARD_SIZE, VCARD_SIZE), Image.Resampling.LANCZOS)
-    for quality in VCARD_QUALITIES:
-        out = {VCARD_SIZE: _jpeg(square, quality)}
-        if len(out[VCARD_SIZE]) <= VCARD_MAX_BYTES:
-            break
-    for size in WEB_SIZES:
-        out[size] = _jpeg(ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS), WEB_QUALITY)
+    out: dict[str, bytes] = {}
+    for size in (VCARD_SIZE, *WEB_SIZES):
+        square = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
+        if size == VCARD_SIZE:
+            for quality in VCARD_QUALITIES:
+                out["vcard"] = _jpeg(square, quality)
+                if len(out["vcard"]) <= VCARD_MAX_BYTES:
+                    break
+            continue
+        out[f"{size}.jpg"] = _jpeg(square, WEB_QUALITY)
+        buf = io.BytesIO()
+        square.save(buf, format="WEBP", quality=WEBP_QUALITY, method=2)
+        out[f"{size}.webp"] = buf.getvalue()
     return out
 
 
 def pillow_pass(photos: list[bytes]) -> int:
-    """Make the three squares of every photo; return the photo count."""
+    """Make every square of every photo; return the photo count."""
     for data in photos:
         squares(data)
     return len(photos)
 
 
 def cardsite_photo_pass(photos: list[bytes]) -> int:
-    """Make the three outputs of every photo with cardsite's own functions; return the photo count."""
+    """Make every output of every photo with cardsite's own functions; return the photo count."""
     from cardsite.render import photo
 
     for data in photos:
         photo.vcard_jpeg(data)
         for name in photo.WEB_SIZES:
-            photo.web_jpeg(data, name)
+            photo.web_photo(data, name)
     return len(photos)
 
 

@@ -128,12 +128,19 @@ def test_floor_writes_the_same_files_in_the_same_folders(tmp_path: Path) -> None
         assert (tmp_path / "copy" / path.relative_to(tree)).read_bytes() == path.read_bytes()
 
 
-def test_pillow_pass_makes_the_three_squares_cardsite_makes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pillow_pass_makes_the_squares_cardsite_makes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cardsite.render import photo
+
     monkeypatch.setattr(realistic, "CACHE", tmp_path)
     data = realistic.photo(1, 1)
     made = baselines.squares(data)
-    assert sorted(made) == [96, 192, 256]
-    for side, jpeg in made.items():
-        with Image.open(io.BytesIO(jpeg)) as image:
-            assert image.format == "JPEG" and image.size == (side, side)
-    assert len(made[256]) <= baselines.VCARD_MAX_BYTES
+    # The same outputs as cardsite's: the vCard's square and each page size in JPEG and WebP.
+    assert sorted(made) == sorted(
+        ["vcard", *(f"{side}.{ext}" for side in baselines.WEB_SIZES for ext in ("jpg", "webp"))]
+    )
+    assert sorted(baselines.WEB_SIZES) == sorted(set(photo.WEB_SIZES.values()))
+    for name, data_out in made.items():
+        side = baselines.VCARD_SIZE if name == "vcard" else int(name.split(".")[0])
+        with Image.open(io.BytesIO(data_out)) as image:
+            assert image.format == ("WEBP" if name.endswith("webp") else "JPEG") and image.size == (side, side)
+    assert len(made["vcard"]) <= baselines.VCARD_MAX_BYTES
