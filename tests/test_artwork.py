@@ -383,3 +383,29 @@ def test_the_cheap_qr_size_check_agrees_with_encoding_every_url(level: str) -> N
             exact = module_mm(layout, symbol_size(url, level)) >= MIN_MODULE_MM - 1e-9
             cheap = qr_modules(layout, url, level)
             assert exact == (cheap is None or module_mm(layout, cheap) >= MIN_MODULE_MM - 1e-9), url
+
+
+def test_the_shipped_font_metrics_are_reportlabs_own() -> None:
+    # check measures text with the metrics kept beside each font; they must be what reportlab reads.
+    from cardsite.render.artwork import font_metrics, metrics_file
+    from cardsite.render.printlayout import FONTS
+
+    for path in FONTS.values():
+        assert json.loads(metrics_file(path).read_bytes()) == font_metrics(path), (
+            f"regenerate {metrics_file(path).name}: docs/print.md, 'Font metrics'"
+        )
+
+
+def test_checking_a_card_for_print_needs_no_pdf_library(project: Path) -> None:
+    # A one-card rebuild checks the card against the layout; reportlab is for drawing only.
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from cardsite.cards.settings import load_settings\n"
+        "from cardsite.build.engine import Source, load_one\n"
+        "s = load_settings(Path('contacts'))\n"
+        "card, _, _, problems = load_one(s, Source('jana-mueller', 'contacts/jana-mueller.yaml', '', [], ''))\n"
+        "assert card is not None and not problems, problems\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('reportlab', 'pypdfium2')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

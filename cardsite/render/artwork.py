@@ -10,7 +10,9 @@ the safe area. reportlab draws characters one by one, without shaping, so script
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 import threading
 import unicodedata
@@ -76,19 +78,50 @@ def _font(path: Path) -> Any:
     return font
 
 
+def font_metrics(path: Path) -> dict[str, Any]:
+    """Return what the check measures text with, read from the font by reportlab: characters, widths, extent."""
+    face = _font(path).face
+    return {
+        "font_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "ascent": face.ascent,
+        "descent": face.descent,
+        "default_width": face.defaultWidth,
+        "glyphs": sorted(face.charToGlyph),
+        "widths": {str(code): width for code, width in sorted(face.charWidths.items())},
+    }
+
+
+def metrics_file(path: Path) -> Path:
+    """Return where a font's metrics are kept beside it (cardsite/fonts/*.metrics.json for the shipped ones)."""
+    return path.with_name(f"{path.stem}.metrics.json")
+
+
+@cache
+def _metrics(path: Path) -> dict[str, Any]:
+    # The shipped fonts' metrics are kept beside them, so a one-card check needs neither reportlab nor the
+    # font parsed (75 ms of a one-card rebuild); tests/test_artwork.py keeps them equal to reportlab's reading.
+    try:
+        kept = json.loads(metrics_file(path).read_bytes())
+        if kept["font_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest():
+            return kept
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return font_metrics(path)
+
+
 def font_extent(style: str) -> tuple[float, float]:
     """Return the ascent and descent (positive, in em) of the project font in `style`."""
-    face = _font(FONTS[style]).face
-    return face.ascent / 1000, -face.descent / 1000
+    metrics = _metrics(FONTS[style])
+    return metrics["ascent"] / 1000, -metrics["descent"] / 1000
 
 
 @cache
 def _chars(path: Path) -> tuple[frozenset[str], dict[str, int]]:
     """Return the characters a font has (the space too) and their advance widths: reportlab's own table."""
-    face = _font(path).face
-    widths = {chr(code): width for code, width in face.charWidths.items()}
-    widths.setdefault(" ", face.defaultWidth)
-    return frozenset(chr(code) for code in face.charToGlyph) | {" "}, widths
+    metrics = _metrics(path)
+    widths = {chr(int(code)): width for code, width in metrics["widths"].items()}
+    widths.setdefault(" ", metrics["default_width"])
+    return frozenset(chr(code) for code in metrics["glyphs"]) | {" "}, widths
 
 
 def _runs(text: str, style: str, fallback: Path | None) -> list[tuple[Path, str]] | None:
