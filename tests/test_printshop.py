@@ -446,6 +446,26 @@ def test_good_jobs_reach_the_hot_folder_and_their_mail_moves_to_done(imap: Imap,
     assert not list((hot / ".printshop" / "staging").iterdir())
 
 
+def without_artwork(raw: bytes) -> bytes:
+    """Return a version-2 job as a site with print.artwork: false sends it: no card.pdf, and none listed."""
+    files = _files(raw)
+    card = json.loads(files.pop("card.json"))
+    files.pop("card.pdf")
+    card["attachments"] = ["card.json", *files]
+    card["print"]["attachments"].pop("card.pdf")
+    return compose(raw, {"card.json": json.dumps(card, ensure_ascii=False).encode(), **files})
+
+
+def test_a_job_from_a_site_that_prints_elsewhere_needs_layout(imap: Imap, tmp_path: Path, v2) -> None:
+    imap.append(without_artwork(v2["created:jana-mueller"]))
+    hot = tmp_path / "hot"
+    assert printshop(imap, hot) == 0
+    filed = hot_files(hot)
+    assert filed and all(f.startswith("needs-layout/jana-mueller.created.") for f in filed), filed
+    assert not any(f.endswith(".pdf") for f in filed)
+    assert [card_of(m)["id"] for m in imap.messages("Done")] == ["jana-mueller"]
+
+
 # --------------------------------------------------------------------------- rejected
 
 

@@ -80,13 +80,14 @@ def job_files(job: PrintJob) -> tuple[str, list[tuple[str, bytes]]]:
     if job.event == RETIRED:
         return RECORDS, [(f"{RECORDS}/{stem}.json", job.card_json)]
     ndef = job.ndef or b""
-    if job.card["version"] >= 2:
+    if job.card["version"] >= 2 and "card.pdf" in job.files:
         return "press", [
             (f"{stem}.json", job.card_json),
             (f"{stem}.ndef", ndef),
             (f"{stem}.pdf", job.files["card.pdf"]),
         ]
-    # Version 1 carries no artwork: a person lays the card out from the data, so it never reaches the press.
+    # Version 1, and a site that prints elsewhere, carry no artwork: a person lays the card out from the data,
+    # so it never reaches the press.
     others = [(f"{NEEDS_LAYOUT}/{stem}.{n}", job.files[n]) for n in ("qr.svg", "qr.png") if n in job.files]
     vcf = job.files.get(f"{job.card_id}.vcf", b"")
     return NEEDS_LAYOUT, [
