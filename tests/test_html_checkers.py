@@ -31,6 +31,7 @@ from cardsite.serve.preview import Preview
 JS_TOOLS = ROOT / "tests" / "js" / "node_modules"
 VNU_JAR = JS_TOOLS / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE_JS = JS_TOOLS / "axe-core" / "axe.min.js"
+LIGHTHOUSE_JS = JS_TOOLS / "lighthouse" / "cli" / "index.js"
 NPM_INSTALL = "npm ci --prefix tests/js --ignore-scripts --no-audit --no-fund"
 
 
@@ -38,7 +39,7 @@ NPM_INSTALL = "npm ci --prefix tests/js --ignore-scripts --no-audit --no-fund"
 def js_tools() -> Path:
     """Install the checkers from tests/js's lock file on first use (npm reaches its registry), then return them."""
     # --ignore-scripts: vnu-jar's install script would download a Java runtime; the machine's own Java runs it.
-    if not (VNU_JAR.is_file() and AXE_JS.is_file()) and shutil.which("npm"):
+    if not (VNU_JAR.is_file() and AXE_JS.is_file() and LIGHTHOUSE_JS.is_file()) and shutil.which("npm"):
         subprocess.run(NPM_INSTALL.split(), cwd=ROOT, capture_output=True, timeout=600, check=False)
     return JS_TOOLS
 
