@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # A step of cardsite.progress names what was done and what was not (progress.Interrupted).
-        print(f"Interrupted: {exc}" if str(exc) else "Interrupted.", file=sys.stderr)
+        progress.interrupted(f"Interrupted: {exc}" if str(exc) else "Interrupted.")
         return 130
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,14 @@ def configure(quiet: bool) -> None:
     _quiet = quiet
 
 
+def interrupted(message: str) -> None:
+    """Print the one line an interrupted command ends with, on a line of its own."""
+    if _is_terminal(sys.stderr):
+        # A bar interrupted while tqdm was drawing it is not wiped by tqdm: wipe it with spaces (no escape code).
+        sys.stderr.write("\r" + " " * (_columns(sys.stderr) - 1) + "\r")
+    print(message, file=sys.stderr, flush=True)
+
+
 def summary(text: str) -> None:
     """Print a command's final summary to standard error; --quiet keeps it (it silences progress and details)."""
     print(text, file=sys.stderr)
@@ -79,6 +88,13 @@ def _delay() -> float:
         return max(0.0, float(os.environ.get("CARDSITE_PROGRESS_DELAY", DELAY)))
     except ValueError:
         return DELAY
+
+
+def _columns(stream: IO[str]) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -105,7 +121,13 @@ class Step:
         """Count n more items done."""
         self.done += n
         if self._bar is not None:
-            self._bar.update(n)
+            # Ctrl-C in the middle of tqdm's drawing can leave its lock half released (a RuntimeError instead of
+            # the interrupt): the signal waits until the bar is drawn, then arrives as usual.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self._bar.update(n)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             return
         if self.done >= self._due_done and (now := self._clock()) >= self._due:
             self._show(now)
@@ -153,6 +175,7 @@ class Step:
         if self._bar is not None:
             self._bar.leave = finished  # an interrupted bar is wiped, so the error is the one last line
             self._bar.close()
+
         elif self._lines and finished:
             from tqdm import tqdm
 
