@@ -42,12 +42,9 @@ CARDS = ("jana-mueller", "lukasz-wojcik", "max", "zoe-leclerc", "long-one")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> str:
-    import functools
-    import http.server
     import shutil
-    import threading
 
-    from conftest import ROOT, SiteHandler
+    from conftest import ROOT, serving
 
     root = tmp_path_factory.mktemp("landing") / "project"
     for folder in ("contacts", "templates"):
@@ -58,13 +55,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> str:
     (root / "contacts" / "long-one.yaml").write_text(LONG_CARD, "utf-8")
     out = root / "public"
     out.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SiteHandler, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    build(load_settings(root / "contacts", base_url=base), out)
-    yield base
-    server.shutdown()
-    server.server_close()
+    with serving(out) as base:
+        build(load_settings(root / "contacts", base_url=base), out)
+        yield base
 
 
 def open_card(browser, site: str, card: str, width: int, scheme: str, **options):

@@ -7,18 +7,15 @@ measures the page, not this machine's network; the page has no request to anothe
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM_ARGS, SiteHandler, skip_or_fail
+from conftest import CHROMIUM_ARGS, serving, skip_or_fail
 from test_html_checkers import LIGHTHOUSE_JS, copy_project, js_tools
 
 from cardsite.build.engine import build
@@ -36,13 +33,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = copy_project(tmp_path_factory.mktemp("lighthouse") / "project")
     out = root / "public"
     out.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SiteHandler, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    build(load_settings(root / "contacts", base_url=base), out)
-    yield base
-    server.shutdown()
-    server.server_close()
+    with serving(out) as base:
+        build(load_settings(root / "contacts", base_url=base), out)
+        yield base
 
 
 def lighthouse(url: str, report: Path) -> dict:
