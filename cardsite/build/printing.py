@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import unicodedata
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Abort, Problem, ValidationError, display_path
+from .fingerprint import code_digest, signature_of
 from .output import STATE_DIR, write_if_changed
 
 if TYPE_CHECKING:
@@ -40,37 +40,25 @@ PRINT_DIR = f"{STATE_DIR}/print"
 _WRITE = threading.Lock()
 
 
-@cache
-def _layout(templates_dir: Path, site_file: Path, digest: str, brand_color: str, files: tuple[Any, ...]) -> Layout:
-    from ..cards.load import read_yaml
-    from ..render.printlayout import load_layout
-
-    doc, problems = read_yaml(site_file)
-    if doc is None:
-        raise ValidationError(problems)
-    return load_layout(templates_dir, doc.data, brand_color, site_file)
+#: Layouts read in this process, by what they are read from: the preview keeps its process across edits.
+_LAYOUTS: dict[tuple[Any, ...], Layout] = {}
 
 
 def layout_of(settings: Settings) -> Layout:
     """Return the print layout of these settings, read again only when its files or settings changed."""
-    from ..render.printlayout import layout_files
+    from ..render.printlayout import layout_files, load_layout
 
     # Every card's check asks: the answer is kept with the settings, which every build reads anew. Across
     # settings, the files are compared by their metadata, so a long-lived process (the preview) sees every edit.
     kept = settings.__dict__.get("_print_layout")
     if kept is None:
-        files = tuple(_stat(path) for path in layout_files(settings.templates_dir))
-        kept = _layout(settings.templates_dir, settings.site_file, settings.digest, settings.brand_color, files)
-        settings.__dict__["_print_layout"] = kept
+        files = tuple(tuple(signature_of(path)) for path in layout_files(settings.templates_dir))
+        key = (settings.templates_dir, settings.site_file, settings.digest, settings.brand_color, files)
+        if key not in _LAYOUTS:
+            # site.yaml's print block comes from the settings, which read and checked it already.
+            _LAYOUTS[key] = load_layout(settings.templates_dir, settings.raw, settings.brand_color, settings.site_file)
+        kept = settings.__dict__["_print_layout"] = _LAYOUTS[key]
     return kept
-
-
-def _stat(path: Path) -> tuple[int, ...]:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return ()
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def artwork_on(settings: Settings) -> bool:
@@ -173,17 +161,9 @@ class Artwork:
     rendered: bool = False
 
 
-@cache
-def _code() -> str:
-    from .fingerprint import code_digest
-
-    return code_digest()
-
-
-def artwork_key(layout: Layout, site: SiteManifest, card: SiteCard) -> str:
+def artwork_key(layout: Layout, site: SiteManifest, texts: CardTexts) -> str:
     """Return the key of everything a card's PDF is drawn from: the layout, the code, its texts and QR code."""
-    texts = texts_of(card.fields, card.url)
-    blob = json.dumps([layout.digest, _code(), texts.__dict__, site.qr_error_correction], ensure_ascii=False)
+    blob = json.dumps([layout.digest, code_digest(), texts.__dict__, site.qr_error_correction], ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -196,7 +176,7 @@ def card_artwork(settings: Settings, out_dir: Path, site: SiteManifest, card: Si
     layout = layout_of(settings)
     texts = texts_of(card.fields, card.url)
     trim, bleed, side = print_geometry(settings, card.url, site.qr_error_correction)
-    key = artwork_key(layout, site, card)
+    key = artwork_key(layout, site, texts)
     pdf_path, key_path = out_dir / PRINT_DIR / f"{card.id}.pdf", out_dir / PRINT_DIR / f"{card.id}.key"
     with _WRITE:
         try:
@@ -237,11 +217,10 @@ def live_card(site: SiteManifest, card_id: str) -> SiteCard:
     return card
 
 
-def print_cards(settings: Settings, out_dir: Path, ids: list[str], proofs: Path | None) -> tuple[list[str], int]:
+def print_cards(
+    settings: Settings, out_dir: Path, site: SiteManifest, ids: list[str], proofs: Path | None
+) -> tuple[list[str], int]:
     """Render the PDFs of `ids` (every live card when empty), and PNG proofs into `proofs`; return those drawn."""
-    from .manifest import read_manifest
-
-    site = read_manifest(out_dir)
     if ids:
         retired = [i for i in ids if i in site.cards and not site.cards[i].active]
         for card_id in retired:
@@ -271,9 +250,10 @@ def print_command(args: argparse.Namespace) -> int:
     settings = load_settings(
         args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url, need_contacts=False
     )
-    check_current(settings, read_manifest(args.out))
+    site = read_manifest(args.out)
+    check_current(settings, site)
     started = time.perf_counter()
-    drawn, total = print_cards(settings, args.out, args.ids, args.proofs)
+    drawn, total = print_cards(settings, args.out, site, args.ids, args.proofs)
     took = (time.perf_counter() - started) * 1000
     logging.getLogger("cardsite").info(
         "Print PDFs of %d card(s) in %s: %d drawn (%.0f ms), %d current%s",

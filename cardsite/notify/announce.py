@@ -189,9 +189,12 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
             lang=fields.get("lang", site.default_language),
         )
     assert card is not None
-    trim, bleed, module = print_geometry(built.settings, card.url, site.qr_error_correction)
     # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
-    pdf = card_artwork(built.settings, built.out_dir, site, card).pdf if artwork_on(built.settings) else None
+    art = card_artwork(built.settings, built.out_dir, site, card) if artwork_on(built.settings) else None
+    if art is not None:
+        pdf, trim, bleed, module = art.pdf, art.trim_mm, art.bleed_mm, art.qr_module_mm
+    else:
+        pdf, (trim, bleed, module) = None, print_geometry(built.settings, card.url, site.qr_error_correction)
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
