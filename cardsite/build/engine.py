@@ -37,7 +37,7 @@ from .output import (
 from .parallel import parallel_map
 from .printing import layout_problems, print_problems
 from .rules import RULES, Plan, new_plan, plan_all, plan_card, short_hash
-from .signing import load_wallet, wallet_inputs, wallet_notes
+from .signing import load_wallet, wallet_material, wallet_notes
 from .store import all_outputs, read_cards, read_site, read_state, update_cards, write_state
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
     guard_out_dir(out_dir)
     for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
         remove_leftovers(str(folder))  # a killed build's; its leftovers at the top of `out_dir` defeat the stamp
-    wallet = wallet_inputs(settings)
+    wallet = wallet_material(settings)
     inputs = scan(
         settings.contacts_dir,
         settings.site_file,

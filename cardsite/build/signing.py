@@ -159,6 +159,19 @@ def _folder_digest(folder: Path) -> str:
     return h.hexdigest()[:20]
 
 
+def wallet_material(settings: Settings, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Return the digests of the signing material ("" when none is set), made once per build's settings.
+
+    The build's cheap checks need them on every build, the templates' own digests only when something is
+    planned: the scan already looks at every file under templates/.
+    """
+    kept = settings.__dict__.get("_wallet_material")
+    if kept is None:
+        kept = {"apple": material_digest(APPLE_VARS, environ), "google": material_digest(GOOGLE_VARS, environ)}
+        settings.__dict__["_wallet_material"] = kept
+    return kept
+
+
 def wallet_inputs(settings: Settings, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Return the shared inputs of the wallet outputs; "" for one that is off (no material, not asked for)."""
     # Only the catalogs and the background's design, not every template: a page edit must not re-sign every pass.
@@ -166,8 +179,7 @@ def wallet_inputs(settings: Settings, environ: Mapping[str, str] = os.environ) -
     if settings.raw.get("video_backgrounds"):
         background = _folder_digest(settings.templates_dir / BACKGROUND_DIR)
     return {
-        "apple": material_digest(APPLE_VARS, environ),
-        "google": material_digest(GOOGLE_VARS, environ),
+        **wallet_material(settings, environ),
         "background": background,
         "locale": _folder_digest(settings.templates_dir / "locale"),
     }
