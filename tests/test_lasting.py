@@ -212,3 +212,11 @@ def test_directory_is_off_by_default_and_lists_active_cards(project: Path) -> No
     html = (project / "public" / "index.html").read_text()
     assert 'href="jana-mueller/"' in html and 'href="max/"' in html
     assert "hans-meier" not in html
+
+
+def test_the_rules_table_names_every_page_photo_the_renderer_makes() -> None:
+    # rules.py names the photo outputs without importing Pillow (a build with nothing to render never loads it).
+    from cardsite.build.rules import WEB_PHOTOS
+    from cardsite.render.photo import WEB_SIZES
+
+    assert list(WEB_PHOTOS) == list(WEB_SIZES)
