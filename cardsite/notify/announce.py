@@ -34,6 +34,7 @@ from ..cards.settings import Settings, load_settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
 from ..render.qr import png_from_svg
+from ..render.wallet import WALLET_FILES
 from .ledger import STATE_KEY, FileState, S3State, StateSaver, StateStore, empty_state, stop_on_signals
 from .outbox import FolderOutbox, Outbox, SendError, SesOutbox, send_rate, ses_client
 from .printjob import (
@@ -219,14 +220,10 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
     )
 
 
-#: The wallet outputs an owner notice links, when the build made them (the manifest lists each card's files).
-WALLET_FILES = {"apple": "{id}/{id}.pkpass", "google": "{id}/google-wallet.html", "background": "{id}/background.png"}
-
-
 def wallet_links(card: SiteCard) -> dict[str, str]:
-    """Return {kind: URL} of the card's wallet pass, Google Wallet page and background, those it has."""
-    found = {kind: path.format(id=card.id) for kind, path in WALLET_FILES.items()}
-    return {kind: card.url + rel.partition("/")[2] for kind, rel in found.items() if rel in card.files}
+    """Return {kind: URL} of the card's wallet pass, Google Wallet page and background, those the build made."""
+    found = {kind: name.format(id=card.id) for kind, name in WALLET_FILES.items()}
+    return {kind: card.url + name for kind, name in found.items() if f"{card.id}/{name}" in card.files}
 
 
 # --------------------------------------------------------------------------- announce

@@ -169,8 +169,12 @@ class Pages:
 
     def wallet_links(self, card: Card) -> dict[str, str]:
         """Return the absolute URLs of the card's wallet pass, Google Wallet page and background ("" if not built)."""
-        files = {"apple": f"{card.id}.pkpass", "google": "google-wallet.html", "background": "background.png"}
-        return {kind: card.url + name if self.wallet.get(kind) is not None else "" for kind, name in files.items()}
+        from .wallet import WALLET_FILES
+
+        return {
+            kind: card.url + name.format(id=card.id) if self.wallet.get(kind) is not None else ""
+            for kind, name in WALLET_FILES.items()
+        }
 
     def render_alias(self, target_id: str, name: str, lang: str) -> bytes:
         """Return the redirect page at a card's former URL: a relative redirect, the real address as canonical."""

@@ -43,6 +43,11 @@ PASS_FILES = ("pass.json", *IMAGE_SIZES, "manifest.json", "signature")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
+#: Where each wallet output of a card lives in the card's folder: the build's RULES write them there, and the
+#: signature page and the owner notice link them.
+WALLET_FILES = {"apple": "{id}.pkpass", "google": "google-wallet.html", "background": "background.png"}
+
+
 @dataclass(frozen=True)
 class PassSigner:
     """Loaded, checked Apple signing material: Pass Type ID certificate and key, WWDR intermediate, ids."""
