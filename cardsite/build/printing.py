@@ -240,16 +240,12 @@ def print_cards(
     return drawn, len(chosen)
 
 
-def print_command(args: argparse.Namespace) -> int:
+def print_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run `build.py print [IDS] [--proofs DIR]`: render what is not current, from the built site's manifest."""
     import time
 
-    from ..cards.settings import load_settings
     from .manifest import check_current, read_manifest
 
-    settings = load_settings(
-        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url, need_contacts=False
-    )
     site = read_manifest(args.out)
     check_current(settings, site)
     started = time.perf_counter()

@@ -30,7 +30,7 @@ from typing import Any
 from .. import aws, progress
 from ..build.manifest import SiteCard, SiteManifest, check_current, read_manifest
 from ..build.printing import artwork_on, card_artwork, print_geometry
-from ..cards.settings import Settings, load_settings, owner_address_problem
+from ..cards.settings import Settings, owner_address_problem
 from ..cards.validate import email_problem
 from ..errors import Abort, display_path
 from ..render.qr import png_from_svg
@@ -430,11 +430,8 @@ def _ses_outbox(session: Any, endpoint_url: str | None, mail: MailSettings, coun
     return SesOutbox(ses_client(session, endpoint_url), rate, mail.configuration_set)
 
 
-def notify_command(args: argparse.Namespace) -> int:
+def notify_command(settings: Settings, args: argparse.Namespace) -> int:
     """Run `build.py notify`: detect changed cards, send (or write) their messages, save the state."""
-    settings = load_settings(
-        args.contacts, site_file=args.site, templates_dir=args.templates, base_url=args.base_url, need_contacts=False
-    )
     mail = mail_settings(settings, os.environ)
     # The manifest and the files it lists are what publish put online, so they are the printable content.
     site, cards = load_cards(args.out)
