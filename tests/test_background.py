@@ -67,9 +67,9 @@ def test_background_png_and_jpeg_with_a_qr_code_that_reads_mirrored(project: Pat
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_the_name_is_drawn_outside_the_middle_third(project: Path, side: str) -> None:
     settings = load_settings(project / "contacts")
-    from cardsite.build.engine import gather, load_one
+    from cardsite.build.engine import check, load_one
 
-    card = next(load_one(settings, s)[0] for s in gather(settings) if s.id == "jana-mueller")
+    card = next(load_one(settings, s)[0] for s in check(settings) if s.id == "jana-mueller")
     (project / "templates" / "background" / "background.yaml").write_text(f"side: {side}\n")
     design = load_design(project / "templates" / "background")
     url = source_url(card.url, "qr")
@@ -118,9 +118,9 @@ def test_a_name_the_font_cannot_draw_is_replaced_by_the_cards_address(project: P
     site.write_text(site.read_text("utf-8") + "print:\n  artwork: false\n", "utf-8")
     (project / "contacts" / "kim.yaml").write_text("name:\n  given: 민수\n  family: 김\n")
     settings = load_settings(project / "contacts")
-    from cardsite.build.engine import gather, load_one
+    from cardsite.build.engine import check, load_one
 
-    card = next(load_one(settings, s)[0] for s in gather(settings) if s.id == "kim")
+    card = next(load_one(settings, s)[0] for s in check(settings) if s.id == "kim")
     design = load_design(project / "templates" / "background")
     url = source_url(card.url, "qr")
     drawn = np.asarray(draw_background(card, settings, design, url), dtype=int)

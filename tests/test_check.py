@@ -145,12 +145,14 @@ def test_site_settings_are_checked(project: Path, capsys: pytest.CaptureFixture[
 
 
 def test_national_numbers_use_the_site_region(project: Path) -> None:
+    from cardsite.build.engine import card_of
     from cardsite.build.engine import check as run_check
     from cardsite.cards.settings import load_settings
 
     write(project, "anna.yaml", "name: {given: Anna}\nphones:\n  - value: '044 668 18 00'\n")
-    sources = {s.id: s for s in run_check(load_settings(project / "contacts"))}
-    assert sources["anna"].card.phones[0].e164 == "+41446681800"
+    settings = load_settings(project / "contacts")
+    sources = {s.id: s for s in run_check(settings)}
+    assert card_of(settings, sources["anna"]).phones[0].e164 == "+41446681800"
 
 
 def test_no_traceback_from_the_command_line(project: Path) -> None:

@@ -100,14 +100,21 @@ def test_a_one_card_edit_rewrites_its_line_and_hashes_its_rendered_files_only(
     build()
     path = project / "public" / SITE_MANIFEST
     before = path.read_bytes().split(b"\n")
-    hashed: list[str] = []
+    read_back: list[str] = []
     real_hash = manifest_module._hash
-    monkeypatch.setattr(manifest_module, "_hash", lambda out, rel: hashed.append(rel) or real_hash(out, rel))
+    monkeypatch.setattr(manifest_module, "_hash", lambda out, rel: read_back.append(rel) or real_hash(out, rel))
+    hashed: list[int] = []
+    real_entry = manifest_module.file_entry
+    monkeypatch.setattr(manifest_module, "file_entry", lambda data: hashed.append(len(data)) or real_entry(data))
+    monkeypatch.setattr(engine, "file_entry", manifest_module.file_entry)
     monkeypatch.setattr(engine, "gather", lambda *a, **k: pytest.fail("the full build ran"))
     card = project / "contacts" / "max.yaml"
     card.write_text(card.read_text() + "title: Intern\n")
     build()
-    assert sorted(hashed) == ["max/index.html", "max/max.vcf", "max/signature.html"]
+    rendered = ["max/index.html", "max/max.vcf", "max/signature.html"]
+    # Hashed from the bytes just written, never read back; no other file is hashed at all.
+    assert read_back == []
+    assert sorted(hashed) == sorted((project / "public" / rel).stat().st_size for rel in rendered)
     after = path.read_bytes().split(b"\n")
     assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [
         next(i for i, line in enumerate(after) if line.startswith(b'"max":'))

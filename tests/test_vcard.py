@@ -11,11 +11,16 @@ import pytest
 import vobject
 from vcard_oracle import render_vcard as vobject_vcard
 
-from cardsite.build.engine import check
+from cardsite.build.engine import card_of, check
 from cardsite.cards.load import read_yaml
 from cardsite.cards.model import Card, make_card
 from cardsite.cards.settings import load_settings
 from cardsite.render.vcard import card_uid, render_vcard
+
+
+def cards(settings) -> dict[str, Card]:
+    """Return every valid card of the project, by id: the check runs, then each card is loaded from its file."""
+    return {source.id: card_of(settings, source) for source in check(settings)}
 
 
 @pytest.fixture
@@ -40,8 +45,7 @@ def parse(data: bytes) -> vobject.base.Component:
 
 
 def test_every_sample_card_round_trips(settings) -> None:
-    for source in check(settings):
-        card = source.card
+    for card in cards(settings).values():
         v = parse(render_vcard(card))
         assert v.version.value == "3.0"
         assert v.fn.value == card.name.fn
@@ -67,7 +71,7 @@ def test_every_sample_card_round_trips(settings) -> None:
 
 
 def test_full_card_fields(settings) -> None:
-    card = {s.id: s for s in check(settings)}["jana-mueller"].card
+    card = cards(settings)["jana-mueller"]
     text = render_vcard(card).decode()
     assert "N:Müller;Jana;Sophie;Dr.;MSc ETH\r\n" in text
     # FN is free-form: a space before the suffix needs no escaping, which two readers showed as "\\,".
@@ -101,8 +105,8 @@ def test_escaping_of_special_characters(project: Path, settings) -> None:
 
 def test_bytes_equal_a_plain_vobject_serialize(project: Path, settings) -> None:
     """render_vcard writes the text itself; the bytes must be those vobject's objects serialise to."""
-    cards = [source.card for source in check(settings)]
-    cards.append(
+    every = list(cards(settings).values())
+    every.append(
         card_from(
             project,
             settings,
@@ -114,10 +118,10 @@ def test_bytes_equal_a_plain_vobject_serialize(project: Path, settings) -> None:
             "websites: ['https://example.org/a,b;c?q=1,2']\nsocial: {github: 'https://github.com/a;b,c'}\n",
         )
     )
-    for card in cards:
+    for card in every:
         photo = (settings.contacts_dir / card.photo).read_bytes() if card.photo else None
         assert render_vcard(card, photo) == vobject_vcard(card, photo), card.id
-    assert any(card.photo for card in cards)
+    assert any(card.photo for card in every)
 
 
 #: Pieces that vCard escaping, parameter quoting and folding must each get right.
@@ -180,7 +184,7 @@ def test_output_is_deterministic_and_uid_stable(project: Path, settings) -> None
 
 
 def test_company_defaults_fill_a_minimal_card(settings) -> None:
-    card = {s.id: s for s in check(settings)}["max"].card
+    card = cards(settings)["max"]
     v = parse(render_vcard(card))
     assert v.org.value == ["Example AG"]
     assert v.adr.value.street == "Bahnhofstrasse 10"
@@ -239,7 +243,7 @@ def test_uris_are_written_unescaped(project: Path, settings) -> None:
 
 def test_a_uri_with_a_line_break_cannot_add_a_property(settings) -> None:
     """The link checks refuse such URLs; the vCard writer still never lets one end its line."""
-    card = {s.id: s for s in check(settings)}["max"].card
+    card = cards(settings)["max"]
     bad = "https://example.org/a\r\nEMAIL:x@example.org\u2028b c\x00"
     lines = raw_lines(render_vcard(dataclasses.replace(card, websites=(bad,))))
     assert [line.value for line in lines if line.name == "URL"] == [
@@ -249,7 +253,7 @@ def test_a_uri_with_a_line_break_cannot_add_a_property(settings) -> None:
 
 
 def test_every_email_says_internet_and_keeps_work_or_home(settings) -> None:
-    for source in (s for s in check(settings) if s.card.emails):
-        for email, line in zip(source.card.emails, parse(render_vcard(source.card)).contents["email"], strict=True):
+    for card in (c for c in cards(settings).values() if c.emails):
+        for email, line in zip(card.emails, parse(render_vcard(card)).contents["email"], strict=True):
             types = [t.upper() for t in line.params["TYPE"]]
             assert types[:2] == ["INTERNET", email.type.upper()], types

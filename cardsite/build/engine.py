@@ -20,8 +20,9 @@ from .. import progress
 from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
+from . import workers
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
-from .manifest import manifest_current, update_manifest, write_manifest
+from .manifest import card_line, file_entry, manifest_current, old_lines, update_manifest, write_manifest
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -34,11 +35,11 @@ from .output import (
     write_if_changed,
     write_new_folder,
 )
-from .parallel import parallel_map
 from .printing import layout_problems, print_problems
 from .rules import RULES, Plan, new_plan, plan_all, plan_card, short_hash
 from .signing import load_wallet, wallet_material, wallet_notes
 from .store import all_outputs, read_cards, read_site, read_state, update_cards, write_state
+from .workers import Pool
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -75,6 +76,11 @@ class Source:
         return self.meta["name"]
 
     @property
+    def loaded(self) -> bool:
+        """Return whether this build loaded the card: its file, or what its validity depends on, moved."""
+        return self.entry is None
+
+    @property
     def path(self) -> Path:
         """Return the contact file's path."""
         return Path(self.file)
@@ -101,8 +107,11 @@ class BuildReport:
 # --------------------------------------------------------------------------- gather
 
 
-def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Source]:
+def gather(settings: Settings, state: dict[str, Any] | None, pool: Pool) -> list[Source]:
     """Read and check every contact file; raise ValidationError listing every problem.
+
+    The cards are loaded in `pool`'s workers, which keep them for the build's later steps; the
+    sources returned carry each card's summary (meta), not the card.
 
     A file whose bytes (and photo), settings and cardsite code all match the last
     build's state was valid then and is valid now, so it is not parsed again; a
@@ -141,12 +150,12 @@ def gather(settings: Settings, state: dict[str, Any] | None = None) -> list[Sour
         else:
             to_load.append(source)
         sources.append(source)
-    for source, (card, digest, card_hash, found) in zip(
-        to_load, parallel_map(load_one, settings, to_load), strict=True
+    for source, (meta, digest, card_hash, found) in zip(
+        to_load, pool.map(load_kept, (settings,), to_load, _card_id), strict=True
     ):
         problems.extend(found)
-        if card:
-            attach(source, card, digest, card_hash, fixed)
+        if meta:
+            attach(source, meta, digest, card_hash, fixed)
     if not problems:
         problems = cross_check(sources)
     if problems:
@@ -168,11 +177,9 @@ def _photo_unchanged(settings: Settings, meta: dict[str, Any]) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == meta["photo"]
 
 
-def attach(source: Source, card: Card, digest: str, card_hash: str, fixed: str) -> None:
-    """Give `source` its freshly loaded card, the digest of its file and the card's hash, and their summary."""
-    source.digest, source.key = digest, short_hash(digest, fixed)
-    source.card, source.card_hash = card, card_hash
-    source.meta = {
+def summary(card: Card) -> dict[str, Any]:
+    """Return what the build keeps of a card between steps and builds: what other pages and the plan need."""
+    return {
         "name": card.name.full,
         "lang": card.lang,
         "active": card.active,
@@ -181,6 +188,12 @@ def attach(source: Source, card: Card, digest: str, card_hash: str, fixed: str) 
         "photo": card.photo_digest,
         "photo_path": card.photo,
     }
+
+
+def attach(source: Source, meta: dict[str, Any], digest: str, card_hash: str, fixed: str) -> None:
+    """Give `source` a freshly loaded card's summary, the digest of its file and the card's hash."""
+    source.digest, source.key = digest, short_hash(digest, fixed)
+    source.card_hash, source.meta = card_hash, meta
 
 
 def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
@@ -198,6 +211,32 @@ def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str,
     # A dataclass repr names every field and value, nested ones too: its hash changes exactly when the card
     # does, at a tenth of the cost of JSON from asdict().
     return card, doc.digest, short_hash(repr(card)) if card else "", problems
+
+
+def load_kept(settings: Settings, source: Source) -> tuple[dict[str, Any] | None, str, str, list[Problem]]:
+    """Load one card in a worker, which keeps it for rendering; return its summary, digests and problems."""
+    card, digest, card_hash, problems = load_one(settings, source)
+    if card is None:
+        return None, digest, card_hash, problems
+    workers.kept[source.id] = card
+    return summary(card), digest, card_hash, problems
+
+
+def card_of(settings: Settings, source: Source) -> Card:
+    """Return the card of `source`: the one this process loaded, else loaded now from its unchanged file."""
+    card = source.card or workers.kept.get(source.id)
+    if card is None:
+        # An unchanged source whose outputs must be redone (a template edit): it was valid when cached under
+        # the same key, so it loads cleanly.
+        card, _, _, problems = load_one(settings, source)
+        if card is None:
+            raise ValidationError(problems)
+    return card
+
+
+def _card_id(item: Any) -> str:
+    """Return the card id of a step's item: a Source, or a tuple that starts with one."""
+    return (item[0] if isinstance(item, tuple) else item).id
 
 
 def cross_check(sources: list[Source]) -> list[Problem]:
@@ -228,8 +267,15 @@ def cross_check(sources: list[Source]) -> list[Problem]:
 
 
 def check(settings: Settings) -> list[Source]:
-    """Validate every card without writing anything."""
-    return gather(settings)
+    """Validate every card without writing anything; return their sources (summaries, not cards)."""
+    with workers.pool(_count(settings)) as pool:
+        return gather(settings, None, pool)
+
+
+def _count(settings: Settings) -> int:
+    """Return about how many cards there are, to choose the pool before anything is read."""
+    with os.scandir(settings.contacts_dir) as it:
+        return sum(1 for _ in it)
 
 
 # --------------------------------------------------------------------------- build
@@ -276,39 +322,54 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
 def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
     """Check every card, by content hash where its metadata moved, and write whatever is not current."""
     remove_leftovers(str(out_dir))  # a killed build's; every card folder is looked at when it moved
-    state = read_state(out_dir)
-    if state.get("code") != code_digest():
-        # Made by another cardsite: keep only the list of files, to clean up what is gone.
-        state = {"cards": {}, "site": {}, "old": all_outputs(state)}
-        shutil.rmtree(out_dir / TEMPLATE_CACHE, ignore_errors=True)
-    sources = gather(settings, state)
-    plan = plan_all(settings, sources, state, out_dir)
+    # Forked before anything is read, the workers stay small; each keeps the cards it loads for rendering them.
+    with workers.pool(_count(settings)) as pool:
+        state = read_state(out_dir)
+        if state.get("code") != code_digest():
+            # Made by another cardsite: keep only the list of files, to clean up what is gone.
+            state = {"cards": {}, "site": {}, "old": all_outputs(state)}
+            shutil.rmtree(out_dir / TEMPLATE_CACHE, ignore_errors=True)
+        sources = gather(settings, state, pool)
+        plan = plan_all(settings, sources, state, out_dir)
+        report = BuildReport(cards={s.id: s.name for s in sources}, path="full", rebuilt=sorted(plan.todo))
+        old_head, lines = old_lines(out_dir)
+        new_lines = _write(settings, out_dir, state, sources, plan, report, pool, lines)
+        write_manifest(settings, out_dir, plan, {**lines, **new_lines}, old_head, bool(new_lines))
+    _save_state(settings, out_dir, state, sources, plan, stamp)
+    return report
 
+
+def _write(
+    settings: Settings,
+    out_dir: Path,
+    state: dict[str, Any],
+    sources: list[Source],
+    plan: Plan,
+    report: BuildReport,
+    pool: Pool,
+    lines: dict[str, bytes],
+) -> dict[str, bytes]:
+    """Render and write what the plan says is not current, the site's own pages too, and remove what is gone;
+    return the new manifest lines of the cards rendered or loaded (`lines`: the last manifest's)."""
     files: dict[str, bytes] = {}
     pages = None
     if plan.todo or not plan.site_current:
-        pages = pages_for(settings, out_dir, {s.id: s.name for s in sources}, sources, plan.todo)
+        pages = pages_for(settings, out_dir, report.cards, sources, plan.todo)
     if not plan.site_current:
         files = site_files(pages, sources)
         plan.site_outputs = {rel: hashlib.sha256(data).hexdigest()[:20] for rel, data in files.items()}
-
-    report = BuildReport(cards={s.id: s.name for s in sources}, path="full", rebuilt=sorted(plan.todo))
-    report.written = render_cards(pages, out_dir, sources, plan)
+    report.written, new_lines = render_cards(settings, pages, out_dir, sources, plan, pool, lines)
     report.rendered = len(plan.todo)
     for rel, data in files.items():
         if write_if_changed(out_dir / rel, data):
             report.written.append(rel)
     if files:
         plan.site_files = {rel: signature_of(out_dir / rel) for rel in files}
-
     current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
     for rel in sorted(all_outputs(state) - current):
         if remove_output(out_dir, rel):
             report.removed.append(rel)
-
-    write_manifest(settings, out_dir, sources, plan)
-    _save_state(settings, out_dir, state, sources, plan, stamp)
-    return report
+    return new_lines
 
 
 def _save_state(
@@ -370,11 +431,12 @@ def rebuild_cards(
         plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
     pages = pages_for(settings, out_dir, names, everything, plan.todo) if plan.todo or shown else None
     report = BuildReport(cards=names, path="cards", rebuilt=sorted(s.id for s in everything), rendered=len(plan.todo))
-    report.written = render_cards(pages, out_dir, everything, plan)
+    _, old = old_lines(out_dir, [s.id for s in everything])
+    report.written, lines = render_cards(settings, pages, out_dir, everything, plan, workers.InProcess(), old)
     report.removed = [rel for s in sources for rel in entries[s.id]["outputs"] if rel not in plan.outputs[s.id]]
     report.removed = [rel for rel in report.removed if remove_output(out_dir, rel)]
     site_part, touched = _shown_pages(pages, out_dir, site, shown, names, report) if shown else (site["site"], {})
-    update_manifest(settings, out_dir, everything, plan, touched)
+    update_manifest(settings, out_dir, lines, touched)
     new_entries = {source.id: card_entry(source, plan, out_dir) for source in everything}
     tops = [s.id for s in everything] + sorted({rel.partition("/")[0] for rel in touched})
     update_cards(out_dir, {**site, "names": names, "site": site_part}, new_entries, stamp.record(cards=tops))
@@ -456,7 +518,8 @@ def _load_changed(settings: Settings, card_files: dict[str, str], fixed: str) ->
         card, digest, card_hash, found = load_one(settings, source)
         problems.extend(found)
         if card:
-            attach(source, card, digest, card_hash, fixed)
+            attach(source, summary(card), digest, card_hash, fixed)
+            source.card = card
         sources.append(source)
     if problems:
         # Every other card was valid in the last build and is unchanged; these are all the problems there are.
@@ -484,31 +547,55 @@ def pages_for(
     settings: Settings, out_dir: Path, names: dict[str, str], sources: list[Source], todo: dict[str, list[str]]
 ) -> Pages:
     """Return the template environment of a build into `out_dir`, once a trial render found no template error."""
+    # Before the first write: bad signing material leaves the output untouched.
+    pages = _pages(settings, out_dir, names)
+    trial_render(pages, sources, todo)
+    return pages
+
+
+def _pages(settings: Settings, out_dir: Path, names: dict[str, str]) -> Pages:
     import jinja2
 
     from ..render.pages import Pages
 
-    # Before the first write: bad signing material leaves the output untouched.
     wallet = {**load_wallet(settings), "out_dir": out_dir}
     cache_dir = out_dir / TEMPLATE_CACHE
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Compiled code follows the environment's options as well as the template, so cardsite's code is in the
     # name; Jinja checks the template's own text.
     cache = jinja2.FileSystemBytecodeCache(str(cache_dir), f"{code_digest()[:16]}-%s.cache")
-    pages = Pages(settings, names=names, bytecode_cache=cache, wallet=wallet)
-    trial_render(pages, sources, todo)
-    return pages
+    return Pages(settings, names=names, bytecode_cache=cache, wallet=wallet)
+
+
+@dataclass
+class RenderContext:
+    """What rendering a card needs: the settings, the output folder and, when anything is to be rendered, Pages."""
+
+    settings: Settings
+    out_dir: Path
+    pages: Pages | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to a worker: the signers hold keys that do not pickle, so the worker loads the same material again,
+        # and the templates from the bytecode cache the trial render just filled.
+        names = self.pages.names if self.pages else None
+        return (_render_context, (self.settings, self.out_dir, names))
+
+
+def _render_context(settings: Settings, out_dir: Path, names: dict[str, str] | None) -> RenderContext:
+    return RenderContext(settings, out_dir, None if names is None else _pages(settings, out_dir, names))
 
 
 def trial_render(pages: Pages, sources: list[Source], todo: dict[str, list[str]]) -> None:
     """Render one page per language before writing, so a template error writes nothing."""
     langs: set[str] = set()
     for source in sources:
-        if source.id in todo and source.card is not None and source.card.lang not in langs:
-            langs.add(source.card.lang)
-            pages.render_card(source.card)
-            if source.card.active:
-                pages.render_signature(source.card)
+        if source.id in todo and source.meta["lang"] not in langs:
+            langs.add(source.meta["lang"])
+            card = card_of(pages.settings, source)  # in the parent, the workers keep theirs: loaded again here
+            pages.render_card(card)
+            if card.active:
+                pages.render_signature(card)
 
 
 def site_files(pages: Pages, sources: list[Source]) -> dict[str, bytes]:
@@ -523,41 +610,61 @@ def site_files(pages: Pages, sources: list[Source]) -> dict[str, bytes]:
     return files
 
 
-def render_cards(pages: Pages | None, out_dir: Path, sources: list[Source], plan: Plan) -> list[str]:
-    """Render and write the outputs on the plan's to-do list; note their signatures in it; return the files written."""
-    by_id = {s.id: s for s in sources}
-    jobs = [(by_id[card_id], paths) for card_id, paths in plan.todo.items()]
+def render_cards(
+    settings: Settings,
+    pages: Pages | None,
+    out_dir: Path,
+    sources: list[Source],
+    plan: Plan,
+    pool: Pool,
+    old: dict[str, bytes],
+) -> tuple[list[str], dict[str, bytes]]:
+    """Render and write the outputs on the plan's to-do list, noting their signatures in it; return the files
+    written and the new manifest line of every card rendered or loaded (`old`: their lines in the last manifest)."""
+    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing. A card loaded
+    # in this build (its file's bytes moved) gets a new line even when every output was current.
+    jobs = [
+        (s, plan.todo.get(s.id, []), list(plan.outputs[s.id]), old.get(s.id))
+        for s in sources
+        if s.id in plan.todo or s.loaded or s.id not in old
+    ]
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, lines = [], {}
     # Ctrl-C leaves whole files only, and no saved state: the next build sees what is missing.
     stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
     with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
-        results = parallel_map(_render_one, (pages, out_dir), jobs, bar.advance)
-    for (source, _), done in zip(jobs, results, strict=True):
+        context = RenderContext(settings, out_dir, pages)
+        results = pool.map(_render_one, (context,), jobs, _card_id, bar.advance)
+    for (source, *_), (done, line) in zip(jobs, results, strict=True):
+        lines[source.id] = line
         for rel, changed, sig in done:
             plan.files[source.id][rel] = sig
             if changed:
                 written.append(rel)
-    return written
+    return written, lines
 
 
-def _render_one(pages: Pages, out_dir: Path, job: tuple[Source, list[str]]) -> list[tuple[str, bool, list[int]]]:
-    """Render one card's outputs on the to-do list; return each one's path, whether it changed, and its signature."""
-    source, rule_paths = job
-    card = source.card
-    if card is None:
-        # Unchanged source whose page must be redone (e.g. a template edit): it
-        # was valid when cached under the same key, so it loads cleanly.
-        card, _, _, problems = load_one(pages.settings, source)
-        if card is None:
-            raise ValidationError(problems)
-    files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
+def _render_one(
+    context: RenderContext, job: tuple[Source, list[str], list[str], bytes | None]
+) -> tuple[list[tuple[str, bool, list[int]]], bytes]:
+    """Render and write one card's outputs on the to-do list; return each one's path, whether it changed and its
+    signature, and the card's manifest line, its files' hashes taken from the bytes in hand."""
+    source, rule_paths, outputs, old = job
+    pages, out_dir = context.pages, context.out_dir
+    files = {}
+    if rule_paths:
+        assert pages is not None  # the build makes Pages whenever anything is to be rendered
+        card = card_of(context.settings, source)
+        files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
     folder = out_dir / source.id
-    if not folder.exists():
+    if not files:
+        changed = {}
+    elif not folder.exists():
         # A new card's files appear together, with one rename instead of one per file.
         write_new_folder(folder, {rel.removeprefix(f"{source.id}/"): data for rel, data in files.items()})
         changed = dict.fromkeys(files, True)
     else:
         changed = {rel: write_if_changed(out_dir / rel, data) for rel, data in files.items()}
+    line = card_line(context.settings, out_dir, source, outputs, {rel: file_entry(d) for rel, d in files.items()}, old)
     # Taken after the rename, which changes a file's ctime: the next build trusts the file only while this holds.
-    return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()]
+    return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()], line

@@ -79,18 +79,23 @@ def card_record(card: Card, source: str, digest: str) -> dict[str, Any]:
     }
 
 
-def _hash(root: str, rel: str) -> dict[str, Any]:
-    with open(root + rel, "rb") as f:
-        data = f.read()
+def file_entry(data: bytes) -> dict[str, Any]:
+    """Return a file's manifest entry: its sha256 and size."""
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
+def _hash(root: str, rel: str) -> dict[str, Any]:
+    with open(root + rel, "rb") as f:
+        return file_entry(f.read())
+
+
 def file_entries(
-    out_dir: Path, rels: Iterable[str], rendered: set[str], old: dict[str, Any] | None
+    out_dir: Path, rels: Iterable[str], rendered: dict[str, dict[str, Any]], old: dict[str, Any] | None
 ) -> dict[str, dict[str, Any]]:
-    """Return {path: sha256 and size} of `rels`, hashing only those rendered now or unknown to `old`."""
+    """Return {path: sha256 and size} of `rels`: a file rendered now by its `rendered` entry, one the last manifest
+    lists by that entry, and any other by reading it."""
     old, root = old or {}, f"{out_dir}/"
-    return {rel: old[rel] if rel in old and rel not in rendered else _hash(root, rel) for rel in sorted(rels)}
+    return {rel: rendered.get(rel) or old.get(rel) or _hash(root, rel) for rel in sorted(rels)}
 
 
 def site_kind(rel: str) -> str:
@@ -105,73 +110,62 @@ def site_kind(rel: str) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def write_manifest(settings: Settings, out_dir: Path, sources: list[Source], plan: Plan) -> None:
-    """Write the manifest of a full build, once its outputs are written (and before its state is saved)."""
-    old_head, old_lines = _old_lines(out_dir)
-    ordered = sorted(sources, key=lambda s: s.id)
-    lines, redone = _card_lines(settings, out_dir, ordered, plan, old_lines)
+def write_manifest(
+    settings: Settings, out_dir: Path, plan: Plan, lines: dict[str, bytes], old_head: bytes, redone: bool
+) -> None:
+    """Write the manifest of a full build from each card's line in `lines`, `redone` if any is new.
+
+    The lines come from the render step, each made by the worker that rendered the card (card_line); the
+    head, with the site's own outputs, is made here.
+    """
     head = _head(settings, _site_files(out_dir, plan, old_head))
-    if not redone and head == old_head and lines.keys() == {s.id for s in ordered}:
+    if not redone and head == old_head and list(lines) == sorted(plan.outputs):
         return  # every line as it was, in the same order: the very bytes on disk
-    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[s.id] for s in ordered]))
+    ordered = sorted(plan.outputs)
+    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[card_id] for card_id in ordered]))
 
 
-def _card_lines(
-    settings: Settings, out_dir: Path, ordered: list[Source], plan: Plan, old_lines: dict[str, bytes]
-) -> tuple[dict[str, bytes], bool]:
-    """Return {card id: line} of every card, and whether any line was made anew."""
-    from .parallel import parallel_map
+def card_line(
+    settings: Settings,
+    out_dir: Path,
+    source: Source,
+    outputs: Iterable[str],
+    rendered: dict[str, dict[str, Any]],
+    old: bytes | None,
+) -> bytes:
+    """Return one card's line: its record (from its card, else its `old` line) and its files, those `rendered` now
+    by the entries made from their bytes."""
+    from .engine import card_of
 
-    rendered, redo = _to_redo(ordered, plan, old_lines)
-    before = {s.id: json.loads(old_lines[s.id].partition(b":")[2]) for s in redo if s.id in old_lines}
-    _reload(settings, [s for s in redo if s.card is None and s.id not in before])
-    jobs = [(s, list(plan.outputs[s.id]), rendered[s.id], before.get(s.id)) for s in redo]
-    lines = dict(old_lines)
-    # Each card's fields and hashes on every core: at 10,000 cards they cost seconds, one by one.
-    for s, line in zip(redo, parallel_map(_new_line, (settings, out_dir), jobs), strict=True):
-        lines[s.id] = line
-    return lines, bool(redo)
-
-
-def _to_redo(
-    ordered: list[Source], plan: Plan, old_lines: dict[str, bytes]
-) -> tuple[dict[str, set[str]], list[Source]]:
-    """Return each card's rendered files, and the cards whose line must be made anew."""
-    rendered = {s.id: {path.format(id=s.id) for path in plan.todo.get(s.id, ())} for s in ordered}
-    # An unchanged card with nothing rendered keeps its line byte for byte: no parsing, no hashing.
-    return rendered, [s for s in ordered if s.card is not None or rendered[s.id] or s.id not in old_lines]
+    before = json.loads(old.partition(b":")[2]) if old else None
+    if before is not None and not source.loaded:
+        # Unchanged since the last build, which wrote this record; only its files may have moved.
+        record = {k: v for k, v in before.items() if k != "files"}
+    else:
+        record = card_record(card_of(settings, source), _source_path(settings, source), source.digest)
+    record["files"] = file_entries(out_dir, outputs, rendered, (before or {}).get("files"))
+    return _card_line(source.id, record)
 
 
 def _site_files(out_dir: Path, plan: Plan, old_head: bytes) -> dict[str, dict[str, Any]]:
     """Return the entries of the site's own outputs (404, assets, redirects, directory), each with its kind."""
     old_site = json.loads(old_head + b"}").get("site", {}).get("files", {}) if old_head else {}
     # Site pages are few; when they were rendered, hashing them all costs less than telling which moved.
-    site_files = file_entries(
-        out_dir, plan.site_outputs, set() if plan.site_current else set(plan.site_outputs), old_site
-    )
+    site_files = file_entries(out_dir, plan.site_outputs, {}, old_site if plan.site_current else {})
     for rel, entry in site_files.items():
         entry["kind"] = site_kind(rel)
     return site_files
 
 
-def _new_line(
-    settings: Settings, out_dir: Path, job: tuple[Source, list[str], set[str], dict[str, Any] | None]
-) -> bytes:
-    """Return one card's line: its record (from its card, else the last manifest) and its files."""
-    source, outputs, rendered, before = job
-    if source.card is not None:
-        record = card_record(source.card, _source_path(settings, source), source.digest)
-    else:
-        assert before is not None  # _reload() loaded every card the last manifest does not hold
-        record = before
-    files = file_entries(out_dir, outputs, rendered, (before or {}).get("files"))
-    return _card_line(source.id, {**record, "files": files})
-
-
-def _old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
-    """Return the head and {card id: line} of the last manifest; nothing when it is missing or of another version."""
+def old_lines(out_dir: Path, ids: Iterable[str] | None = None) -> tuple[bytes, dict[str, bytes]]:
+    """Return the head and {card id: line} of the last manifest (of the cards `ids`, or all); nothing when it is
+    missing or of another version."""
     try:
-        head, lines = _split((out_dir / SITE_MANIFEST).read_bytes())
+        data = (out_dir / SITE_MANIFEST).read_bytes()
+        if ids is not None:
+            head = data[: data.index(b"\n")].removesuffix(b",")
+            return head, {i: line for i in ids if (line := _find_line(data, i)[1])}
+        head, lines = _split(data)
         if json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION:
             return head, {_line_id(line): line for line in lines}
     except (OSError, ValueError, AttributeError):
@@ -179,49 +173,35 @@ def _old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
     return b"", {}
 
 
-def _reload(settings: Settings, sources: list[Source]) -> None:
-    """Load the cards of `sources` again: only when the last manifest is gone, as their files are unchanged."""
-    if not sources:
-        return
-    from .engine import load_one
-    from .parallel import parallel_map
-
-    for source, (card, *_) in zip(sources, parallel_map(load_one, settings, sources), strict=True):
-        source.card = card
+def _find_line(data: bytes, card_id: str, after: int = 0) -> tuple[int, bytes]:
+    """Return where card `card_id`'s line starts in manifest `data`, and the line; (0, b"") when it has none."""
+    # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
+    start = data.find(f'\n"{card_id}":'.encode(), after) + 1
+    if not start:
+        return 0, b""
+    return start, data[start : data.index(b"\n", start)].removesuffix(b",")
 
 
-def update_manifest(
-    settings: Settings, out_dir: Path, sources: list[Source], plan: Plan, site_pages: dict[str, bytes] | None = None
-) -> None:
-    """Replace the lines of a few rebuilt cards (and the entries of `site_pages` rewritten with them), leaving every
-    other byte of the manifest as it is."""
+def update_manifest(settings: Settings, out_dir: Path, lines: dict[str, bytes], site_pages: dict[str, bytes]) -> None:
+    """Replace the `lines` of a few rebuilt cards (and the entries of `site_pages` rewritten with them), leaving
+    every other byte of the manifest as it is."""
     path = out_dir / SITE_MANIFEST
     data = path.read_bytes()
     head_end = data.index(b"\n")
     pieces: list[Any] = [_new_head(settings, data[:head_end].removesuffix(b","), site_pages)] if site_pages else []
     view, done, missing = memoryview(data), head_end if site_pages else 0, {}
-    for s in sorted(sources, key=lambda s: s.id):
-        # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
-        start = data.find(f'\n"{s.id}":'.encode(), done) + 1
-        end = data.index(b"\n", start) if start else 0
-        old = bytes(view[start:end]).removesuffix(b",") if start else b""
-        before = json.loads(old.partition(b":")[2]) if start else {}
-        if s.card is None and not before:
-            _reload(settings, [s])  # an unchanged card that shows a rebuilt one, its line lost
-        # An unchanged card re-rendered because its page shows a rebuilt one keeps its record; only files move.
-        record = card_record(s.card, _source_path(settings, s), s.digest) if s.card else before
-        rendered = {p.format(id=s.id) for p in plan.todo.get(s.id, ())}
-        record["files"] = file_entries(out_dir, plan.outputs[s.id], rendered, before.get("files"))
+    for card_id in sorted(lines):
+        start, old = _find_line(data, card_id, done)
         if not start:
-            missing[s.id] = _card_line(s.id, record)
+            missing[card_id] = lines[card_id]
             continue
-        pieces += [view[done:start], _card_line(s.id, record)]
+        pieces += [view[done:start], lines[card_id]]
         done = start + len(old)
     # Slices of a memoryview are not copies: the new file is put together in one pass.
     new = b"".join([*pieces, view[done:]])
     if missing:  # a manifest edited by hand; every build writes a line for each of its cards
-        head, lines = _split(new)
-        new = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
+        head, found = _split(new)
+        new = _join(head, sorted([line for line in found if _line_id(line) not in missing] + list(missing.values())))
     if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
         write_atomic(path, new)
 

@@ -1,0 +1,222 @@
+"""Run a build's per-card steps on every core, in workers that keep the cards they loaded.
+
+A full build forks its workers once, before it reads any card, and gives each card to the same
+worker in every step: the worker that loaded and checked a card keeps it (`kept`), renders its
+outputs, then writes its line of the manifest. So a card is parsed once, never crosses a pipe,
+and the parent holds only the cards' small summaries. Forking before the parent has read
+anything keeps every worker as small as the interpreter: a worker forked from a parent that
+held every card counted that memory once more (docs/performance.md).
+
+Builds of a few cards, and processes that run other threads (the preview's server and
+watcher), run every step in the calling process instead, through the same interface.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+#: Below this many cards, worker processes cost more than they save.
+PARALLEL_MIN = 200
+#: How often a worker checks that the build that started it still runs.
+PARENT_CHECK_SECONDS = 0.2
+#: A worker reports its results at least this often, so that the progress bar moves.
+REPORT_SECONDS = 0.1
+#: How long a stopping build waits for its workers to finish the card each has under way.
+STOP_WAIT_SECONDS = 5.0
+
+#: What this process's steps kept for the later steps of the same build: {card id: Card}.
+kept: dict[str, Any] = {}
+
+
+class InProcess:
+    """Run every step in this process, one card after another."""
+
+    size = 1
+
+    def map(
+        self,
+        func: Callable[..., Any],
+        context: tuple[Any, ...],
+        items: list[Any],
+        key: Callable[[Any], str],
+        done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        """Return [func(*context, item) for item in items]; call done() after each."""
+        results = []
+        for item in items:
+            results.append(func(*context, item))
+            if done:
+                done()
+        return results
+
+
+class Workers:
+    """Forked worker processes, each fed the cards whose id hashes to it, step after step."""
+
+    def __init__(self, size: int) -> None:
+        import multiprocessing
+
+        fork = multiprocessing.get_context("fork")
+        self.size = size
+        self._stop = fork.Event()
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        for _ in range(size):
+            mine, theirs = fork.Pipe()
+            proc = fork.Process(target=_serve, args=(theirs, os.getpid(), self._stop), daemon=True)
+            proc.start()
+            theirs.close()
+            self._conns.append(mine)
+            self._procs.append(proc)
+
+    def map(
+        self,
+        func: Callable[..., Any],
+        context: tuple[Any, ...],
+        items: list[Any],
+        key: Callable[[Any], str],
+        done: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        """Return [func(*context, item) for item in items], each run by the worker that `key(item)` names."""
+        from multiprocessing.connection import wait
+
+        shares: list[list[tuple[int, Any]]] = [[] for _ in range(self.size)]
+        for index, item in enumerate(items):
+            shares[owner(key(item), self.size)].append((index, item))
+        results: list[Any] = [None] * len(items)
+        busy = {}
+        for conn, share in zip(self._conns, shares, strict=True):
+            if share:
+                conn.send((func, context, share))
+                busy[conn] = True
+        while busy:
+            for conn in wait(list(busy)):
+                kind, payload = _receive(conn)
+                if kind == "done":
+                    del busy[conn]
+                    continue
+                for index, result in payload:
+                    results[index] = result
+                    if done:
+                        done()
+        return results
+
+    def close(self, failed: bool) -> None:
+        """End the workers; after a failure, let each finish only the card it has under way."""
+        if failed:
+            self._stop.set()
+        for conn in self._conns:
+            with suppress(OSError):  # that worker is gone already
+                conn.send(None)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        for proc in self._procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in self._conns:
+            conn.close()
+
+
+Pool = InProcess | Workers
+
+
+@contextmanager
+def pool(cards: int) -> Iterator[Pool]:
+    """Return the pool for a build of `cards` cards: worker processes when that pays and is safe."""
+    workers = min(os.cpu_count() or 1, 8)
+    # Forking while other threads run can leave a lock another thread held locked forever in the child, and a
+    # worker waiting on it hangs the build: such a process keeps to itself.
+    if cards < PARALLEL_MIN or workers < 2 or threading.active_count() > 1:
+        try:
+            yield InProcess()
+        finally:
+            kept.clear()
+        return
+    running = Workers(workers)
+    failed = True
+    try:
+        yield running
+        failed = False
+    finally:
+        running.close(failed)
+
+
+def owner(card_id: str, size: int) -> int:
+    """Return which of `size` workers handles the card `card_id`, the same one in every step of a build."""
+    return zlib.crc32(card_id.encode()) % size
+
+
+def _receive(conn: Any) -> tuple[str, Any]:
+    try:
+        kind, payload = conn.recv()
+    except EOFError:
+        raise RuntimeError("a build worker ended unexpectedly (killed, or out of memory)") from None
+    if kind == "error":
+        error, text = payload
+        error.add_note(f"In the build worker:\n{text}")
+        raise error
+    return kind, payload
+
+
+def _serve(conn: Any, parent: int, stop: Any) -> None:
+    """Run in a worker: take steps from the parent until it sends None or ends."""
+    # The terminal sends Ctrl-C to every process of the build; the parent stops the workers, which is all it takes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A killed parent never sends None, and its pipe may stay open in a sibling: watch the parent itself.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    while (message := _next(conn)) is not None:
+        func, context, share = message
+        try:
+            _run(conn, func, context, share, stop)
+        except BaseException as exc:  # every failure goes back to the parent, which raises it
+            conn.send(("error", (_picklable(exc), traceback.format_exc())))
+            continue
+        conn.send(("done", None))
+    os._exit(0)  # the parent collects what it needs; skipping interpreter teardown saves the worker's exit time
+
+
+def _next(conn: Any) -> Any:
+    try:
+        return conn.recv()
+    except EOFError:  # the parent is gone
+        os._exit(1)
+
+
+def _run(
+    conn: Any, func: Callable[..., Any], context: tuple[Any, ...], share: list[tuple[int, Any]], stop: Any
+) -> None:
+    batch: list[tuple[int, Any]] = []
+    sent = time.monotonic()
+    for index, item in share:
+        if stop.is_set():
+            return  # a failed or interrupted build hands out no more work
+        batch.append((index, func(*context, item)))
+        if time.monotonic() - sent >= REPORT_SECONDS:
+            conn.send(("results", batch))
+            batch, sent = [], time.monotonic()
+    if batch:
+        conn.send(("results", batch))
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    try:
+        pickle.dumps(exc)
+    except Exception:  # any exception that cannot travel is reported by its text
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
