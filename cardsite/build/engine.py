@@ -651,10 +651,13 @@ def _render_one(
     signature, and the card's manifest line, its files' hashes taken from the bytes in hand."""
     source, rule_paths, outputs, old = job
     pages, out_dir = context.pages, context.out_dir
-    files = {}
-    if rule_paths:
-        assert pages is not None  # the build makes Pages whenever anything is to be rendered
+    files, card = {}, None
+    # A card unchanged since the last manifest, with nothing to render, keeps its record: it is not loaded.
+    if rule_paths or source.loaded or old is None:
         card = card_of(context.settings, source)
+        workers.kept.pop(source.id, None)  # this is the card's last step: what the worker kept is free again
+    if rule_paths:
+        assert pages is not None and card is not None  # the build makes Pages whenever anything is to be rendered
         files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
     folder = out_dir / source.id
     if not files:
@@ -665,6 +668,7 @@ def _render_one(
         changed = dict.fromkeys(files, True)
     else:
         changed = {rel: write_if_changed(out_dir / rel, data) for rel, data in files.items()}
-    line = card_line(context.settings, out_dir, source, outputs, {rel: file_entry(d) for rel, d in files.items()}, old)
+    hashes = {rel: file_entry(data) for rel, data in files.items()}
+    line = card_line(context.settings, out_dir, source, card, outputs, hashes, old)
     # Taken after the rename, which changes a file's ctime: the next build trusts the file only while this holds.
     return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()], line

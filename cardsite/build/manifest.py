@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Abort, display_path
-from .output import STATE_DIR, write_atomic, write_if_changed
+from .output import STATE_DIR, write_atomic, write_parts_if_changed
 
 if TYPE_CHECKING:
     from ..cards.model import Card
@@ -37,6 +37,7 @@ SCHEMA_ID = "https://cardsite.dev/schema/site-manifest.schema.json"
 #: Raised only by a change that can break a reader (docs/manifest.md); additions keep it.
 MANIFEST_VERSION = 1
 _CARDS_LINE = '"cards":{'
+_NEXT = b",\n"
 
 #: The card's printable fields, as the print job's card.json carries them and notify compares them.
 FIELD_KEYS = (
@@ -122,28 +123,26 @@ def write_manifest(
     if not redone and head == old_head and list(lines) == sorted(plan.outputs):
         return  # every line as it was, in the same order: the very bytes on disk
     ordered = sorted(plan.outputs)
-    write_if_changed(out_dir / SITE_MANIFEST, _join(head, [lines[card_id] for card_id in ordered]))
+    write_parts_if_changed(out_dir / SITE_MANIFEST, _joined(head, [lines[card_id] for card_id in ordered]))
 
 
 def card_line(
     settings: Settings,
     out_dir: Path,
     source: Source,
+    card: Card | None,
     outputs: Iterable[str],
     rendered: dict[str, dict[str, Any]],
     old: bytes | None,
 ) -> bytes:
-    """Return one card's line: its record (from its card, else its `old` line) and its files, those `rendered` now
-    by the entries made from their bytes."""
-    from .engine import card_of
-
-    before = json.loads(old.partition(b":")[2]) if old else None
-    if before is not None and not source.loaded:
-        # Unchanged since the last build, which wrote this record; only its files may have moved.
-        record = {k: v for k, v in before.items() if k != "files"}
+    """Return one card's line: its record (from `card`, else from its `old` line: unchanged since the last build,
+    which wrote it) and its files, those `rendered` now by the entries made from their bytes."""
+    before = json.loads(old.partition(b":")[2]) if old else {}
+    if card is not None:
+        record = card_record(card, _source_path(settings, source), source.digest)
     else:
-        record = card_record(card_of(settings, source), _source_path(settings, source), source.digest)
-    record["files"] = file_entries(out_dir, outputs, rendered, (before or {}).get("files"))
+        record = {k: v for k, v in before.items() if k != "files"}
+    record["files"] = file_entries(out_dir, outputs, rendered, before.get("files"))
     return _card_line(source.id, record)
 
 
@@ -258,8 +257,18 @@ def _card_line(card_id: str, record: dict[str, Any]) -> bytes:
 
 
 def _join(head: bytes, lines: list[bytes]) -> bytes:
+    return b"".join(_joined(head, lines))
+
+
+def _joined(head: bytes, lines: list[bytes]) -> list[bytes]:
+    """Return the parts of a manifest: its head, then one line per card."""
     # JSON escapes every line break inside a string, so each card is exactly one line.
-    return head + b",\n" + _CARDS_LINE.encode() + b"\n" + b",\n".join(lines) + b"\n}}\n"
+    parts = [head + b",\n" + _CARDS_LINE.encode() + b"\n"]
+    for line in lines:
+        parts += (line, _NEXT)  # the lines themselves, not copies of them
+    if lines:
+        parts.pop()  # no comma after the last line
+    return [*parts, b"\n}}\n"]
 
 
 def _split(data: bytes) -> tuple[bytes, list[bytes]]:

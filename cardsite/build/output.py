@@ -71,14 +71,34 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` under a temporary name and rename it into place, so no reader sees half of it."""
+def write_parts_if_changed(path: Path, parts: list[bytes]) -> bool:
+    """Write the concatenation of `parts` atomically unless the file holds exactly those bytes.
+
+    For a large file made of many parts (the manifest): neither it nor the old file is held whole in memory.
+    """
+    try:
+        if path.stat().st_size == sum(map(len, parts)):
+            with open(path, "rb") as f:
+                if all(f.read(len(part)) == part for part in parts):
+                    return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, parts)
+    return True
+
+
+def write_atomic(path: Path, data: bytes | list[bytes]) -> None:
+    """Write `data` (or its parts, in order) to `path` under a temporary name and rename it into place, so no
+    reader sees half of it."""
     # The process id makes the temporary name ours alone; cheaper per file than mkstemp's random names.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, list):
+                f.writelines(data)
+            else:
+                f.write(data)
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -138,7 +158,13 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's
-    return True
+    # A killed build's worker whose parent died too may stay a zombie where nothing reaps orphans (a container's
+    # first process): it holds its id but writes nothing.
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def mtime_ns(path: str) -> int:

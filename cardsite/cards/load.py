@@ -161,7 +161,7 @@ def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, probl
             raise _TooDeep(node.start_mark.line + 1)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(loader, key_node)
             if not isinstance(key, str):
                 key = str(key)
             if key in result:
@@ -175,7 +175,14 @@ def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, probl
         if len(path) >= MAX_DEPTH:
             raise _TooDeep(node.start_mark.line + 1)
         return [_construct(loader, item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node)
+
+
+def _scalar(loader: Any, node: yaml.Node) -> Any:
+    """Construct a scalar (or a complex key) by its resolved tag's constructor, as construct_object would."""
+    # Straight to the constructor: construct_object's bookkeeping is for anchors and recursion, refused here.
+    constructor = loader.yaml_constructors.get(node.tag) if isinstance(node, yaml.ScalarNode) else None
+    return constructor(loader, node) if constructor else loader.construct_object(node, deep=True)
 
 
 def contact_files(contacts_dir: Path) -> Iterator[tuple[str, str, os.stat_result]]:

@@ -134,20 +134,20 @@ class Name:
         return "auto"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Phone:
     e164: str
     display: str
     type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Email:
     value: str
     type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Address:
     street: str = ""
     locality: str = ""
@@ -168,7 +168,7 @@ class Address:
         return "https://maps.apple.com/?q=" + quote_plus(", ".join(self.lines))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Profile:
     network: str
     url: str
@@ -179,7 +179,7 @@ class Profile:
         return NETWORK_LABELS.get(self.network, self.network.capitalize())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Card:
     """Everything printable about one person, normalised and checked."""
 
@@ -405,6 +405,8 @@ _SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "CJK": 
 def _shown_host(host: str) -> str:
     """Return the host as link text: its ASCII form when a label mixes scripts, as browsers do for spoofs."""
     # 'lіnkedin.com' with a Cyrillic 'і' is valid IDNA; written out in Unicode it reads as LinkedIn.
+    if host.isascii():
+        return host  # one script, Latin
     for label in host.split("."):
         scripts = {unicodedata.name(c, "?").split()[0] for c in label if c.isalpha()}
         if len({_SCRIPT_GROUPS.get(s, s) for s in scripts}) > 1:

@@ -64,6 +64,9 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # One build, one environment (the preview makes a new one per build): templates do not change under
+            # it, so no stat of every template on every page.
+            auto_reload=False,
         )
         self.env.filters["short_url"] = short_url
         self.env.filters["e164"] = self._e164

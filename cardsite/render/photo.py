@@ -26,7 +26,9 @@ WEB_SIZES = {
 LARGEST = max(VCARD_SIZE, *WEB_SIZES.values())
 
 
-@lru_cache(maxsize=8)
+# A card's outputs (the vCard's photo, six page images) are cut from one decode of its photo, at four sizes.
+# The caches keep a card or two: each entry holds the photo's bytes as its key, and a build renders thousands.
+@lru_cache(maxsize=2)
 def _source(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as image:
         # A JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers LARGEST: a camera photo's 12 MP take
@@ -36,7 +38,7 @@ def _source(data: bytes) -> Image.Image:
         return image.convert("RGB")  # drops alpha; JPEG has none
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _square(data: bytes, size: int) -> Image.Image:
     if size < LARGEST:  # from the largest square, a third of the pixels to filter
         return _square(data, LARGEST).resize((size, size), Image.Resampling.LANCZOS)
