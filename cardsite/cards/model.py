@@ -211,13 +211,20 @@ class Card:
 
 def _plain(value: Any) -> Any:
     # dataclasses.asdict deep-copies every leaf, a tenth of a millisecond a card; the leaves here are immutable.
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     return value
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """Return the field names of a dataclass, or None for any other type: asked once per type, not per value."""
+    return tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
 
 
 #: The fields that may hold several lines (and tabs); every other text is a single line.
