@@ -200,9 +200,9 @@ def update_manifest(
     head_end = data.index(b"\n")
     pieces: list[Any] = [_new_head(settings, data[:head_end].removesuffix(b","), site_pages)] if site_pages else []
     view, done, missing = memoryview(data), head_end if site_pages else 0, {}
+    first = data.find(b"\n", head_end + 1) + 1 or len(data)  # the first card's line, after '"cards":{'
     for s in sorted(sources, key=lambda s: s.id):
-        # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
-        start = data.find(f'\n"{s.id}":'.encode(), done) + 1
+        start = _line_of(data, s.id, data.index(b"\n", done) + 1 if done > first else first)
         end = data.index(b"\n", start) if start else 0
         old = bytes(view[start:end]).removesuffix(b",") if start else b""
         before = json.loads(old.partition(b":")[2]) if start else {}
@@ -224,6 +224,30 @@ def update_manifest(
         new = _join(head, sorted([line for line in lines if _line_id(line) not in missing] + list(missing.values())))
     if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
         write_atomic(path, new)
+
+
+def _line_of(data: bytes, card_id: str, lo: int) -> int:
+    """Return where the card's line starts in the manifest `data`, at `lo` (a line's start) or after, or 0 if none.
+
+    The card lines are sorted by id, so a bisection finds one in a few dozen probes, where searching 20 MB for
+    it cost a one-card rebuild at 10,000 cards 9 ms. A manifest edited out of order may hide a line: then
+    the card's line is written anew, as for a line that is missing.
+    """
+    want, hi = card_id.encode(), len(data) - len(b"}}\n")
+    while lo < hi:
+        start = max(lo, data.rfind(b"\n", lo, (lo + hi) // 2) + 1)  # the line around the middle
+        # Ids are [a-z0-9-], so a card's line starts with exactly '"<id>":'; nothing else in the file can.
+        end = data.find(b'":', start, hi)
+        if data[start : start + 1] != b'"' or end < 0:
+            return 0  # not a card line: the head, or a file that is not a manifest
+        found = data[start + 1 : end]
+        if found == want:
+            return start
+        if found < want:
+            lo = data.find(b"\n", start, hi) + 1 or hi
+        else:
+            hi = start
+    return 0
 
 
 def _new_head(settings: Settings, head: bytes, site_pages: dict[str, bytes]) -> bytes:
