@@ -239,12 +239,14 @@ REBUILD_MAX = 20
 
 
 @disk_errors
-def build(settings: Settings, out_dir: Path) -> BuildReport:
+def build(settings: Settings, out_dir: Path, contacts: tuple[dict[str, list[int]], bool] | None = None) -> BuildReport:
     """Build the site into `out_dir`, doing only what changed since the last successful build.
 
     Cheap checks come first (stat signatures, fingerprint.py): when they show that nothing
     changed the build stops; when only a few contact files changed, only their cards are looked
-    at (rebuild_cards); otherwise every card is, by content hash (full_build).
+    at (rebuild_cards); otherwise every card is, by content hash (full_build). `contacts`: the
+    contacts folder's signatures as fingerprint.tree() gives them, from a caller that keeps them
+    current (the preview); otherwise the build walks the folder.
     """
     guard_out_dir(out_dir)
     for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
@@ -256,6 +258,7 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         settings.templates_dir,
         f"base_url={settings.base_url} wallet={sorted(wallet.items())}",
         settings.site_stat,
+        contacts,
     )
     site = read_site(out_dir)
     stamp = Stamp(out_dir, inputs, site.get("stamp", {}) if site.get("code") == code_digest() else {})
