@@ -584,3 +584,66 @@ def test_a_new_card_appears_on_its_open_404_page(preview: Preview, project: Path
     assert response is not None and response.status == 404
     (project / "contacts" / "erika.yaml").write_text("name:\n  given: Erika\n  family: Neu\n", "utf-8")
     expect(page.locator("h1")).to_have_text("Erika Neu", timeout=2000)
+
+
+def test_the_watched_contacts_match_a_walk_after_every_kind_of_change(tmp_path: Path) -> None:
+    from cardsite.build.fingerprint import tree
+    from cardsite.serve.watched import WatchedTree
+
+    root = tmp_path / "contacts"
+    (root / "photos").mkdir(parents=True)
+    (root / "a.yaml").write_text("name: A\n")
+    (root / "photos" / "a.jpg").write_bytes(b"jpeg")
+    watched = WatchedTree(root)
+
+    def told(*paths: Path) -> None:
+        # As the watcher tells it: each path, then its folder as modified.
+        for path in paths:
+            watched.changed(str(path))
+            watched.changed(str(path.parent), walk=False)
+        assert watched.snapshot() == tree(str(root))
+
+    assert watched.snapshot() == tree(str(root))
+    (root / "a.yaml").write_text("name: Anna\n")
+    told(root / "a.yaml")
+    (root / "photos" / "b.jpg").write_bytes(b"new photo")
+    told(root / "photos" / "b.jpg")
+    os.replace(root / "photos" / "b.jpg", root / "photos" / "a.jpg")
+    told(root / "photos" / "b.jpg", root / "photos" / "a.jpg")
+    (root / "team" / "deep").mkdir(parents=True)  # a folder that arrives with files in it: one event for it
+    (root / "team" / "deep" / "c.jpg").write_bytes(b"c")
+    told(root / "team")
+    os.rename(root / "team", root / "staff")
+    told(root / "team", root / "staff")
+    (root / "link.yaml").symlink_to(root / "a.yaml")
+    told(root / "link.yaml")
+    assert watched.snapshot()[1] is True  # a link: the build leaves it to the full build, which refuses it
+    (root / "link.yaml").unlink()
+    (root / "staff" / "deep" / "c.jpg").unlink()
+    told(root / "link.yaml", root / "staff" / "deep" / "c.jpg")
+    assert watched.snapshot()[1] is False
+    (root / "stray.yaml").write_text("name: Missed\n")  # no event: only a walk finds it
+    assert watched.rescan() and watched.snapshot() == tree(str(root))
+    assert not watched.rescan()
+
+
+def test_the_preview_keeps_the_contacts_signatures_as_a_walk_finds_them(
+    start_preview: Callable[..., Preview], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cardsite.serve.preview as preview_module
+    from cardsite.build.fingerprint import tree
+
+    monkeypatch.setattr(preview_module, "RESCAN_EVERY", 3600.0)  # the file events alone
+    preview = start_preview()
+    contacts = project / "contacts"
+    walk = lambda: tree(str(preview.settings.contacts_dir))  # noqa: E731
+    edit(contacts / "max.yaml", "family: Muster", "family: Walked")
+    tmp = contacts / ".max.yaml.tmp"
+    tmp.write_text((contacts / "max.yaml").read_text("utf-8"), "utf-8")
+    os.replace(tmp, contacts / "max.yaml")
+    (contacts / "more" / "photos").mkdir(parents=True)
+    (contacts / "more" / "photos" / "x.jpg").write_bytes(b"not a photo anyone uses")
+    (contacts / "max.yaml~").write_text("a backup\n", "utf-8")
+    assert preview.contacts is not None
+    assert wait_until(lambda: preview.contacts.snapshot() == walk())
+    assert wait_until(lambda: "Max Walked" in get(preview.url + "/max/")[2])

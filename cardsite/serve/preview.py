@@ -27,10 +27,12 @@ from urllib.parse import unquote
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CLOSED_NO_WRITE,
     EVENT_TYPE_CREATED,
     EVENT_TYPE_DELETED,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
+    EVENT_TYPE_OPENED,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -44,6 +46,7 @@ from ..cards.settings import Settings, load_settings
 from ..errors import Abort, CardsiteError, ValidationError
 from ..render.pages import Pages
 from .handler import IDLE_TIMEOUT, PreviewHandler, PreviewServer
+from .watched import WatchedTree
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ SETTLE = 0.025
 #: renamed away (editors that keep a backup rename the card away, then write it anew). Building then would
 #: show a half-written card, or a missing one, for a moment, and a missing card costs a full build.
 UNFINISHED_WAIT = 0.2
+#: How often an idle preview walks contacts/ to catch a change the watcher missed (its queue can overflow).
+RESCAN_EVERY = 5.0
 #: How long a reload request waits for a new build before the page asks again; the socket is idle meanwhile
 #: only on the server's side, which the timeout above does not count, but keep it shorter all the same.
 POLL_TIMEOUT = 25.0
@@ -162,12 +167,20 @@ _WRITING = {EVENT_TYPE_CREATED: WRITING, EVENT_TYPE_MODIFIED: WRITING}
 class _Watch(FileSystemEventHandler):
     """Tell the preview about changes under one watched folder (or to one file of it)."""
 
-    def __init__(self, preview: Preview, only: Path | None = None):
+    def __init__(self, preview: Preview, only: Path | None = None, tree: WatchedTree | None = None):
         self.preview = preview
         self.only = only
+        #: The signatures this folder's events keep current: every path, scratch files too, as a walk sees them.
+        self.tree = tree
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
+        if self.tree is not None and kind not in (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE):
+            # Before the preview hears of it: the build it starts must see this change.
+            walk = not (event.is_directory and kind == EVENT_TYPE_MODIFIED)
+            for raw in (event.src_path, getattr(event, "dest_path", "")):
+                if raw:
+                    self.tree.changed(os.fsdecode(raw), walk)
         if kind not in CHANGE_EVENTS or (event.is_directory and kind == EVENT_TYPE_MODIFIED):
             return
         # A rename counts at both ends: editors save by renaming a temporary file over the real one. Its source
@@ -215,6 +228,8 @@ class Preview:
         self._dirty = False
         self._last_change = 0.0
         self._unfinished: dict[str, str] = {}
+        #: The contacts folder's signatures, from the watcher's events, once it watches.
+        self.contacts: WatchedTree | None = None
         self._building = threading.Event()
         self._stopping = threading.Event()
         self._server: PreviewServer | None = None
@@ -258,12 +273,14 @@ class Preview:
         before = stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "")
         self.rebuild()
         self._observer = Observer()
+        self.contacts = WatchedTree(s.contacts_dir)
         # Recursive: cards may use photos in a subfolder of contacts/.
-        self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=True)
+        self._observer.schedule(_Watch(self, tree=self.contacts), str(s.contacts_dir.resolve()), recursive=True)
         self._observer.schedule(_Watch(self), str(s.templates_dir.resolve()), recursive=True)
         site_file = s.site_file.resolve()
         self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)
         self._observer.start()
+        self.contacts.rescan()  # what changed before the watcher started
         if stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "") != before:
             self.changed()  # saved during the first build, before the watcher started
         for target in (self._build_loop, self._server.serve_forever):
@@ -320,7 +337,8 @@ class Preview:
         last save of a burst is always built, whatever the earlier builds saw.
         """
         with self._changes:
-            self._changes.wait_for(lambda: self._dirty or self._stopping.is_set())
+            while not self._changes.wait_for(lambda: self._dirty or self._stopping.is_set(), RESCAN_EVERY):
+                self._rescan()
             while not self._stopping.is_set():
                 quiet = self.settle[1] if self._unfinished else self.settle[0]
                 left = self._last_change + quiet - time.monotonic()
@@ -331,6 +349,12 @@ class Preview:
             self._dirty = False
             self._unfinished.clear()
             return not self._stopping.is_set()
+
+    def _rescan(self) -> None:
+        """Walk contacts/ while nothing happens; build what the watcher missed."""
+        if self.contacts is not None and self.contacts.rescan():
+            log.debug("The contacts folder changed without a file event")
+            self._dirty, self._last_change = True, time.monotonic()
 
     def rebuild(self) -> None:
         """Build once; on failure keep the last good files and show the problems in their place."""
@@ -350,7 +374,7 @@ class Preview:
                 defer_checks=True,
             )
             self.built_settings = settings
-            report = build(settings, self.out_dir)
+            report = build(settings, self.out_dir, self.contacts.snapshot() if self.contacts else None)
             log.info(
                 "Built %d card(s), rendered %d, in %.2f s",
                 len(report.cards),
