@@ -162,8 +162,10 @@ def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, lis
 class Stamp:
     """Compare a build's inputs with the stamp the last successful build saved in the store; make the next one."""
 
-    def __init__(self, out_dir: Path, inputs: Scan, saved: dict[str, Any]) -> None:
+    def __init__(self, out_dir: Path, inputs: Scan, saved: dict[str, Any], outputs_as_left: bool = False) -> None:
         self.out_dir, self.inputs, self.saved = out_dir, inputs, saved
+        #: The caller vouches that nothing wrote into the output folder since the last build, which succeeded.
+        self.outputs_as_left = outputs_as_left
         #: The output folder as found before the build, when changed_cards() needed to look.
         self.outputs: dict[str, list[int]] | None = None
 
@@ -182,8 +184,9 @@ class Stamp:
         top = Path(now.contacts_dir)
         if any(path.parent != top or path.suffix not in CONTACT_SUFFIXES for path in changed.values()):
             return None
-        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer.
-        self.outputs = _outputs(self.out_dir)
+        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer,
+        # and the caller cannot vouch for it.
+        self.outputs = dict(saved.get("outputs", {})) if self.outputs_as_left else _outputs(self.out_dir)
         if saved.get("outputs") != self.outputs or not self._store_as_left():
             return None
         return {path.stem: name for name, path in changed.items()}
