@@ -269,8 +269,8 @@ def test_a_save_during_a_build_is_built_after_it(
 
     card, builds = project / "contacts" / "max.yaml", []
 
-    def build_then_save(*args: object) -> object:
-        report = engine_build(*args)
+    def build_then_save(*args: object, **kwargs: object) -> object:
+        report = engine_build(*args, **kwargs)
         if not builds:  # saved after this build read the card, before the preview learns of its report
             edit(card, "family: First", "family: Second")
         builds.append(report)
@@ -647,3 +647,28 @@ def test_the_preview_keeps_the_contacts_signatures_as_a_walk_finds_them(
     assert preview.contacts is not None
     assert wait_until(lambda: preview.contacts.snapshot() == walk())
     assert wait_until(lambda: "Max Walked" in get(preview.url + "/max/")[2])
+
+
+def test_the_preview_vouches_for_its_folder_only_after_a_build_that_succeeded(
+    preview: Preview, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cardsite.serve.preview as preview_module
+
+    vouched: list[bool] = []
+
+    def recording_build(*args: object, outputs_as_left: bool = False, **kwargs: object) -> object:
+        vouched.append(outputs_as_left)
+        return engine_build(*args, outputs_as_left=outputs_as_left, **kwargs)
+
+    engine_build = preview_module.build
+    monkeypatch.setattr(preview_module, "build", recording_build)
+    card = project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    card.write_text(good + "phones:\n  - value: not a number\n", "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 500)
+    card.write_text(good.replace("family: Muster", "family: Again"), "utf-8")
+    assert wait_until(lambda: "Max Again" in get(preview.url + "/max/")[2])
+    edit(card, "family: Again", "family: Vouched")
+    assert wait_until(lambda: "Max Vouched" in get(preview.url + "/max/")[2])
+    # After the start's build, after the failed one (which may have written part of its files), after a good one.
+    assert vouched[0] is True and vouched[-2:] == [False, True]

@@ -230,6 +230,8 @@ class Preview:
         self._unfinished: dict[str, str] = {}
         #: The contacts folder's signatures, from the watcher's events, once it watches.
         self.contacts: WatchedTree | None = None
+        #: Whether the last build succeeded: then the temporary folder, which nothing else writes, is as it left it.
+        self._as_left = False
         self._building = threading.Event()
         self._stopping = threading.Event()
         self._server: PreviewServer | None = None
@@ -374,7 +376,8 @@ class Preview:
                 defer_checks=True,
             )
             self.built_settings = settings
-            report = build(settings, self.out_dir, self.contacts.snapshot() if self.contacts else None)
+            contacts = self.contacts.snapshot() if self.contacts else None
+            report = build(settings, self.out_dir, contacts, outputs_as_left=self._as_left)
             log.info(
                 "Built %d card(s), rendered %d, in %.2f s",
                 len(report.cards),
@@ -392,6 +395,7 @@ class Preview:
             if not self._stopping.is_set():
                 log.exception("Build failed")
         finally:
+            self._as_left = report is not None  # a failed build may have written part of its files
             self._building.clear()
         with self._cond:
             news = problems != self.problems or (report is not None and bool(report.written or report.removed))
