@@ -135,7 +135,7 @@ def main() -> int:
     for run, seconds in enumerate(latencies):
         print(f"  run {run + 1}: save -> page shown {seconds:.3f} s ({'rename' if run % 2 else 'in place'})")
     median = statistics.median(latencies)
-    print(f"Median save -> page shown: {median:.3f} s over {len(latencies)} runs (budget {args.budget:.1f} s)")
+    print(f"Median save -> page shown: {median:.3f} s over {len(latencies)} runs (budget {args.budget:g} s)")
     if builds:
         print(f"Median rebuild inside the server: {statistics.median(builds):.3f} s over {len(builds)} rebuilds")
     return 0 if median < args.budget else 1
