@@ -50,9 +50,9 @@ from .watched import WatchedTree
 
 log = logging.getLogger(__name__)
 
-#: Quiet time that ends a save: an editor's several events per save (write and close, or a temporary file
-#: renamed over the card) come within a millisecond or two of each other.
-SETTLE = 0.025
+#: Quiet time that ends a save that looks whole. One file's save is known whole by its events (closed after
+#: writing, or renamed into place); this merges saves of several files made together (save all, a checkout).
+SETTLE = 0.01
 #: Quiet time while a save looks unfinished: a file written but not yet closed, or a watched file deleted or
 #: renamed away (editors that keep a backup rename the card away, then write it anew). Building then would
 #: show a half-written card, or a missing one, for a moment, and a missing card costs a full build.
