@@ -1,8 +1,10 @@
 """Measure how long the preview takes from saving a card to the browser showing it.
 
     python benchmarks/preview.py --cards 1000 [--runs 7] [--budget 1.0]
+    python benchmarks/preview.py --project COPY --card ID   # e.g. a copy of benchmarks/realistic.py's corpus
 
-Generates N synthetic cards (benchmarks/synth.py), runs `python build.py serve` in
+Generates N synthetic cards (benchmarks/synth.py), or takes a project of your own (its card is
+edited: give it a copy), runs `python build.py serve` in
 its own process, opens one card in headless Chromium and saves that card with a new
 title, alternately in place and by renaming a temporary file over it (as many
 editors do). One run is the wall-clock time from just before the save to the
@@ -106,17 +108,25 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="edits to time (default: 7)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds the median may take (default: 1.0)")
     parser.add_argument("--keep", action="store_true", help="keep the generated project")
+    parser.add_argument("--project", type=Path, help="serve this project instead (its card is edited: use a copy)")
+    parser.add_argument("--card", help="the card of --project to edit; it must have a title")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         parser.error(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if args.project and not args.card:
+        parser.error("--project needs --card")
 
-    project = Path(tempfile.mkdtemp(prefix="cardsite-bench-preview-"))
+    project = args.project or Path(tempfile.mkdtemp(prefix="cardsite-bench-preview-"))
     try:
-        ids = generate(project, args.cards)
-        card_id = ids[len(ids) // 2]
+        if args.project:
+            card_id = args.card
+            args.cards = sum(1 for _ in (project / "contacts").glob("*.yaml"))
+        else:
+            ids = generate(project, args.cards)
+            card_id = ids[len(ids) // 2]
         latencies, first_build, log = measure(project, card_id, args.runs)
     finally:
-        if not args.keep:
+        if not args.keep and not args.project:
             shutil.rmtree(project, ignore_errors=True)
     # The first "Built" line is the initial build; every later one is a rebuild after a save.
     builds = [float(s) for s in re.findall(r"^Built \d+ card\(s\), rendered \d+, in ([\d.]+) s$", log, re.M)][1:]
@@ -125,7 +135,7 @@ def main() -> int:
     for run, seconds in enumerate(latencies):
         print(f"  run {run + 1}: save -> page shown {seconds:.3f} s ({'rename' if run % 2 else 'in place'})")
     median = statistics.median(latencies)
-    print(f"Median save -> page shown: {median:.3f} s over {len(latencies)} runs (budget {args.budget:.1f} s)")
+    print(f"Median save -> page shown: {median:.3f} s over {len(latencies)} runs (budget {args.budget:g} s)")
     if builds:
         print(f"Median rebuild inside the server: {statistics.median(builds):.3f} s over {len(builds)} rebuilds")
     return 0 if median < args.budget else 1

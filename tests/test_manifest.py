@@ -265,3 +265,19 @@ def test_notify_refuses_a_vcard_changed_after_the_build(project: Path, capsys: p
     assert main(["notify", "-q", "--dry-run", "out"]) == 1
     assert "public/max/max.vcf changed since the last build" in capsys.readouterr().err
     assert not (project / "out").exists()
+
+
+def test_a_card_line_is_found_by_bisection_among_ids_that_share_a_prefix() -> None:
+    ids = sorted(["a", "a-b", "a0", "ab", "ab-c", "cards", "m", "max", "max-1", "z", "zz-9"])
+    head = b'{"manifest_version":1,"site":{"files":{}}'
+    data = manifest_module._join(head, [manifest_module._card_line(i, {"n": i * 50}) for i in ids])
+    first = data.index(b"\n", data.index(b"\n") + 1) + 1
+    for card_id in ids:
+        start = manifest_module._line_of(data, card_id, first)
+        assert data[start:].startswith(f'"{card_id}":'.encode()), card_id
+        # From any line start at or before its own line, and never from after it.
+        assert manifest_module._line_of(data, card_id, data.index(b"\n", first) + 1 if card_id != ids[0] else first)
+        after = data.index(b"\n", start) + 1
+        assert manifest_module._line_of(data, card_id, after) == 0
+    for absent in ("", "0", "a-", "aa", "car", "cardsa", "maz", "zzz"):
+        assert manifest_module._line_of(data, absent, first) == 0, absent

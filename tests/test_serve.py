@@ -69,14 +69,26 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.fixture
-def preview(project: Path) -> Iterator[Preview]:
-    """Start a preview of the sample project on a free loopback port; stop it afterwards."""
-    settings = load_settings(project / "contacts")
-    pv = Preview(settings, host="127.0.0.1", port=0)
-    pv.start()
-    assert pv.ready.wait(30), "the first build did not finish"
-    yield pv
-    pv.stop()
+def start_preview(project: Path) -> Iterator[Callable[..., Preview]]:
+    """Return a function that starts a preview of the sample project on a free loopback port; stop them afterwards."""
+    started: list[Preview] = []
+
+    def start(**options: object) -> Preview:
+        pv = Preview(load_settings(project / "contacts"), host="127.0.0.1", port=0, **options)  # type: ignore[arg-type]
+        started.append(pv)
+        pv.start()
+        assert pv.ready.wait(30), "the first build did not finish"
+        return pv
+
+    yield start
+    for pv in started:
+        pv.stop()
+
+
+@pytest.fixture
+def preview(start_preview: Callable[..., Preview]) -> Preview:
+    """A preview of the sample project with the quiet times `serve` uses."""
+    return start_preview()
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -206,14 +218,69 @@ def test_a_replaced_photo_is_rebuilt(preview: Preview, project: Path) -> None:
     assert wait_until(lambda: get_bytes(preview.url + "/jana-mueller/photo.jpg") not in (before, b""))
 
 
-def test_a_burst_of_saves_causes_one_rebuild(preview: Preview, project: Path) -> None:
+def test_a_burst_of_saves_causes_one_rebuild(start_preview: Callable[..., Preview], project: Path) -> None:
+    # Saves closer together than the quiet time are one change; a generous one makes that sure on a busy machine.
+    preview = start_preview(settle=(1.0, 1.0))
     epoch = preview.epoch
     for i in range(5):
         edit(project / "contacts" / "max.yaml", "Muster" if i == 0 else f"Burst{i - 1}", f"Burst{i}")
         time.sleep(0.02)
-    assert wait_until(lambda: "Burst4" in get(preview.url + "/max/")[2])
-    time.sleep(0.5)
+    # The files land before the epoch moves on: wait for both, then no other build can have come between.
+    assert wait_until(lambda: preview.epoch != epoch and "Burst4" in get(preview.url + "/max/")[2])
     assert preview.epoch == epoch + 1
+
+
+def test_a_save_still_being_written_is_built_once_it_is_closed(
+    start_preview: Callable[..., Preview], project: Path
+) -> None:
+    # A short quiet time for a whole save, a long one for an unfinished one: only the file's close ends the wait.
+    preview = start_preview(settle=(0.01, 30.0))
+    epoch, card = preview.epoch, project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    with card.open("w", encoding="utf-8") as f:
+        f.write(good[: len(good) // 2])  # half a card: no longer valid YAML, or not the card it will be
+        f.flush()
+        time.sleep(0.3)  # a slow writer; a quiet time of 10 ms would have built the half card by now
+        f.write(good[len(good) // 2 :].replace("family: Muster", "family: Halbe"))
+    assert wait_until(lambda: preview.epoch != epoch and "Max Halbe" in get(preview.url + "/max/")[2])
+    assert preview.epoch == epoch + 1 and not preview.problems
+    assert preview.report is not None and preview.report.path == "cards"
+
+
+def test_a_card_renamed_away_and_written_anew_is_one_build(
+    start_preview: Callable[..., Preview], project: Path
+) -> None:
+    # Editors that keep a backup rename the card away, then write it again: the card is never missing.
+    preview = start_preview(settle=(0.01, 30.0))
+    epoch, card = preview.epoch, project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    os.rename(card, card.with_name("max.yaml~"))
+    time.sleep(0.3)  # a slow editor; a quiet time of 10 ms would have built a site without max by now
+    card.write_text(good.replace("family: Muster", "family: Backup"), "utf-8")
+    assert wait_until(lambda: preview.epoch != epoch and "Max Backup" in get(preview.url + "/max/")[2])
+    # One build, after the card was back (the backup beside it is a new file, which takes the full build).
+    assert preview.epoch == epoch + 1 and not preview.problems and "max" in preview.cards
+
+
+def test_a_save_during_a_build_is_built_after_it(
+    preview: Preview, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cardsite.serve.preview as preview_module
+
+    card, builds = project / "contacts" / "max.yaml", []
+
+    def build_then_save(*args: object, **kwargs: object) -> object:
+        report = engine_build(*args, **kwargs)
+        if not builds:  # saved after this build read the card, before the preview learns of its report
+            edit(card, "family: First", "family: Second")
+        builds.append(report)
+        return report
+
+    engine_build = preview_module.build
+    monkeypatch.setattr(preview_module, "build", build_then_save)
+    edit(card, "family: Muster", "family: First")
+    assert wait_until(lambda: "Max Second" in get(preview.url + "/max/")[2])
+    assert len(builds) >= 2 and not preview.problems
 
 
 def test_card_edit_renders_one_card_and_template_edit_every_card(preview: Preview, project: Path) -> None:
@@ -517,3 +584,91 @@ def test_a_new_card_appears_on_its_open_404_page(preview: Preview, project: Path
     assert response is not None and response.status == 404
     (project / "contacts" / "erika.yaml").write_text("name:\n  given: Erika\n  family: Neu\n", "utf-8")
     expect(page.locator("h1")).to_have_text("Erika Neu", timeout=2000)
+
+
+def test_the_watched_contacts_match_a_walk_after_every_kind_of_change(tmp_path: Path) -> None:
+    from cardsite.build.fingerprint import tree
+    from cardsite.serve.watched import WatchedTree
+
+    root = tmp_path / "contacts"
+    (root / "photos").mkdir(parents=True)
+    (root / "a.yaml").write_text("name: A\n")
+    (root / "photos" / "a.jpg").write_bytes(b"jpeg")
+    watched = WatchedTree(root)
+
+    def told(*paths: Path) -> None:
+        # As the watcher tells it: each path, then its folder as modified.
+        for path in paths:
+            watched.changed(str(path))
+            watched.changed(str(path.parent), walk=False)
+        assert watched.snapshot() == tree(str(root))
+
+    assert watched.snapshot() == tree(str(root))
+    (root / "a.yaml").write_text("name: Anna\n")
+    told(root / "a.yaml")
+    (root / "photos" / "b.jpg").write_bytes(b"new photo")
+    told(root / "photos" / "b.jpg")
+    os.replace(root / "photos" / "b.jpg", root / "photos" / "a.jpg")
+    told(root / "photos" / "b.jpg", root / "photos" / "a.jpg")
+    (root / "team" / "deep").mkdir(parents=True)  # a folder that arrives with files in it: one event for it
+    (root / "team" / "deep" / "c.jpg").write_bytes(b"c")
+    told(root / "team")
+    os.rename(root / "team", root / "staff")
+    told(root / "team", root / "staff")
+    (root / "link.yaml").symlink_to(root / "a.yaml")
+    told(root / "link.yaml")
+    assert watched.snapshot()[1] is True  # a link: the build leaves it to the full build, which refuses it
+    (root / "link.yaml").unlink()
+    (root / "staff" / "deep" / "c.jpg").unlink()
+    told(root / "link.yaml", root / "staff" / "deep" / "c.jpg")
+    assert watched.snapshot()[1] is False
+    (root / "stray.yaml").write_text("name: Missed\n")  # no event: only a walk finds it
+    assert watched.rescan() and watched.snapshot() == tree(str(root))
+    assert not watched.rescan()
+
+
+def test_the_preview_keeps_the_contacts_signatures_as_a_walk_finds_them(
+    start_preview: Callable[..., Preview], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cardsite.serve.preview as preview_module
+    from cardsite.build.fingerprint import tree
+
+    monkeypatch.setattr(preview_module, "RESCAN_EVERY", 3600.0)  # the file events alone
+    preview = start_preview()
+    contacts = project / "contacts"
+    walk = lambda: tree(str(preview.settings.contacts_dir))  # noqa: E731
+    edit(contacts / "max.yaml", "family: Muster", "family: Walked")
+    tmp = contacts / ".max.yaml.tmp"
+    tmp.write_text((contacts / "max.yaml").read_text("utf-8"), "utf-8")
+    os.replace(tmp, contacts / "max.yaml")
+    (contacts / "more" / "photos").mkdir(parents=True)
+    (contacts / "more" / "photos" / "x.jpg").write_bytes(b"not a photo anyone uses")
+    (contacts / "max.yaml~").write_text("a backup\n", "utf-8")
+    assert preview.contacts is not None
+    assert wait_until(lambda: preview.contacts.snapshot() == walk())
+    assert wait_until(lambda: "Max Walked" in get(preview.url + "/max/")[2])
+
+
+def test_the_preview_vouches_for_its_folder_only_after_a_build_that_succeeded(
+    preview: Preview, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cardsite.serve.preview as preview_module
+
+    vouched: list[bool] = []
+
+    def recording_build(*args: object, outputs_as_left: bool = False, **kwargs: object) -> object:
+        vouched.append(outputs_as_left)
+        return engine_build(*args, outputs_as_left=outputs_as_left, **kwargs)
+
+    engine_build = preview_module.build
+    monkeypatch.setattr(preview_module, "build", recording_build)
+    card = project / "contacts" / "max.yaml"
+    good = card.read_text("utf-8")
+    card.write_text(good + "phones:\n  - value: not a number\n", "utf-8")
+    assert wait_until(lambda: get(preview.url + "/max/")[0] == 500)
+    card.write_text(good.replace("family: Muster", "family: Again"), "utf-8")
+    assert wait_until(lambda: "Max Again" in get(preview.url + "/max/")[2])
+    edit(card, "family: Again", "family: Vouched")
+    assert wait_until(lambda: "Max Vouched" in get(preview.url + "/max/")[2])
+    # After the start's build, after the failed one (which may have written part of its files), after a good one.
+    assert vouched[0] is True and vouched[-2:] == [False, True]

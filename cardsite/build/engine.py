@@ -285,12 +285,21 @@ REBUILD_MAX = 20
 
 
 @disk_errors
-def build(settings: Settings, out_dir: Path) -> BuildReport:
+def build(
+    settings: Settings,
+    out_dir: Path,
+    contacts: tuple[dict[str, list[int]], bool] | None = None,
+    outputs_as_left: bool = False,
+) -> BuildReport:
     """Build the site into `out_dir`, doing only what changed since the last successful build.
 
     Cheap checks come first (stat signatures, fingerprint.py): when they show that nothing
     changed the build stops; when only a few contact files changed, only their cards are looked
-    at (rebuild_cards); otherwise every card is, by content hash (full_build).
+    at (rebuild_cards); otherwise every card is, by content hash (full_build). `contacts`: the
+    contacts folder's signatures as fingerprint.tree() gives them, from a caller that keeps them
+    current (the preview); otherwise the build walks the folder. `outputs_as_left`: the caller
+    vouches that the last build into `out_dir` succeeded and nothing wrote there since (the
+    preview's own temporary folder), so the top of the output folder is not listed again.
     """
     guard_out_dir(out_dir)
     for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
@@ -302,9 +311,11 @@ def build(settings: Settings, out_dir: Path) -> BuildReport:
         settings.templates_dir,
         f"base_url={settings.base_url} wallet={sorted(wallet.items())}",
         settings.site_stat,
+        contacts,
     )
     site = read_site(out_dir)
-    stamp = Stamp(out_dir, inputs, site.get("stamp", {}) if site.get("code") == code_digest() else {})
+    saved = site.get("stamp", {}) if site.get("code") == code_digest() else {}
+    stamp = Stamp(out_dir, inputs, saved, outputs_as_left)
     changed = stamp.changed_cards()
     if changed == {} and not manifest_current(out_dir):
         changed = None  # the manifest went missing: what publish and notify read must be made again

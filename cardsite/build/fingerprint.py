@@ -98,6 +98,12 @@ def _tree(root: str, found: dict[str, list[int]]) -> bool:
     return links
 
 
+def tree(root: str) -> tuple[dict[str, list[int]], bool]:
+    """Return the signature of every file and folder below `root`, by path, and whether a link is among them."""
+    found: dict[str, list[int]] = {}
+    return found, _tree(root, found)
+
+
 @dataclass(frozen=True)
 class Scan:
     """What a build would read: a fingerprint of the site's settings, templates and code, and each contact file."""
@@ -116,17 +122,26 @@ class Scan:
 
 
 def scan(
-    contacts_dir: Path, site_file: Path, templates_dir: Path, options: str, site_stat: os.stat_result | None = None
+    contacts_dir: Path,
+    site_file: Path,
+    templates_dir: Path,
+    options: str,
+    site_stat: os.stat_result | None = None,
+    contacts: tuple[dict[str, list[int]], bool] | None = None,
 ) -> Scan:
-    """Scan everything a build reads; `site_stat`: site.yaml's metadata when the settings were read from it."""
+    """Scan everything a build reads; `site_stat`: site.yaml's metadata when the settings were read from it.
+
+    `contacts`: what tree() would say of the contacts folder, from a caller that keeps it current without
+    walking the folder (the preview, from file events).
+    """
     # Settings are read before the scan: the metadata taken before reading them is what describes them.
     rest = {str(site_file): signature_of(site_file) if site_stat is None else signature(site_stat)}
     links = _tree(str(templates_dir), rest)
     fixed = hashlib.sha256(repr((code_digest(), options, sorted(rest.items()))).encode()).hexdigest()
-    contacts: dict[str, list[int]] = {}
-    links |= _tree(str(contacts_dir), contacts)
+    found, contact_links = tree(str(contacts_dir)) if contacts is None else contacts
+    links |= contact_links
     links |= any(os.path.islink(path) for path in (site_file, templates_dir, contacts_dir))
-    return Scan(fixed, contacts, str(contacts_dir), links)
+    return Scan(fixed, found, str(contacts_dir), links)
 
 
 def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, list[int]]:
@@ -147,8 +162,10 @@ def _outputs(out_dir: Path, names: Iterable[str] | None = None) -> dict[str, lis
 class Stamp:
     """Compare a build's inputs with the stamp the last successful build saved in the store; make the next one."""
 
-    def __init__(self, out_dir: Path, inputs: Scan, saved: dict[str, Any]) -> None:
+    def __init__(self, out_dir: Path, inputs: Scan, saved: dict[str, Any], outputs_as_left: bool = False) -> None:
         self.out_dir, self.inputs, self.saved = out_dir, inputs, saved
+        #: The caller vouches that nothing wrote into the output folder since the last build, which succeeded.
+        self.outputs_as_left = outputs_as_left
         #: The output folder as found before the build, when changed_cards() needed to look.
         self.outputs: dict[str, list[int]] | None = None
 
@@ -167,8 +184,9 @@ class Stamp:
         top = Path(now.contacts_dir)
         if any(path.parent != top or path.suffix not in CONTACT_SUFFIXES for path in changed.values()):
             return None
-        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer.
-        self.outputs = _outputs(self.out_dir)
+        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer,
+        # and the caller cannot vouch for it.
+        self.outputs = dict(saved.get("outputs", {})) if self.outputs_as_left else _outputs(self.out_dir)
         if saved.get("outputs") != self.outputs or not self._store_as_left():
             return None
         return {path.stem: name for name, path in changed.items()}

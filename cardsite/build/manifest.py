@@ -173,9 +173,10 @@ def old_lines(out_dir: Path, ids: Iterable[str] | None = None) -> tuple[bytes, d
 
 
 def _find_line(data: bytes, card_id: str, after: int = 0) -> tuple[int, bytes]:
-    """Return where card `card_id`'s line starts in manifest `data`, and the line; (0, b"") when it has none."""
-    # Ids are [a-z0-9-], so a card's line starts with exactly this; nothing else in the file can.
-    start = data.find(f'\n"{card_id}":'.encode(), after) + 1
+    """Return where card `card_id`'s line starts in manifest `data`, past `after`, and the line; (0, b"") when it
+    has none."""
+    first = data.find(b"\n", data.index(b"\n") + 1) + 1 or len(data)  # the first card's line, after '"cards":{'
+    start = _line_of(data, card_id, data.index(b"\n", after) + 1 if after > first else first)
     if not start:
         return 0, b""
     return start, data[start : data.index(b"\n", start)].removesuffix(b",")
@@ -203,6 +204,30 @@ def update_manifest(settings: Settings, out_dir: Path, lines: dict[str, bytes], 
         new = _join(head, sorted([line for line in found if _line_id(line) not in missing] + list(missing.values())))
     if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
         write_atomic(path, new)
+
+
+def _line_of(data: bytes, card_id: str, lo: int) -> int:
+    """Return where the card's line starts in the manifest `data`, at `lo` (a line's start) or after, or 0 if none.
+
+    The card lines are sorted by id, so a bisection finds one in a few dozen probes, where searching 20 MB for
+    it cost a one-card rebuild at 10,000 cards 9 ms. A manifest edited out of order may hide a line: then
+    the card's line is written anew, as for a line that is missing.
+    """
+    want, hi = card_id.encode(), len(data) - len(b"}}\n")
+    while lo < hi:
+        start = max(lo, data.rfind(b"\n", lo, (lo + hi) // 2) + 1)  # the line around the middle
+        # Ids are [a-z0-9-], so a card's line starts with exactly '"<id>":'; nothing else in the file can.
+        end = data.find(b'":', start, hi)
+        if data[start : start + 1] != b'"' or end < 0:
+            return 0  # not a card line: the head, or a file that is not a manifest
+        found = data[start + 1 : end]
+        if found == want:
+            return start
+        if found < want:
+            lo = data.find(b"\n", start, hi) + 1 or hi
+        else:
+            hi = start
+    return 0
 
 
 def _new_head(settings: Settings, head: bytes, site_pages: dict[str, bytes]) -> bytes:

@@ -1,7 +1,7 @@
 """Preview the site: build into a temporary folder, serve it, rebuild on save, reload open pages.
 
-A stdlib HTTP server and a watchdog observer share one `Preview`. Saves are merged
-for DEBOUNCE seconds into one build by the same engine as `build` (a saved card
+A stdlib HTTP server and a watchdog observer share one `Preview`. A save is built as soon
+as it is whole (SETTLE, UNFINISHED_WAIT), by the same engine as `build` (a saved card
 rebuilds that card alone); open pages long-poll
 `/livereload/<epoch>` and reload when the build epoch moves on. While the contacts
 are invalid, every HTML page shows the problems instead, and the last good build
@@ -27,10 +27,12 @@ from urllib.parse import unquote
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED,
+    EVENT_TYPE_CLOSED_NO_WRITE,
     EVENT_TYPE_CREATED,
     EVENT_TYPE_DELETED,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
+    EVENT_TYPE_OPENED,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -44,11 +46,19 @@ from ..cards.settings import Settings, load_settings
 from ..errors import Abort, CardsiteError, ValidationError
 from ..render.pages import Pages
 from .handler import IDLE_TIMEOUT, PreviewHandler, PreviewServer
+from .watched import WatchedTree
 
 log = logging.getLogger(__name__)
 
-#: Quiet time that ends a burst of saves; editors write several events per save.
-DEBOUNCE = 0.2
+#: Quiet time that ends a save that looks whole. One file's save is known whole by its events (closed after
+#: writing, or renamed into place); this merges saves of several files made together (save all, a checkout).
+SETTLE = 0.01
+#: Quiet time while a save looks unfinished: a file written but not yet closed, or a watched file deleted or
+#: renamed away (editors that keep a backup rename the card away, then write it anew). Building then would
+#: show a half-written card, or a missing one, for a moment, and a missing card costs a full build.
+UNFINISHED_WAIT = 0.2
+#: How often an idle preview walks contacts/ to catch a change the watcher missed (its queue can overflow).
+RESCAN_EVERY = 5.0
 #: How long a reload request waits for a new build before the page asks again; the socket is idle meanwhile
 #: only on the server's side, which the timeout above does not count, but keep it shorter all the same.
 POLL_TIMEOUT = 25.0
@@ -148,35 +158,59 @@ def error_page(problems: list[str]) -> bytes:
     return PAGE.format(title="Build failed – cardsite preview", body=body).encode()
 
 
+#: What an event says of its file: written in full (closed after writing, or renamed into place), being written
+#: (created or modified, not yet closed), or gone (deleted or renamed away, perhaps to be written anew).
+WHOLE, WRITING, GONE = "whole", "writing", "gone"
+_WRITING = {EVENT_TYPE_CREATED: WRITING, EVENT_TYPE_MODIFIED: WRITING}
+
+
 class _Watch(FileSystemEventHandler):
     """Tell the preview about changes under one watched folder (or to one file of it)."""
 
-    def __init__(self, preview: Preview, only: Path | None = None):
+    def __init__(self, preview: Preview, only: Path | None = None, tree: WatchedTree | None = None):
         self.preview = preview
         self.only = only
+        #: The signatures this folder's events keep current: every path, scratch files too, as a walk sees them.
+        self.tree = tree
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type not in CHANGE_EVENTS or (event.is_directory and event.event_type == EVENT_TYPE_MODIFIED):
+        kind = event.event_type
+        if self.tree is not None and kind not in (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE):
+            # Before the preview hears of it: the build it starts must see this change.
+            walk = not (event.is_directory and kind == EVENT_TYPE_MODIFIED)
+            for raw in (event.src_path, getattr(event, "dest_path", "")):
+                if raw:
+                    self.tree.changed(os.fsdecode(raw), walk)
+        if kind not in CHANGE_EVENTS or (event.is_directory and kind == EVENT_TYPE_MODIFIED):
             return
-        # A rename counts at both ends: editors save by renaming a temporary file over the real one.
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
+        # A rename counts at both ends: editors save by renaming a temporary file over the real one. Its source
+        # is gone; its destination is whole, as a rename moves a file that was written in full.
+        ends = [(event.src_path, GONE if kind in (EVENT_TYPE_MOVED, EVENT_TYPE_DELETED) else _WRITING.get(kind, WHOLE))]
+        ends += [(event.dest_path, WHOLE)] if kind == EVENT_TYPE_MOVED else []
+        for raw, state in ends:
             path = Path(os.fsdecode(raw)) if raw else None
             if path and (self.only is None or path == self.only) and should_rebuild(path, self.preview.out_dir):
-                log.debug("Changed: %s (%s)", path, event.event_type)
-                self.preview.changed()
-                return
+                log.debug("Changed: %s (%s)", path, kind)
+                self.preview.changed(str(path), WHOLE if event.is_directory else state)
 
 
 class Preview:
     """A preview of the site: a temporary build, a server and a watcher, started and stopped together."""
 
     def __init__(
-        self, settings: Settings, host: str = "127.0.0.1", port: int = 8000, idle_timeout: float = IDLE_TIMEOUT
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        idle_timeout: float = IDLE_TIMEOUT,
+        settle: tuple[float, float] = (SETTLE, UNFINISHED_WAIT),
     ):
         self.settings = settings
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
+        #: The quiet times that end a save that looks whole, and one that looks unfinished.
+        self.settle = settle
         self.out_dir: Path | None = None
         #: Set once the first build has finished, well or not; requests wait for it.
         self.ready = threading.Event()
@@ -188,7 +222,16 @@ class Preview:
         self.report: BuildReport | None = None
         self.problems: list[str] = []
         self._cond = threading.Condition()
-        self._dirty = threading.Event()
+        #: Guards what the watcher saw since the last build began: whether anything changed, when it last did,
+        #: and the files whose save looks unfinished ({path: WRITING or GONE}).
+        self._changes = threading.Condition()
+        self._dirty = False
+        self._last_change = 0.0
+        self._unfinished: dict[str, str] = {}
+        #: The contacts folder's signatures, from the watcher's events, once it watches.
+        self.contacts: WatchedTree | None = None
+        #: Whether the last build succeeded: then the temporary folder, which nothing else writes, is as it left it.
+        self._as_left = False
         self._building = threading.Event()
         self._stopping = threading.Event()
         self._server: PreviewServer | None = None
@@ -232,14 +275,16 @@ class Preview:
         before = stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "")
         self.rebuild()
         self._observer = Observer()
+        self.contacts = WatchedTree(s.contacts_dir)
         # Recursive: cards may use photos in a subfolder of contacts/.
-        self._observer.schedule(_Watch(self), str(s.contacts_dir.resolve()), recursive=True)
+        self._observer.schedule(_Watch(self, tree=self.contacts), str(s.contacts_dir.resolve()), recursive=True)
         self._observer.schedule(_Watch(self), str(s.templates_dir.resolve()), recursive=True)
         site_file = s.site_file.resolve()
         self._observer.schedule(_Watch(self, only=site_file), str(site_file.parent), recursive=False)
         self._observer.start()
+        self.contacts.rescan()  # what changed before the watcher started
         if stamp.scan(s.contacts_dir, s.site_file, s.templates_dir, "") != before:
-            self._dirty.set()  # saved during the first build, before the watcher started
+            self.changed()  # saved during the first build, before the watcher started
         for target in (self._build_loop, self._server.serve_forever):
             thread = threading.Thread(target=target, name=f"preview-{target.__name__}", daemon=True)
             thread.start()
@@ -253,10 +298,10 @@ class Preview:
     def stop(self) -> None:
         """Stop watching and serving, let a running build finish, remove the temporary folder."""
         self._stopping.set()
-        self._dirty.set()
         self.ready.set()
-        with self._cond:
-            self._cond.notify_all()
+        for cond in (self._cond, self._changes):
+            with cond:
+                cond.notify_all()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join()
@@ -273,19 +318,45 @@ class Preview:
 
     # ----------------------------------------------------------------------- building
 
-    def changed(self) -> None:
-        """Note that a watched file changed; a build follows once the burst is over."""
-        self._dirty.set()
+    def changed(self, path: str = "", state: str = WHOLE) -> None:
+        """Note that a watched file changed, and whether its save looks whole; a build follows once it does."""
+        with self._changes:
+            self._dirty, self._last_change = True, time.monotonic()
+            if state == WHOLE:
+                self._unfinished.pop(path, None)
+            else:
+                self._unfinished[path] = state
+            self._changes.notify_all()
 
     def _build_loop(self) -> None:
-        while not self._stopping.is_set():
-            self._dirty.wait()
-            # Merge a burst of saves: build once nothing has changed for DEBOUNCE seconds.
-            self._dirty.clear()
-            while self._dirty.wait(DEBOUNCE) and not self._stopping.is_set():
-                self._dirty.clear()
-            if not self._stopping.is_set():
-                self.rebuild()
+        while self._settled():
+            self.rebuild()
+
+    def _settled(self) -> bool:
+        """Wait for a change, then until the saves it belongs to are whole; return False when stopping instead.
+
+        A change that comes while a build runs is waited for here again as soon as that build ends, so the
+        last save of a burst is always built, whatever the earlier builds saw.
+        """
+        with self._changes:
+            while not self._changes.wait_for(lambda: self._dirty or self._stopping.is_set(), RESCAN_EVERY):
+                self._rescan()
+            while not self._stopping.is_set():
+                quiet = self.settle[1] if self._unfinished else self.settle[0]
+                left = self._last_change + quiet - time.monotonic()
+                if left <= 0:
+                    break
+                self._changes.wait(left)
+            # What the build about to start reads is what these changes left; later ones set _dirty again.
+            self._dirty = False
+            self._unfinished.clear()
+            return not self._stopping.is_set()
+
+    def _rescan(self) -> None:
+        """Walk contacts/ while nothing happens; build what the watcher missed."""
+        if self.contacts is not None and self.contacts.rescan():
+            log.debug("The contacts folder changed without a file event")
+            self._dirty, self._last_change = True, time.monotonic()
 
     def rebuild(self) -> None:
         """Build once; on failure keep the last good files and show the problems in their place."""
@@ -305,7 +376,8 @@ class Preview:
                 defer_checks=True,
             )
             self.built_settings = settings
-            report = build(settings, self.out_dir)
+            contacts = self.contacts.snapshot() if self.contacts else None
+            report = build(settings, self.out_dir, contacts, outputs_as_left=self._as_left)
             log.info(
                 "Built %d card(s), rendered %d, in %.2f s",
                 len(report.cards),
@@ -323,6 +395,7 @@ class Preview:
             if not self._stopping.is_set():
                 log.exception("Build failed")
         finally:
+            self._as_left = report is not None  # a failed build may have written part of its files
             self._building.clear()
         with self._cond:
             news = problems != self.problems or (report is not None and bool(report.written or report.removed))
