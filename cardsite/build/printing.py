@@ -50,14 +50,19 @@ def layout_of(settings: Settings) -> Layout:
 
     # Every card's check asks: the answer is kept with the settings, which every build reads anew. Across
     # settings, the files are compared by their metadata, so a long-lived process (the preview) sees every edit.
-    kept = settings.__dict__.get("_print_layout")
+    # While the settings' checks are deferred, the build's stamp showed that the last successful build checked
+    # this very layout (it lies under templates/ or in cardsite): a one-card rebuild skips its schema (0.1 s).
+    checked = settings.pending_checks is None
+    kept = settings.__dict__.get(f"_print_layout_{checked}")
     if kept is None:
         files = tuple(tuple(signature_of(path)) for path in layout_files(settings.templates_dir))
-        key = (settings.templates_dir, settings.site_file, settings.digest, settings.brand_color, files)
+        key = (settings.templates_dir, settings.site_file, settings.digest, settings.brand_color, files, checked)
         if key not in _LAYOUTS:
             # site.yaml's print block comes from the settings, which read and checked it already.
-            _LAYOUTS[key] = load_layout(settings.templates_dir, settings.raw, settings.brand_color, settings.site_file)
-        kept = settings.__dict__["_print_layout"] = _LAYOUTS[key]
+            _LAYOUTS[key] = load_layout(
+                settings.templates_dir, settings.raw, settings.brand_color, settings.site_file, check=checked
+            )
+        kept = settings.__dict__[f"_print_layout_{checked}"] = _LAYOUTS[key]
     return kept
 
 

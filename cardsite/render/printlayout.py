@@ -111,8 +111,13 @@ def layout_files(templates_dir: Path) -> list[Path]:
     return [path, path.parent / "logo.png", path.parent / "logo.jpg"]
 
 
-def load_layout(templates_dir: Path, site_raw: dict[str, Any], brand_color: str, site_file: Path) -> Layout:
-    """Read and check the layout; raise ValidationError naming the file, line and field of every problem."""
+def load_layout(
+    templates_dir: Path, site_raw: dict[str, Any], brand_color: str, site_file: Path, check: bool = True
+) -> Layout:
+    """Read and check the layout; raise ValidationError naming the file, line and field of every problem.
+
+    `check=False` only for a layout a successful build checked, unchanged since: its schema, colours and
+    placement are not checked again."""
     path = layout_path(templates_dir)
     if path.is_symlink():
         from ..cards.settings import link_problem
@@ -121,12 +126,12 @@ def load_layout(templates_dir: Path, site_raw: dict[str, Any], brand_color: str,
     doc, problems = read_yaml(path)
     if doc is None:
         raise ValidationError(problems)
-    problems = _schema_problems(doc)
+    problems = _schema_problems(doc) if check else []
     if problems:
         raise ValidationError(problems)
     conf = print_settings(site_raw)
     layout = _layout(doc, conf, brand_color, site_file)
-    problems = _colour_problems(doc, layout) + _placement_problems(doc, layout)
+    problems = _colour_problems(doc, layout) + _placement_problems(doc, layout) if check else []
     if problems:
         raise ValidationError(problems)
     return layout
