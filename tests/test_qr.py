@@ -178,3 +178,16 @@ def test_the_png_drawn_from_the_built_svg_is_the_png_of_the_url(level: str) -> N
 def test_png_from_svg_refuses_what_is_not_a_cardsite_qr_code() -> None:
     with pytest.raises(ValueError):
         qr.png_from_svg(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+
+
+@pytest.mark.parametrize("level", ["M", "Q"])
+def test_the_print_checks_size_table_is_qrcodes_own_answer(level: str) -> None:
+    from cardsite.render.qr import symbol_size
+    from cardsite.render.qr_sizes import LENGTHS, side_of
+
+    # qrcode's QRCode.best_fit, as make() picks the version, for a text of each length in byte mode.
+    for n in LENGTHS:
+        code = qrcode.QRCode(error_correction=getattr(qrcode.constants, f"ERROR_CORRECT_{level}"))
+        code.add_data(b"h" * n)
+        code.make(fit=True)
+        assert side_of(n, level) == code.modules_count == symbol_size("h" * n, level), n

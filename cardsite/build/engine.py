@@ -22,7 +22,15 @@ from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from . import workers
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
-from .manifest import card_line, file_entry, manifest_current, old_lines, update_manifest, write_manifest
+from .manifest import (
+    card_line,
+    file_entry,
+    lines_of,
+    manifest_current,
+    old_lines,
+    update_manifest,
+    write_manifest,
+)
 from .output import (
     STATE_DIR,
     STATE_FOLDER,
@@ -442,12 +450,12 @@ def rebuild_cards(
         plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
     pages = pages_for(settings, out_dir, names, everything, plan.todo) if plan.todo or shown else None
     report = BuildReport(cards=names, path="cards", rebuilt=sorted(s.id for s in everything), rendered=len(plan.todo))
-    _, old = old_lines(out_dir, [s.id for s in everything])
+    manifest, old = lines_of(out_dir, [s.id for s in everything])
     report.written, lines = render_cards(settings, pages, out_dir, everything, plan, workers.InProcess(), old)
     report.removed = [rel for s in sources for rel in entries[s.id]["outputs"] if rel not in plan.outputs[s.id]]
     report.removed = [rel for rel in report.removed if remove_output(out_dir, rel)]
     site_part, touched = _shown_pages(pages, out_dir, site, shown, names, report) if shown else (site["site"], {})
-    update_manifest(settings, out_dir, lines, touched)
+    update_manifest(settings, out_dir, manifest, lines, touched)
     new_entries = {source.id: card_entry(source, plan, out_dir) for source in everything}
     tops = [s.id for s in everything] + sorted({rel.partition("/")[0] for rel in touched})
     update_cards(out_dir, {**site, "names": names, "site": site_part}, new_entries, stamp.record(cards=tops))

@@ -156,20 +156,21 @@ def _site_files(out_dir: Path, plan: Plan, old_head: bytes) -> dict[str, dict[st
     return site_files
 
 
-def old_lines(out_dir: Path, ids: Iterable[str] | None = None) -> tuple[bytes, dict[str, bytes]]:
-    """Return the head and {card id: line} of the last manifest (of the cards `ids`, or all); nothing when it is
-    missing or of another version."""
+def old_lines(out_dir: Path) -> tuple[bytes, dict[str, bytes]]:
+    """Return the head and {card id: line} of the last manifest; nothing when it is missing or of another version."""
     try:
-        data = (out_dir / SITE_MANIFEST).read_bytes()
-        if ids is not None:
-            head = data[: data.index(b"\n")].removesuffix(b",")
-            return head, {i: line for i in ids if (line := _find_line(data, i)[1])}
-        head, lines = _split(data)
+        head, lines = _split((out_dir / SITE_MANIFEST).read_bytes())
         if json.loads(head + b"}").get("manifest_version") == MANIFEST_VERSION:
             return head, {_line_id(line): line for line in lines}
     except (OSError, ValueError, AttributeError):
         pass
     return b"", {}
+
+
+def lines_of(out_dir: Path, ids: Iterable[str]) -> tuple[bytes, dict[str, bytes]]:
+    """Return the bytes of the manifest, which a rebuild checked is current, and the lines of the cards `ids`."""
+    data = (out_dir / SITE_MANIFEST).read_bytes()
+    return data, {i: line for i in ids if (line := _find_line(data, i)[1])}
 
 
 def _find_line(data: bytes, card_id: str, after: int = 0) -> tuple[int, bytes]:
@@ -182,11 +183,12 @@ def _find_line(data: bytes, card_id: str, after: int = 0) -> tuple[int, bytes]:
     return start, data[start : data.index(b"\n", start)].removesuffix(b",")
 
 
-def update_manifest(settings: Settings, out_dir: Path, lines: dict[str, bytes], site_pages: dict[str, bytes]) -> None:
-    """Replace the `lines` of a few rebuilt cards (and the entries of `site_pages` rewritten with them), leaving
-    every other byte of the manifest as it is."""
+def update_manifest(
+    settings: Settings, out_dir: Path, data: bytes, lines: dict[str, bytes], site_pages: dict[str, bytes]
+) -> None:
+    """Replace the `lines` of a few rebuilt cards (and the entries of `site_pages` rewritten with them) in the
+    manifest, whose bytes are `data` (lines_of), leaving every other byte as it is."""
     path = out_dir / SITE_MANIFEST
-    data = path.read_bytes()
     head_end = data.index(b"\n")
     pieces: list[Any] = [_new_head(settings, data[:head_end].removesuffix(b","), site_pages)] if site_pages else []
     view, done, missing = memoryview(data), head_end if site_pages else 0, {}

@@ -215,20 +215,21 @@ def _fit_problem(layout: Layout, slot_name: str, text: str) -> str | None:
 @lru_cache(maxsize=16)
 def _longest_qr_url(layout: Layout, level: str) -> int:
     """Return the most bytes a URL may have for its QR code to keep modules of MIN_MODULE_MM in the layout's square."""
-    from .qr import symbol_size
+    from .qr_sizes import LENGTHS, side_of
 
-    fits = [n for n in range(8, 400, 4) if module_mm(layout, symbol_size("h" * n, level)) >= MIN_MODULE_MM - 1e-9]
+    # From the table of qrcode's answers: a card's check need not import qrcode (qr_sizes.py).
+    fits = [n for n in LENGTHS if module_mm(layout, side_of(n, level)) >= MIN_MODULE_MM - 1e-9]
     return max(fits, default=0)
 
 
 def qr_modules(layout: Layout, url: str, level: str) -> int | None:
     """Return the QR code's modules a side when they may be too small for the layout, else None (cheaply)."""
-    from .qr import symbol_size
-
     # Byte mode is qrcode's longest encoding of a text (it switches mode only where that saves bits), so a URL
     # no longer than the longest that fits in byte mode fits too; only a longer one is encoded to know.
     if len(url.encode()) <= _longest_qr_url(layout, level):
         return None
+    from .qr import symbol_size  # here: most cards never load qrcode for their check
+
     return symbol_size(url, level)
 
 
