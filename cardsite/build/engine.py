@@ -281,7 +281,7 @@ def check(settings: Settings) -> list[Source]:
 
 
 def _count(settings: Settings) -> int:
-    """Return about how many cards there are, to choose the pool before anything is read."""
+    """Return about how many cards there are, to choose the pool before anything is read (no scan to ask)."""
     with os.scandir(settings.contacts_dir) as it:
         return sum(1 for _ in it)
 
@@ -342,7 +342,7 @@ def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
     """Check every card, by content hash where its metadata moved, and write whatever is not current."""
     remove_leftovers(str(out_dir))  # a killed build's; every card folder is looked at when it moved
     # Forked before anything is read, the workers stay small; each keeps the cards it loads for rendering them.
-    with workers.pool(_count(settings)) as pool:
+    with workers.pool(stamp.inputs.cards) as pool:
         state = read_state(out_dir)
         if state.get("code") != code_digest():
             # Made by another cardsite: keep only the list of files, to clean up what is gone.

@@ -63,19 +63,13 @@ def guard_out_dir(out_dir: Path) -> None:
 
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write `data` atomically unless the file already holds exactly these bytes."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
-    return True
+    return write_parts_if_changed(path, [data])
 
 
 def write_parts_if_changed(path: Path, parts: list[bytes]) -> bool:
     """Write the concatenation of `parts` atomically unless the file holds exactly those bytes.
 
-    For a large file made of many parts (the manifest): neither it nor the old file is held whole in memory.
+    A large file made of many parts (the manifest) is never held whole in memory, nor is the old one.
     """
     try:
         if path.stat().st_size == sum(map(len, parts)):
