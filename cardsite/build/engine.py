@@ -14,7 +14,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import progress
 from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
@@ -125,16 +125,41 @@ def gather(settings: Settings, state: dict[str, Any] | None, pool: Pool) -> list
     build's state was valid then and is valid now, so it is not parsed again; a
     file whose size and modification time match is not even read.
     """
-    cached = (state or {}).get("cards", {})
-    fixed = fixed_key(settings)
-    same_fixed = (state or {}).get("fixed") == fixed
-    sources: list[Source] = []
     links = input_links(settings)
     problems = [link_problem(path) for path in sorted(links)]
     if not links:
         problems += layout_problems(settings)  # and its fonts load here, once, before any worker forks
+    fixed, state = fixed_key(settings), state or {}
+    known = _Known(state.get("cards", {}), fixed, state.get("fixed") == fixed)
+    sources, duplicates = _sources(settings, links, known)
+    problems += duplicates
+    to_load = [s for s in sources if s.loaded]
+    for source, (meta, digest, card_hash, found) in zip(
+        to_load, pool.map(load_kept, (settings,), to_load, _card_id), strict=True
+    ):
+        problems.extend(found)
+        if meta:
+            attach(source, meta, digest, card_hash, known.fixed)
+    if not problems:
+        problems = cross_check(sources)
+    if problems:
+        raise ValidationError(problems)
+    return sources
+
+
+class _Known(NamedTuple):
+    """What the last build's state says of the cards, and whether its settings and code were these."""
+
+    cards: dict[str, Any]
+    fixed: str
+    same_fixed: bool
+
+
+def _sources(settings: Settings, links: set[str], known: _Known) -> tuple[list[Source], list[Problem]]:
+    """Return a source for every contact file but the links, and a problem for each card id defined twice."""
     seen: dict[str, str] = {}
-    to_load: list[Source] = []
+    sources: list[Source] = []
+    problems: list[Problem] = []
     for card_id, file, st in contact_files(settings.contacts_dir):
         if file in links:
             continue  # never read: its text could be anything, and a problem would echo it
@@ -143,32 +168,24 @@ def gather(settings: Settings, state: dict[str, Any] | None, pool: Pool) -> list
             problems.append(Problem(display_path(Path(file)), 1, "", f"card id '{card_id}' is also defined by {other}"))
             continue
         seen[card_id] = file
-        entry = cached.get(card_id)
-        stat = signature(st)
-        digest = ""  # a file new to the cache is hashed by its loader, which reads it anyway
-        if entry and entry["stat"] == stat:
-            digest = entry["digest"]
-        elif entry:
-            with open(file, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-        key = entry["key"] if same_fixed and digest and digest == entry["digest"] else short_hash(digest, fixed)
-        source = Source(card_id, file, key, stat, digest)
-        if entry and entry["key"] == source.key and _photo_unchanged(settings, entry["meta"]):
-            source.card_hash, source.meta, source.entry = entry["card"], entry["meta"], entry
-        else:
-            to_load.append(source)
-        sources.append(source)
-    for source, (meta, digest, card_hash, found) in zip(
-        to_load, pool.map(load_kept, (settings,), to_load, _card_id), strict=True
-    ):
-        problems.extend(found)
-        if meta:
-            attach(source, meta, digest, card_hash, fixed)
-    if not problems:
-        problems = cross_check(sources)
-    if problems:
-        raise ValidationError(problems)
-    return sources
+        sources.append(_source(settings, card_id, file, signature(st), known))
+    return sources, problems
+
+
+def _source(settings: Settings, card_id: str, file: str, stat: list[int], known: _Known) -> Source:
+    """Return the source of one contact file, with the last build's entry when the card is as it was then."""
+    entry = known.cards.get(card_id)
+    digest = ""  # a file new to the cache is hashed by its loader, which reads it anyway
+    if entry and entry["stat"] == stat:
+        digest = entry["digest"]
+    elif entry:
+        with open(file, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    same = known.same_fixed and digest and digest == entry["digest"]
+    source = Source(card_id, file, entry["key"] if same else short_hash(digest, known.fixed), stat, digest)
+    if entry and entry["key"] == source.key and _photo_unchanged(settings, entry["meta"]):
+        source.card_hash, source.meta, source.entry = entry["card"], entry["meta"], entry
+    return source
 
 
 def input_links(settings: Settings) -> set[str]:
@@ -250,6 +267,18 @@ def _card_id(item: Any) -> str:
 def cross_check(sources: list[Source]) -> list[Problem]:
     """Check what involves two cards: aliases and successors."""
     by_id = {s.id: s for s in sources}
+    found = _alias_problems(sources, by_id)
+    for source in sources:
+        successor = source.meta["successor"]
+        if successor and successor not in by_id:
+            found.append((source, ("successor",), f"successor '{successor}' is not a card"))
+        elif successor and not by_id[successor].meta["active"]:
+            found.append((source, ("successor",), f"successor '{successor}' is retired itself"))
+    return [_located(source, path, message) for source, path, message in found]
+
+
+def _alias_problems(sources: list[Source], by_id: dict[str, Source]) -> list[tuple[Source, tuple[str | int, ...], str]]:
+    """Return the aliases that name a card, or that another card claimed first."""
     claimed: dict[str, str] = {}
     found: list[tuple[Source, tuple[str | int, ...], str]] = []
     for source in sources:
@@ -262,16 +291,13 @@ def cross_check(sources: list[Source]) -> list[Problem]:
                 found.append((source, ("aliases", i), f"'{alias}' is already an alias of card '{claimed[alias]}'"))
             else:
                 claimed[alias] = source.id
-        successor = source.meta["successor"]
-        if successor and successor not in by_id:
-            found.append((source, ("successor",), f"successor '{successor}' is not a card"))
-        elif successor and not by_id[successor].meta["active"]:
-            found.append((source, ("successor",), f"successor '{successor}' is retired itself"))
-    problems = []
-    for source, path, message in found:
-        doc, _ = read_yaml(source.path)  # only on error: re-read for the line number
-        problems.append(doc.problem(path, message) if doc else Problem(display_path(source.path), 1, "", message))
-    return problems
+    return found
+
+
+def _located(source: Source, path: tuple[str | int, ...], message: str) -> Problem:
+    """Return the problem at `path` of a card's file, with its line: only on error is the file read again for it."""
+    doc, _ = read_yaml(source.path)
+    return doc.problem(path, message) if doc else Problem(display_path(source.path), 1, "", message)
 
 
 def check(settings: Settings) -> list[Source]:
@@ -384,11 +410,14 @@ def _write(
             report.written.append(rel)
     if files:
         plan.site_files = {rel: signature_of(out_dir / rel) for rel in files}
-    current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
-    for rel in sorted(all_outputs(state) - current):
-        if remove_output(out_dir, rel):
-            report.removed.append(rel)
+    report.removed = _remove_gone(out_dir, all_outputs(state), plan)
     return new_lines
+
+
+def _remove_gone(out_dir: Path, before: set[str], plan: Plan) -> list[str]:
+    """Remove the outputs of the last build that this one does not make; return those that were there."""
+    current = {rel for rels in (*plan.outputs.values(), plan.site_outputs) for rel in rels}
+    return [rel for rel in sorted(before - current) if remove_output(out_dir, rel)]
 
 
 def _save_state(
@@ -428,38 +457,93 @@ def rebuild_cards(
     name or language also re-renders the pages that show it: successors' pages, alias redirects
     and the directory (store.card_links says which).
     """
+    scope = _rebuild_scope(settings, out_dir, site, card_files, stamp)
+    if scope is None:
+        return None
+    everything = scope.changed + scope.dependents
+    plan = scope.plan(settings, out_dir)
+    pages = pages_for(settings, out_dir, scope.names, everything, plan.todo) if plan.todo or scope.shown else None
+    report = BuildReport(
+        cards=scope.names, path="cards", rebuilt=sorted(s.id for s in everything), rendered=len(plan.todo)
+    )
+    manifest, old = lines_of(out_dir, report.rebuilt)
+    report.written, lines = render_cards(settings, pages, out_dir, everything, plan, workers.InProcess(), old)
+    report.removed = [rel for rel in scope.replaced(plan) if remove_output(out_dir, rel)]
+    site_part, touched = (site["site"], {})
+    if scope.shown:
+        site_part, touched = _shown_pages(pages, out_dir, site, scope, report)
+    update_manifest(settings, out_dir, manifest, lines, touched)
+    new_entries = {source.id: card_entry(source, plan, out_dir) for source in everything}
+    # The stamp's record of the output folder's top: the card folders and the site pages this rebuild wrote.
+    tops = [*new_entries, *sorted({rel.partition("/")[0] for rel in touched})]
+    update_cards(out_dir, {**site, "names": scope.names, "site": site_part}, new_entries, stamp.record(cards=tops))
+    return report
+
+
+@dataclass
+class _Scope:
+    """What a rebuild of a few cards looks at: the changed cards and the unchanged ones whose pages show them."""
+
+    changed: list[Source]
+    dependents: list[Source]
+    #: The changed cards whose name or language moved: other pages show those.
+    shown: list[Source]
+    #: The store's entry of every card looked at.
+    entries: dict[str, Any]
+    #: {card id: full name} of every card of the site, the changed names included.
+    names: dict[str, str]
+
+    def plan(self, settings: Settings, out_dir: Path) -> Plan:
+        """Return the plan of every card looked at, under the full build's rules."""
+        plan = new_plan(settings)
+        for source in self.changed + self.dependents:
+            successor = self.names.get(source.meta["successor"], "")
+            plan_card(settings, plan, source, successor, self.entries[source.id], f"{out_dir}/")
+        return plan
+
+    def replaced(self, plan: Plan) -> list[str]:
+        """Return the outputs the changed cards had in the last build and no longer make."""
+        return [rel for s in self.changed for rel in self.entries[s.id]["outputs"] if rel not in plan.outputs[s.id]]
+
+
+def _rebuild_scope(
+    settings: Settings, out_dir: Path, site: dict[str, Any], card_files: dict[str, str], stamp: Stamp
+) -> _Scope | None:
+    """Load and check the changed cards and find what shows them; return None when the full build must decide."""
     fixed = fixed_key(settings)
+    entries = _rebuildable(out_dir, site, card_files, fixed)
+    if entries is None:
+        return None
+    changed = _load_changed(settings, card_files, fixed)
+    if changed is None:
+        return None
+    shown = _shown(changed, entries)
+    if shown is None:
+        return None
+    dependents = _dependents(site, out_dir, stamp, shown, set(card_files))
+    if dependents is None:
+        return None
+    entries.update((s.id, s.entry) for s in dependents if s.entry)
+    names = {**site["names"], **{s.id: s.name for s in changed}}
+    return _Scope(changed, dependents, shown, entries, names)
+
+
+def _rebuildable(out_dir: Path, site: dict[str, Any], card_files: dict[str, str], fixed: str) -> dict[str, Any] | None:
+    """Return the store's entries of the changed cards, or None when a rebuild of a few cards cannot stand in."""
     if len(card_files) > REBUILD_MAX or site.get("fixed") != fixed or "links" not in site:
         return None
     entries = read_cards(site, out_dir, card_files)
     if entries.keys() != card_files.keys() or not manifest_current(out_dir):
         return None
-    sources = _load_changed(settings, card_files, fixed)
-    if sources is None or any(_moved(s.meta, entries[s.id]["meta"]) - LOCAL_META for s in sources):
+    return entries
+
+
+def _shown(changed: list[Source], entries: dict[str, Any]) -> list[Source] | None:
+    """Return the changed cards whose name or language other pages show; None if more than LOCAL_META moved."""
+    moved = {s.id: _moved(s.meta, entries[s.id]["meta"]) for s in changed}
+    if any(keys - LOCAL_META for keys in moved.values()):
         return None
-    names = {**site["names"], **{s.id: s.name for s in sources}}
-    shown = [s for s in sources if _moved(s.meta, entries[s.id]["meta"]) & {"name", "lang"}]
-    dependents = _dependents(site, out_dir, stamp, shown, set(card_files))
-    if dependents is None:
-        return None
-    everything = sources + dependents
-    entries.update((s.id, s.entry) for s in dependents if s.entry)
-    plan = new_plan(settings)
-    for source in everything:
-        successor = names.get(source.meta["successor"], "")
-        plan_card(settings, plan, source, successor, entries[source.id], f"{out_dir}/")
-    pages = pages_for(settings, out_dir, names, everything, plan.todo) if plan.todo or shown else None
-    report = BuildReport(cards=names, path="cards", rebuilt=sorted(s.id for s in everything), rendered=len(plan.todo))
-    manifest, old = lines_of(out_dir, [s.id for s in everything])
-    report.written, lines = render_cards(settings, pages, out_dir, everything, plan, workers.InProcess(), old)
-    report.removed = [rel for s in sources for rel in entries[s.id]["outputs"] if rel not in plan.outputs[s.id]]
-    report.removed = [rel for rel in report.removed if remove_output(out_dir, rel)]
-    site_part, touched = _shown_pages(pages, out_dir, site, shown, names, report) if shown else (site["site"], {})
-    update_manifest(settings, out_dir, manifest, lines, touched)
-    new_entries = {source.id: card_entry(source, plan, out_dir) for source in everything}
-    tops = [s.id for s in everything] + sorted({rel.partition("/")[0] for rel in touched})
-    update_cards(out_dir, {**site, "names": names, "site": site_part}, new_entries, stamp.record(cards=tops))
-    return report
+    return [s for s in changed if moved[s.id] & {"name", "lang"}]
 
 
 def _moved(meta: dict[str, Any], old: dict[str, Any]) -> set[str]:
@@ -476,15 +560,20 @@ def _dependents(
     if len(ids) + len(changed) > REBUILD_MAX:
         return None
     entries = read_cards(site, out_dir, ids)
-    # The scan named every contact file; a card's is <contacts>/<id>.yaml or .yml.
-    found = (f"{stamp.inputs.contacts_dir}/{i}{suffix}" for i in ids for suffix in CONTACT_SUFFIXES)
-    files = {Path(path).stem: path for path in found if path in stamp.inputs.contacts}
+    files = _contact_files_of(stamp, ids)
     if entries.keys() != set(ids) or files.keys() != set(ids):
         return None
     return [
         Source(i, files[i], e["key"], e["stat"], e["digest"], card_hash=e["card"], meta=e["meta"], entry=e)
         for i, e in entries.items()
     ]
+
+
+def _contact_files_of(stamp: Stamp, ids: list[str]) -> dict[str, str]:
+    """Return {card id: contact file} of the cards `ids`, as the stamp's scan found them."""
+    # The scan named every contact file; a card's is <contacts>/<id>.yaml or .yml.
+    found = (f"{stamp.inputs.contacts_dir}/{i}{suffix}" for i in ids for suffix in CONTACT_SUFFIXES)
+    return {Path(path).stem: path for path in found if path in stamp.inputs.contacts}
 
 
 @dataclass(frozen=True)
@@ -496,23 +585,11 @@ class _Listed:
 
 
 def _shown_pages(
-    pages: Pages | None,
-    out_dir: Path,
-    site: dict[str, Any],
-    shown: list[Source],
-    names: dict[str, str],
-    report: BuildReport,
+    pages: Pages | None, out_dir: Path, site: dict[str, Any], scope: _Scope, report: BuildReport
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Write the alias redirects and the directory that show a renamed card; return the store's site part and them."""
     assert pages is not None
-    files = {
-        f"{alias}/index.html": pages.render_alias(s.id, s.name, s.meta["lang"])
-        for s in shown
-        for alias in s.meta["aliases"]
-    }
-    if pages.settings.directory and any(s.meta["active"] for s in shown):
-        retired = set(site["links"]["retired"])
-        files["index.html"] = pages.render_directory([_Listed(i, n) for i, n in names.items() if i not in retired])
+    files = _pages_showing(pages, site, scope)
     part = site["site"]
     # The site pages' input key covers every card's summary, which a rebuild does not read: left blank, it
     # makes the next full build look at these few pages again, and find them current by their bytes.
@@ -523,6 +600,20 @@ def _shown_pages(
         outputs[rel] = hashlib.sha256(data).hexdigest()[:20]
         signatures[rel] = signature_of(out_dir / rel)
     return {"inputs": "", "outputs": outputs, "files": signatures}, files
+
+
+def _pages_showing(pages: Pages, site: dict[str, Any], scope: _Scope) -> dict[str, bytes]:
+    """Return the alias redirects and the directory page, as they read with the changed names."""
+    files = {
+        f"{alias}/index.html": pages.render_alias(s.id, s.name, s.meta["lang"])
+        for s in scope.shown
+        for alias in s.meta["aliases"]
+    }
+    if pages.settings.directory and any(s.meta["active"] for s in scope.shown):
+        retired = set(site["links"]["retired"])
+        listed = [_Listed(i, n) for i, n in scope.names.items() if i not in retired]
+        files["index.html"] = pages.render_directory(listed)
+    return files
 
 
 def _load_changed(settings: Settings, card_files: dict[str, str], fixed: str) -> list[Source] | None:
@@ -669,25 +760,30 @@ def _render_one(
     """Render and write one card's outputs on the to-do list; return each one's path, whether it changed and its
     signature, and the card's manifest line, its files' hashes taken from the bytes in hand."""
     source, rule_paths, outputs, old = job
-    pages, out_dir = context.pages, context.out_dir
-    files, card = {}, None
+    out_dir, card = context.out_dir, None
     # A card unchanged since the last manifest, with nothing to render, keeps its record: it is not loaded.
     if rule_paths or source.loaded or old is None:
         card = card_of(context.settings, source)
         workers.kept.pop(source.id, None)  # this is the card's last step: what the worker kept is free again
-    if rule_paths:
-        assert pages is not None and card is not None  # the build makes Pages whenever anything is to be rendered
-        files = {rule.path.format(id=source.id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
-    folder = out_dir / source.id
-    if not files:
-        changed = {}
-    elif not folder.exists():
-        # A new card's files appear together, with one rename instead of one per file.
-        write_new_folder(folder, {rel.removeprefix(f"{source.id}/"): data for rel, data in files.items()})
-        changed = dict.fromkeys(files, True)
-    else:
-        changed = {rel: write_if_changed(out_dir / rel, data) for rel, data in files.items()}
+    files = _rendered(context.pages, source.id, card, rule_paths) if rule_paths else {}
+    changed = _write_card(out_dir, source.id, files) if files else {}
     hashes = {rel: file_entry(data) for rel, data in files.items()}
     line = card_line(context.settings, out_dir, source, card, outputs, hashes, old)
     # Taken after the rename, which changes a file's ctime: the next build trusts the file only while this holds.
     return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()], line
+
+
+def _rendered(pages: Pages | None, card_id: str, card: Card | None, rule_paths: list[str]) -> dict[str, bytes]:
+    """Return {path: bytes} of a card's outputs on the to-do list."""
+    assert pages is not None and card is not None  # the build makes Pages whenever anything is to be rendered
+    return {rule.path.format(id=card_id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
+
+
+def _write_card(out_dir: Path, card_id: str, files: dict[str, bytes]) -> dict[str, bool]:
+    """Write one card's rendered files; return whether each one's bytes changed."""
+    folder = out_dir / card_id
+    if not folder.exists():
+        # A new card's files appear together, with one rename instead of one per file.
+        write_new_folder(folder, {rel.removeprefix(f"{card_id}/"): data for rel, data in files.items()})
+        return dict.fromkeys(files, True)
+    return {rel: write_if_changed(out_dir / rel, data) for rel, data in files.items()}
