@@ -176,6 +176,19 @@ class Stamp:
         changed, files were added or removed, or an input is a link: then only the full build
         can tell what to do.
         """
+        saved = self.saved
+        changed = self._changed_contacts()
+        if changed is None:
+            return None
+        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer,
+        # and the caller cannot vouch for it.
+        self.outputs = dict(saved.get("outputs", {})) if self.outputs_as_left else _outputs(self.out_dir)
+        if saved.get("outputs") != self.outputs or not self._store_as_left():
+            return None
+        return {path.stem: name for name, path in changed.items()}
+
+    def _changed_contacts(self) -> dict[str, Path] | None:
+        """Return {file: path} of the contact files whose signature moved; None when anything else did."""
         saved, now = self.saved, self.inputs
         if now.links or saved.get("fixed") != now.fixed or saved.get("contacts", {}).keys() != now.contacts.keys():
             return None
@@ -184,12 +197,7 @@ class Stamp:
         top = Path(now.contacts_dir)
         if any(path.parent != top or path.suffix not in CONTACT_SUFFIXES for path in changed.values()):
             return None
-        # Listing the output folder costs as much as scanning the inputs: only do it when they allow an answer,
-        # and the caller cannot vouch for it.
-        self.outputs = dict(saved.get("outputs", {})) if self.outputs_as_left else _outputs(self.out_dir)
-        if saved.get("outputs") != self.outputs or not self._store_as_left():
-            return None
-        return {path.stem: name for name, path in changed.items()}
+        return changed
 
     def _store_as_left(self) -> bool:
         """Return whether every card file of the store is the very file the last build left."""

@@ -424,25 +424,38 @@ def check_current(settings: Settings, site: SiteManifest) -> None:
     Without a contacts folder (a CI job handed only the built site) the manifest alone is the truth.
     """
     from ..cards.load import contact_files
-    from ..errors import ValidationError
 
     if not settings.contacts_dir.is_dir():
         return
     built = {card.source["path"]: card for card in site.cards.values()}
-    moved = []
-    for card_id, file, _ in contact_files(settings.contacts_dir):
-        rel = os.path.relpath(file, settings.contacts_dir).replace(os.sep, "/")
-        card = built.pop(rel, None)
-        with open(file, "rb") as f:
-            if card is None or card.id != card_id or hashlib.sha256(f.read()).hexdigest() != card.source["sha256"]:
-                moved.append((card_id, file))
+    moved = [
+        (card_id, file)
+        for card_id, file, _ in contact_files(settings.contacts_dir)
+        if _moved(settings, built, card_id, file)
+    ]
     if moved:
-        from .engine import Source, load_one
-
-        problems = [p for card_id, file in moved for p in load_one(settings, Source(card_id, file, "", [], ""))[3]]
-        if problems:
-            raise ValidationError(problems)
+        _refuse_problems(settings, moved)
     if moved or built:
         changed = sorted([display_path(Path(file)) for _, file in moved] + list(built))
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise Abort(f"{shown} changed since the last build: run `python build.py` (and publish) first")
+
+
+def _refuse_problems(settings: Settings, moved: list[tuple[str, str]]) -> None:
+    """Raise ValidationError naming every problem of the cards changed since the build, if they have any."""
+    from ..errors import ValidationError
+    from .engine import Source, load_one
+
+    problems = [p for card_id, file in moved for p in load_one(settings, Source(card_id, file, "", [], ""))[3]]
+    if problems:
+        raise ValidationError(problems)
+
+
+def _moved(settings: Settings, built: dict[str, SiteCard], card_id: str, file: str) -> bool:
+    """Return whether a contact file is not the one the manifest was built from; take its card out of `built`."""
+    rel = os.path.relpath(file, settings.contacts_dir).replace(os.sep, "/")
+    card = built.pop(rel, None)
+    if card is None or card.id != card_id:
+        return True
+    with open(file, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest() != card.source["sha256"]

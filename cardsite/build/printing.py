@@ -226,13 +226,7 @@ def print_cards(
     settings: Settings, out_dir: Path, site: SiteManifest, ids: list[str], proofs: Path | None
 ) -> tuple[list[str], int]:
     """Render the PDFs of `ids` (every live card when empty), and PNG proofs into `proofs`; return those drawn."""
-    if ids:
-        retired = [i for i in ids if i in site.cards and not site.cards[i].active]
-        for card_id in retired:
-            logging.getLogger("cardsite").warning("Card '%s' is retired: it is not printed", card_id)
-        chosen = [live_card(site, i) for i in ids if i not in retired]
-    else:
-        chosen = [c for _, c in sorted(site.cards.items()) if c.active]
+    chosen = _chosen(site, ids)
     drawn = []
     for card in chosen:
         art = card_artwork(settings, out_dir, site, card)
@@ -243,6 +237,16 @@ def print_cards(
 
             write_if_changed(proofs / f"{card.id}.png", proof_png(art.pdf))
     return drawn, len(chosen)
+
+
+def _chosen(site: SiteManifest, ids: list[str]) -> list[SiteCard]:
+    """Return the live cards `ids`, saying which are retired; every live card when `ids` is empty."""
+    if not ids:
+        return [c for _, c in sorted(site.cards.items()) if c.active]
+    retired = [i for i in ids if i in site.cards and not site.cards[i].active]
+    for card_id in retired:
+        logging.getLogger("cardsite").warning("Card '%s' is retired: it is not printed", card_id)
+    return [live_card(site, i) for i in ids if i not in retired]
 
 
 def print_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -199,16 +199,11 @@ def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, ol
     """Add one card's input key and outputs to `plan`, and to its to-do list the outputs not current."""
     meta = source.meta
     plan.keys[source.id] = key = short_hash(source.key, source.card_hash, meta["photo"], successor, plan.shared_key)
-    folder, found = root + source.id, old.get("files", {})
-    dir_time = mtime_ns(folder)
-    if old.get("dir") == dir_time:
-        if old.get("inputs") == key and as_left(root, old["outputs"], found):
-            plan.outputs[source.id], plan.dirs[source.id], plan.files[source.id] = old["outputs"], old["dir"], found
-            return
-    elif dir_time != -1:
-        remove_leftovers(folder)  # a file came or went since the last build: perhaps a killed build's
+    if _as_left(plan, source.id, key, old, root):
+        return
     card_inputs = {**plan.shared, "card": source.card_hash, "url": settings.card_url(source.id)}
     card_inputs.update(photo=meta["photo"], successor=successor)
+    found, old_outputs = old.get("files", {}), old.get("outputs", {})
     mine: dict[str, str] = {}
     current: dict[str, list[int]] = {}
     plan.outputs[source.id], plan.files[source.id] = mine, current
@@ -216,7 +211,21 @@ def plan_card(settings: Settings, plan: Plan, source: Source, successor: str, ol
         if WHEN[rule.when](meta, settings) and (not rule.needs or plan.shared[rule.needs]):
             rel = rule.path.format(id=source.id)
             mine[rel] = short_hash(rule.path, *(card_inputs[d] for d in rule.depends))
-            if old.get("outputs", {}).get(rel) == mine[rel] and rel in found and signature_of(root + rel) == found[rel]:
+            if old_outputs.get(rel) == mine[rel] and rel in found and signature_of(root + rel) == found[rel]:
                 current[rel] = found[rel]
             else:
                 plan.todo.setdefault(source.id, []).append(rule.path)
+
+
+def _as_left(plan: Plan, card_id: str, key: str, old: dict[str, Any], root: str) -> bool:
+    """Return whether the card's inputs and its folder are as the last build left them, and if so plan it so."""
+    folder, found = root + card_id, old.get("files", {})
+    dir_time = mtime_ns(folder)
+    if old.get("dir") != dir_time:
+        if dir_time != -1:
+            remove_leftovers(folder)  # a file came or went since the last build: perhaps a killed build's
+        return False
+    if old.get("inputs") != key or not as_left(root, old["outputs"], found):
+        return False
+    plan.outputs[card_id], plan.dirs[card_id], plan.files[card_id] = old["outputs"], old["dir"], found
+    return True

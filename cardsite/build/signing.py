@@ -88,30 +88,38 @@ def apple_signer(environ: Mapping[str, str] = os.environ) -> PassSigner | None:
     values = _required(APPLE_VARS, environ)
     if values is None:
         return None
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    from cryptography.x509.oid import NameOID
-
     from ..render.wallet import PassSigner
 
     cert = _certificate("CARDSITE_PASS_CERT", values["CARDSITE_PASS_CERT"])
     wwdr = _certificate("CARDSITE_PASS_WWDR", values["CARDSITE_PASS_WWDR"])
-    password = environ.get(APPLE_PASSWORD) or None
-    try:
-        key = load_pem_private_key(
-            _read("CARDSITE_PASS_KEY", values["CARDSITE_PASS_KEY"]), password.encode() if password else None
-        )
-    except TypeError:  # encrypted without a password, or a password for a plain key
-        raise Abort(f"CARDSITE_PASS_KEY: {values['CARDSITE_PASS_KEY']} is encrypted: set {APPLE_PASSWORD}") from None
-    except ValueError:
-        raise Abort(
-            f"CARDSITE_PASS_KEY: cannot load the PEM private key in {values['CARDSITE_PASS_KEY']}"
-            f" (not a PEM key, or a wrong {APPLE_PASSWORD})"
-        ) from None
+    key = _pass_key(values["CARDSITE_PASS_KEY"], environ.get(APPLE_PASSWORD) or None)
     if key.public_key() != cert.public_key():
         raise Abort("CARDSITE_PASS_KEY: the key does not belong to the certificate in CARDSITE_PASS_CERT")
     if cert.issuer != wwdr.subject:
         raise Abort("CARDSITE_PASS_WWDR: the certificate in CARDSITE_PASS_CERT was not issued by this intermediate")
     type_id, team_id = values["CARDSITE_PASS_TYPE_ID"], values["CARDSITE_PASS_TEAM_ID"]
+    _check_pass_ids(cert, type_id, team_id)
+    return PassSigner(cert, key, wwdr, type_id, team_id)
+
+
+def _pass_key(path: str, password: str | None) -> Any:
+    """Load the pass certificate's PEM private key, with its password when it has one."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        return load_pem_private_key(_read("CARDSITE_PASS_KEY", path), password.encode() if password else None)
+    except TypeError:  # encrypted without a password, or a password for a plain key
+        raise Abort(f"CARDSITE_PASS_KEY: {path} is encrypted: set {APPLE_PASSWORD}") from None
+    except ValueError:
+        raise Abort(
+            f"CARDSITE_PASS_KEY: cannot load the PEM private key in {path} (not a PEM key, or a wrong {APPLE_PASSWORD})"
+        ) from None
+
+
+def _check_pass_ids(cert: Any, type_id: str, team_id: str) -> None:
+    """Refuse a pass type id or team id of the wrong form, or a type id that is not the certificate's."""
+    from cryptography.x509.oid import NameOID
+
     if not PASS_TYPE_ID.fullmatch(type_id):
         raise Abort(f"CARDSITE_PASS_TYPE_ID: '{type_id}' is not a pass type id (pass.com.example.cards)")
     if not TEAM_ID.fullmatch(team_id):
@@ -120,7 +128,6 @@ def apple_signer(environ: Mapping[str, str] = os.environ) -> PassSigner | None:
     uids = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.USER_ID)]
     if uids and type_id not in uids:
         raise Abort(f"CARDSITE_PASS_TYPE_ID: '{type_id}' is not the certificate's pass type id ({uids[0]})")
-    return PassSigner(cert, key, wwdr, type_id, team_id)
 
 
 def google_signer(environ: Mapping[str, str] = os.environ) -> GoogleSigner | None:

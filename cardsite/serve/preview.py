@@ -175,23 +175,37 @@ class _Watch(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
-        if self.tree is not None and kind not in (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE):
-            # Before the preview hears of it: the build it starts must see this change.
-            walk = not (event.is_directory and kind == EVENT_TYPE_MODIFIED)
-            for raw in (event.src_path, getattr(event, "dest_path", "")):
-                if raw:
-                    self.tree.changed(os.fsdecode(raw), walk)
+        self._track(event)  # before the preview hears of it: the build it starts must see this change
         if kind not in CHANGE_EVENTS or (event.is_directory and kind == EVENT_TYPE_MODIFIED):
             return
-        # A rename counts at both ends: editors save by renaming a temporary file over the real one. Its source
-        # is gone; its destination is whole, as a rename moves a file that was written in full.
-        ends = [(event.src_path, GONE if kind in (EVENT_TYPE_MOVED, EVENT_TYPE_DELETED) else _WRITING.get(kind, WHOLE))]
-        ends += [(event.dest_path, WHOLE)] if kind == EVENT_TYPE_MOVED else []
-        for raw, state in ends:
+        for raw, state in _ends(event):
             path = Path(os.fsdecode(raw)) if raw else None
-            if path and (self.only is None or path == self.only) and should_rebuild(path, self.preview.out_dir):
+            if path and self._wanted(path):
                 log.debug("Changed: %s (%s)", path, kind)
                 self.preview.changed(str(path), WHOLE if event.is_directory else state)
+
+    def _wanted(self, path: Path) -> bool:
+        """Return whether a change of `path` is one the preview rebuilds for."""
+        return (self.only is None or path == self.only) and should_rebuild(path, self.preview.out_dir)
+
+    def _track(self, event: FileSystemEvent) -> None:
+        """Keep the folder's signatures current for the paths of `event`, if they are kept."""
+        if self.tree is None or event.event_type in (EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE):
+            return
+        walk = not (event.is_directory and event.event_type == EVENT_TYPE_MODIFIED)
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if raw:
+                self.tree.changed(os.fsdecode(raw), walk)
+
+
+def _ends(event: FileSystemEvent) -> list[tuple[bytes | str, str]]:
+    """Return each path an event names, with what it says of that file (WHOLE, WRITING or GONE)."""
+    kind = event.event_type
+    # A rename counts at both ends: editors save by renaming a temporary file over the real one. Its source
+    # is gone; its destination is whole, as a rename moves a file that was written in full.
+    if kind == EVENT_TYPE_MOVED:
+        return [(event.src_path, GONE), (event.dest_path, WHOLE)]
+    return [(event.src_path, GONE if kind == EVENT_TYPE_DELETED else _WRITING.get(kind, WHOLE))]
 
 
 class Preview:
@@ -360,11 +374,23 @@ class Preview:
 
     def rebuild(self) -> None:
         """Build once; on failure keep the last good files and show the problems in their place."""
+        report, problems = self._build_once()
+        with self._cond:
+            news = problems != self.problems or (report is not None and bool(report.written or report.removed))
+            self.problems = problems
+            if report is not None:
+                self.cards, self.report = report.cards, report
+            if news:
+                self.epoch += 1
+                self._cond.notify_all()
+        self.ready.set()
+
+    def _build_once(self) -> tuple[BuildReport | None, list[str]]:
+        """Build into the temporary folder; return the report, or None and the problems to show instead."""
         assert self.out_dir is not None
         started = time.perf_counter()
         s = self.settings
         report = None
-        problems: list[str] = []
         self._building.set()
         try:
             # The engine checks site.yaml only when its stamp shows it changed since the last good build.
@@ -378,34 +404,22 @@ class Preview:
             self.built_settings = settings
             contacts = self.contacts.snapshot() if self.contacts else None
             report = build(settings, self.out_dir, contacts, outputs_as_left=self._as_left)
-            log.info(
-                "Built %d card(s), rendered %d, in %.2f s",
-                len(report.cards),
-                report.rendered,
-                time.perf_counter() - started,
-            )
+            elapsed = time.perf_counter() - started
+            log.info("Built %d card(s), rendered %d, in %.2f s", len(report.cards), report.rendered, elapsed)
         except ValidationError as exc:
-            problems = [p.format() for p in exc.problems]
-            log.error("Build failed, %d problem(s):\n%s", len(problems), exc.format())
+            log.error("Build failed, %d problem(s):\n%s", len(exc.problems), exc.format())
+            return None, [p.format() for p in exc.problems]
         except CardsiteError as exc:
-            problems = [str(exc)]
             log.error("Build failed: %s", exc)
+            return None, [str(exc)]
         except Exception as exc:  # a bug or a file vanishing mid-build must not stop the preview
-            problems = [f"{type(exc).__name__}: {exc}"]
             if not self._stopping.is_set():
                 log.exception("Build failed")
+            return None, [f"{type(exc).__name__}: {exc}"]
         finally:
             self._as_left = report is not None  # a failed build may have written part of its files
             self._building.clear()
-        with self._cond:
-            news = problems != self.problems or (report is not None and bool(report.written or report.removed))
-            self.problems = problems
-            if report is not None:
-                self.cards, self.report = report.cards, report
-            if news:
-                self.epoch += 1
-                self._cond.notify_all()
-        self.ready.set()
+        return report, []
 
     def wait_for_change(self, client_epoch: str) -> str:
         """Wait until the build epoch differs from the client's (or POLL_TIMEOUT passes); return it."""
@@ -426,29 +440,31 @@ class Preview:
         card_id, _, rest = rel.partition("/")
         if rest in ("print", "print/") and not problems:
             return self._proof(card_id)
-        found: Path | None = None
-        # Dot segments cover "..", the build cache in .cardsite/ and half-written temporary files.
-        if not any(part.startswith(".") for part in rel.split("/")):
-            target = out / (rel + "index.html" if rel.endswith("/") or not rel else rel)
-            if rel and not rel.endswith("/") and target.is_dir():
-                return 302, {"Location": raw_path + "/", "Cache-Control": "no-store"}, b""
-            found = target if target.is_file() else None
-        if not rel and not (out / "index.html").is_file():
-            status, headers, body = 200, object_headers("index.html"), b""
-            if not problems:
-                status, body = self._index(cards)
-        elif found is not None:
-            status, headers, body = 200, object_headers(found.relative_to(out).as_posix()), _read(found)
-        else:
-            status, headers, body = 404, object_headers("404.html"), _read(out / "404.html") or b"<h1>Not found</h1>"
+        target = _target(out, rel)
+        if _folder_without_slash(rel, target):
+            return 302, {"Location": raw_path + "/", "Cache-Control": "no-store"}, b""
+        status, headers, body = self._file(out, rel, target, problems, cards)
         if not rel.startswith("assets/"):
             # Production caches pages for minutes; a preview must show every build at once.
             headers["Cache-Control"] = "no-cache"
-        if headers["Content-Type"].startswith("text/html"):
+        if not headers["Content-Type"].startswith("text/html"):
+            return status, headers, body
+        if problems:
+            status, body = 500, error_page(problems)
+        return status, headers, inject_reload(body, epoch)
+
+    def _file(
+        self, out: Path, rel: str, target: Path | None, problems: list[str], cards: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer with the built file `target`, the preview's own directory of cards, or the 404 page."""
+        if not rel and not (out / "index.html").is_file():
             if problems:
-                status, body = 500, error_page(problems)
-            body = inject_reload(body, epoch)
-        return status, headers, body
+                return 200, object_headers("index.html"), b""
+            status, body = self._index(cards)
+            return status, object_headers("index.html"), body
+        if target is not None and target.is_file():
+            return 200, object_headers(target.relative_to(out).as_posix()), _read(target)
+        return 404, object_headers("404.html"), _read(out / "404.html") or b"<h1>Not found</h1>"
 
     def _proof(self, card_id: str) -> tuple[int, dict[str, str], bytes]:
         """Answer /<id>/print: a PNG proof of the card's print PDF, both sides, drawn from the built site."""
@@ -474,6 +490,19 @@ class Preview:
             return 200, pages.render_preview_index(index_entries(self.out_dir, cards))
         except ValidationError as exc:  # preview-index.html edited or deleted: the build itself never reads it
             return 500, error_page([p.format() for p in exc.problems])
+
+
+def _target(out: Path, rel: str) -> Path | None:
+    """Return the path in the built site that a request names; None for a dot segment, never served."""
+    # Dot segments cover "..", the build cache in .cardsite/ and half-written temporary files.
+    if any(part.startswith(".") for part in rel.split("/")):
+        return None
+    return out / (rel + "index.html" if rel.endswith("/") or not rel else rel)
+
+
+def _folder_without_slash(rel: str, target: Path | None) -> bool:
+    """Return whether a request names a folder without its trailing slash, which the answer redirects to."""
+    return target is not None and bool(rel) and not rel.endswith("/") and target.is_dir()
 
 
 def _read(path: Path) -> bytes:
