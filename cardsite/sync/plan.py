@@ -6,6 +6,7 @@ Nothing here reads a file or a network: `plan` is a function of its arguments, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,6 +282,10 @@ def _known_values(cards: dict[str, dict[str, Any]]) -> frozenset[str]:
     return frozenset(found)
 
 
+#: clean's `keep(field, value, reason)`: notes the refusal when there is a reason, and says whether the value stays.
+_Keep = Callable[[str, str, "str | None"], bool]
+
+
 def clean(
     data: dict[str, Any], where: str, region: str, known: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Any], list[Refusal]]:
@@ -297,29 +302,44 @@ def clean(
         return reason is None
 
     out = dict(data)
+    _clean_lists(out, keep, region, known)
+    _clean_texts(out, keep)
+    return out, refused
+
+
+def _clean_lists(out: dict[str, Any], keep: _Keep, region: str, known: frozenset[str]) -> None:
+    """Drop from `out` the e-mail addresses, phone numbers and links `check` would refuse."""
     for key, check, inner in (
         ("emails", email_problem, "value"),
         ("phones", lambda v: phone_problem(v, region), "value"),
         ("websites", url_problem, None),
     ):
         items = [i for i in out.get(key, []) if (v := i[inner] if inner else i) in known or keep(key, v, check(v))]
-        if items:
-            out[key] = items
-        else:
-            out.pop(key, None)
-    if "lang" in out and not keep("lang", out["lang"], None if out["lang"] in LANGS else _lang_reason(out["lang"])):
+        _set_or_drop(out, key, items)
+
+
+def _clean_texts(out: dict[str, Any], keep: _Keep) -> None:
+    """Drop from `out` a language cardsite has no texts for, and each line of text `check` would refuse."""
+    if "lang" in out and not keep("lang", out["lang"], _lang_reason(out["lang"])):
         del out["lang"]
     for key in ("org", "department", "title"):
         if key in out and not keep(key, out[key], _line_reason(out[key])):
             del out[key]
     if "name" in out:
-        out["name"] = {k: v for k, v in out["name"].items() if keep(f"name.{k}", v, _line_reason(v))}
-        if not out["name"]:
-            del out["name"]
-    return out, refused
+        _set_or_drop(out, "name", {k: v for k, v in out["name"].items() if keep(f"name.{k}", v, _line_reason(v))})
 
 
-def _lang_reason(value: str) -> str:
+def _set_or_drop(out: dict[str, Any], key: str, value: Any) -> None:
+    # A list or name with nothing left in it is no field: the card keeps none rather than an empty one.
+    if value:
+        out[key] = value
+    else:
+        out.pop(key, None)
+
+
+def _lang_reason(value: str) -> str | None:
+    if value in LANGS:
+        return None
     return f"'{value}' is not one of: {', '.join(LANGS)}"
 
 
