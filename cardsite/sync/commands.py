@@ -65,29 +65,35 @@ def import_command(settings: Settings, args: argparse.Namespace) -> int:
     _report(changes, outcome, "would " if args.dry_run else "", updating=args.update)
     if args.dry_run:
         print(outcome.diff(), end="")
-    refused = sum(1 for c in changes if c.kind == "refuse") + len(outcome.refused)
-    return 1 if refused else 0
+    return 1 if _refused(changes, outcome) else 0
 
 
 def _report(changes: list[Change], outcome: Outcome, would: str, updating: bool = True) -> None:
     applied = {id(c) for c in outcome.applied}
     for change in changes:
-        name = f"contacts/{change.card_id}.yaml"
-        for refusal in change.refused:
-            log.warning("left out: %s", refusal.format())
-        if id(change) in applied:
-            what = {"create": "create", "update": "update", "retire": "retire"}[change.kind]
-            detail = f" ({', '.join(change.fields)})" if change.kind == "update" else ""
-            log.info("%s%s %s%s  <- %s", would, what + ("d" if not would else ""), name, detail, change.where)
-        elif change.kind == "skip" and not updating:
-            log.info("skipped %s: the card exists (--update changes it)  <- %s", name, change.where)
-        elif change.kind == "refuse":
-            log.warning("refused %s", "; ".join(r.format() for r in change.refused))
+        _report_change(change, id(change) in applied, would, updating)
     for change, problems in outcome.refused:
         log.warning("refused %s (%s): %s", f"contacts/{change.card_id}.yaml", change.where, "; ".join(problems))
+    _report_totals(changes, outcome, would)
+
+
+def _report_change(change: Change, applied: bool, would: str, updating: bool) -> None:
+    name = f"contacts/{change.card_id}.yaml"
+    for refusal in change.refused:
+        log.warning("left out: %s", refusal.format())
+    if applied:
+        what = {"create": "create", "update": "update", "retire": "retire"}[change.kind]
+        detail = f" ({', '.join(change.fields)})" if change.kind == "update" else ""
+        log.info("%s%s %s%s  <- %s", would, what + ("d" if not would else ""), name, detail, change.where)
+    elif change.kind == "skip" and not updating:
+        log.info("skipped %s: the card exists (--update changes it)  <- %s", name, change.where)
+    elif change.kind == "refuse":
+        log.warning("refused %s", "; ".join(r.format() for r in change.refused))
+
+
+def _report_totals(changes: list[Change], outcome: Outcome, would: str) -> None:
     counts = {k: sum(1 for c in outcome.applied if c.kind == k) for k in ("create", "update", "retire")}
     skipped = sum(1 for c in changes if c.kind == "skip")
-    refused = sum(1 for c in changes if c.kind == "refuse") + len(outcome.refused)
     log.info(
         "%s%d created, %d updated, %d retired, %d skipped or unchanged, %d refused; %d files written",
         would,
@@ -95,9 +101,14 @@ def _report(changes: list[Change], outcome: Outcome, would: str, updating: bool 
         counts["update"],
         counts["retire"],
         skipped,
-        refused,
+        _refused(changes, outcome),
         len(outcome.written),
     )
+
+
+def _refused(changes: list[Change], outcome: Outcome) -> int:
+    """Return how many cards were refused: by the planner (no name) or by the check of their new text."""
+    return sum(1 for c in changes if c.kind == "refuse") + len(outcome.refused)
 
 
 # --------------------------------------------------------------------------- sync
@@ -188,28 +199,41 @@ def _save_state(settings: Settings, source: str, state: dict[str, str]) -> None:
 
 def summary(changes: list[Change], outcome: Outcome, source: str) -> str:
     """Return the Markdown summary of a sync: the pull request's body."""
-    applied = outcome.applied
+    by_kind = [(k, [c for c in outcome.applied if c.kind == k]) for k in ("create", "update", "retire")]
     lines = [f"## Directory sync from {source}", ""]
-    counts = [(k, [c for c in applied if c.kind == k]) for k in ("create", "update", "retire")]
-    lines.append(
-        ", ".join(f"{len(cs)} {k[:-1] if k.endswith('e') else k}d" for k, cs in counts).replace("retired", "retired")
-    )
-    titles = {"create": "Added", "update": "Changed", "retire": "Retired (active: false)"}
-    for kind, items in counts:
-        if items:
-            lines += ["", f"### {titles[kind]}", ""]
-            for c in items:
-                detail = f": {', '.join(c.fields)}" if kind == "update" else ""
-                lines.append(f"- `{c.card_id}`{detail}")
-    left_out = [r for c in changes for r in c.refused]
-    refused = outcome.refused
-    if left_out or refused:
-        lines += ["", "### Refused (fix these in the directory)", ""]
-        lines += [f"- {_md(r.format())}" for r in dict.fromkeys(left_out)]
-        lines += [f"- `{c.card_id}` ({_md(c.where)}): {_md('; '.join(p))}" for c, p in refused]
-    owned_only = all(c.kind in ("update", "retire") for c in applied)
+    lines.append(", ".join(f"{len(cs)} {k[:-1] if k.endswith('e') else k}d" for k, cs in by_kind))
+    for kind, items in by_kind:
+        lines += _applied_section(kind, items)
+    lines += _refused_section(changes, outcome)
+    owned_only = all(c.kind in ("update", "retire") for c in outcome.applied)
     lines += ["", f"Touches only directory-owned fields: {'yes' if owned_only else 'no'}", ""]
     return "\n".join(lines)
+
+
+_TITLES = {"create": "Added", "update": "Changed", "retire": "Retired (active: false)"}
+
+
+def _applied_section(kind: str, items: list[Change]) -> list[str]:
+    if not items:
+        return []
+    lines = ["", f"### {_TITLES[kind]}", ""]
+    for c in items:
+        detail = f": {', '.join(c.fields)}" if kind == "update" else ""
+        lines.append(f"- `{c.card_id}`{detail}")
+    return lines
+
+
+def _refused_section(changes: list[Change], outcome: Outcome) -> list[str]:
+    left_out = [r for c in changes for r in c.refused]
+    if not left_out and not outcome.refused:
+        return []
+    return [
+        "",
+        "### Refused (fix these in the directory)",
+        "",
+        *(f"- {_md(r.format())}" for r in dict.fromkeys(left_out)),
+        *(f"- `{c.card_id}` ({_md(c.where)}): {_md('; '.join(p))}" for c, p in outcome.refused),
+    ]
 
 
 def _md(text: str) -> str:

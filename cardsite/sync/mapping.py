@@ -100,6 +100,7 @@ def map_values(raw: dict[str, Any], mapping: dict[str, str]) -> dict[str, list[s
     return out
 
 
+_NAME_PARTS = ("prefix", "given", "additional", "family", "suffix")
 _ADDRESS = ("street", "postal_code", "locality", "region", "country")
 _PHONE_TYPES = (("phone", None), ("mobile", "cell"), ("fax", "fax"))
 
@@ -107,28 +108,51 @@ _PHONE_TYPES = (("phone", None), ("mobile", "cell"), ("fax", "fax"))
 def card_data(values: dict[str, list[str]]) -> dict[str, Any]:
     """Return the card fields (top-level keys of a contact file) that a record's values make."""
     first = {k: v[0] for k, v in values.items() if v}
+    return {**_identity(first), **_contacts(values, first), **_about(first)}
+
+
+def _identity(first: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    name = {part: first[part] for part in ("prefix", "given", "additional", "family", "suffix") if part in first}
+    name = _name(first)
+    if name:
+        data["name"] = name
+    return data | {key: first[key] for key in ("org", "department", "title") if key in first}
+
+
+def _name(first: dict[str, str]) -> dict[str, str]:
+    name = {part: first[part] for part in _NAME_PARTS if part in first}
+    # A full name alone fills the name: its last word is the family name.
     if "given" not in name and "family" not in name and "fullname" in first:
         given, _, family = first["fullname"].rpartition(" ")
         name |= {"given": given, "family": family} if given else {"family": family}
-    if name:
-        data["name"] = name
-    for key in ("org", "department", "title"):
-        if key in first:
-            data[key] = first[key]
+    return name
+
+
+def _contacts(values: dict[str, list[str]], first: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
     if values.get("email"):
         data["emails"] = [{"value": v} for v in values["email"]]
-    phones = [{"value": v} | ({"type": t} if t else {}) for key, t in _PHONE_TYPES for v in values.get(key, [])]
+    phones = _phones(values)
     if phones:
         data["phones"] = phones
     address = {key: first[key] for key in _ADDRESS if key in first}
+    # The schema wants a street or a locality in every address: a postal code or country alone makes none.
     if "street" in address or "locality" in address:
         data["addresses"] = [address]
     if values.get("website"):
         data["websites"] = list(values["website"])
-    for key in ("note", "lang"):
-        if key in first:
-            # A directory's language is a tag (de-CH, en_US); a card's is the language alone.
-            data[key] = first[key].lower().replace("_", "-").split("-")[0] if key == "lang" else first[key]
+    return data
+
+
+def _phones(values: dict[str, list[str]]) -> list[dict[str, str]]:
+    return [{"value": v} | ({"type": t} if t else {}) for key, t in _PHONE_TYPES for v in values.get(key, [])]
+
+
+def _about(first: dict[str, str]) -> dict[str, str]:
+    data = {}
+    if "note" in first:
+        data["note"] = first["note"]
+    if "lang" in first:
+        # A directory's language is a tag (de-CH, en_US); a card's is the language alone.
+        data["lang"] = first["lang"].lower().replace("_", "-").split("-")[0]
     return data

@@ -6,6 +6,7 @@ Nothing here reads a file or a network: `plan` is a function of its arguments, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,12 +75,7 @@ class Options:
 
 def owned_paths(attributes: list[str], options: Options) -> set[Path]:
     """Return the paths a sync may overwrite, from the attributes the source reads and the settings."""
-    mapped = {field_of(a, options.mapping) for a in attributes} - {None}
-    tops = {FIELDS[f][0] for f in mapped if FIELDS.get(f)}
-    parts = {f for f in mapped if f in NAME_PARTS}
-    if "fullname" in mapped:
-        tops.add("name")
-        parts |= {"given", "family"}
+    tops, parts = _filled(attributes, options.mapping)
     tops = set(options.owns) if options.owns is not None else tops - PERSON_OWNED
     paths: set[Path] = {(t,) for t in tops if t != "name"}
     if "name" in tops:
@@ -87,38 +83,76 @@ def owned_paths(attributes: list[str], options: Options) -> set[Path]:
     return paths
 
 
+def _filled(attributes: list[str], mapping: dict[str, str]) -> tuple[set[str], set[str]]:
+    """Return the top-level card fields and the name parts that the attributes fill."""
+    mapped = {field_of(a, mapping) for a in attributes} - {None}
+    tops = {FIELDS[f][0] for f in mapped if FIELDS.get(f)}
+    parts = {f for f in mapped if f in NAME_PARTS}
+    if "fullname" in mapped:
+        tops.add("name")
+        parts |= {"given", "family"}
+    return tops, parts
+
+
+@dataclass
+class _CardIndex:
+    """The existing cards as the planner finds them: by sync_id, by e-mail address, and the ids taken."""
+
+    cards: dict[str, dict[str, Any]]
+    by_key: dict[str, str]
+    by_mail: dict[str, str]
+    taken: set[str]
+
+    @classmethod
+    def of(cls, cards: dict[str, dict[str, Any]]) -> _CardIndex:
+        by_key = {str(d["sync_id"]): cid for cid, d in cards.items() if d.get("sync_id")}
+        # A card nobody synced yet is adopted by its e-mail address; a synced one follows its entry alone.
+        by_mail = {mail.lower(): cid for cid, d in cards.items() if not d.get("sync_id") for mail in _mails(d)}
+        taken = set(cards) | {a for d in cards.values() for a in d.get("aliases") or ()}
+        return cls(cards, by_key, by_mail, taken)
+
+    def match(self, record: Record, values: dict[str, list[str]], data: dict[str, Any]) -> str | None:
+        """Return the card a record is: by its key, else by an e-mail address, else by the id it names."""
+        mails = [e["value"].lower() for e in data.get("emails", [])]
+        card_id = self.by_key.get(record.key) or next((self.by_mail[m] for m in mails if m in self.by_mail), None)
+        if card_id is None and values.get("id") and values["id"][0] in self.cards:
+            card_id = values["id"][0]
+        return card_id
+
+
 def plan(
     records: list[Record], cards: dict[str, dict[str, Any]], attributes: list[str], options: Options
 ) -> list[Change]:
     """Return the changes that bring `cards` (id -> data) in line with `records`, in a stable order."""
-    by_key = {str(d["sync_id"]): cid for cid, d in cards.items() if d.get("sync_id")}
-    # A card nobody synced yet is adopted by its e-mail address; a synced one follows its entry alone.
-    by_mail = {mail.lower(): cid for cid, d in cards.items() if not d.get("sync_id") for mail in _mails(d)}
-    taken = set(cards) | {a for d in cards.values() for a in d.get("aliases") or ()}
+    index = _CardIndex.of(cards)
     owned = owned_paths(attributes, options)
     known = _known_values(cards)
     changes, seen = [], set()
     for record in records:
         values = map_values(record.values, options.mapping)
         data, refused = clean(card_data(values), record.where, options.phone_region, known)
-        mails = [e["value"].lower() for e in data.get("emails", [])]
-        card_id = by_key.get(record.key) or next((by_mail[m] for m in mails if m in by_mail), None)
-        if card_id is None and values.get("id") and values["id"][0] in cards:
-            card_id = values["id"][0]
+        card_id = index.match(record, values, data)
         if card_id is not None:
             seen.add(card_id)
             change = _existing(card_id, cards[card_id], record, (data, refused), owned, options)
         elif not record.active or record.removed:
             continue
         else:
-            change = _create(record, _owner_first(data, options.owner_domains), values, taken)
+            change = _create(record, _owner_first(data, options.owner_domains), values, index.taken)
         change.refused = refused
         changes.append(change)
     if options.complete:
-        for card_id in sorted(set(by_key.values()) - seen):
-            if cards[card_id].get("active", True) is not False:
-                changes.append(Change("retire", card_id, f"sync_id {cards[card_id]['sync_id']}", {("active",): False}))
+        changes += _missing(cards, set(index.by_key.values()) - seen)
     return changes
+
+
+def _missing(cards: dict[str, dict[str, Any]], gone: set[str]) -> list[Change]:
+    """Retire each synced card a complete listing no longer has, unless it is retired already."""
+    return [
+        Change("retire", card_id, f"sync_id {cards[card_id]['sync_id']}", {("active",): False})
+        for card_id in sorted(gone)
+        if cards[card_id].get("active", True) is not False
+    ]
 
 
 def _existing(
@@ -133,28 +167,52 @@ def _existing(
     if record.partial:
         owned = owned & owned_paths(list(record.values), options)
     if not record.active or record.removed:
-        if card.get("active", True) is False:
-            return Change("skip", card_id, record.where)
-        return Change("retire", card_id, record.where, {("active",): False}, {("active",): card.get("active")})
+        return _retire(card_id, card, record)
     if not options.update:
         return Change("skip", card_id, record.where)
+    values = {**_owned_changes(card, data, refused, owned, options), **_sync_changes(card, record, options)}
+    old = {path: _get(card, path) for path in values}
+    return Change("update" if values else "skip", card_id, record.where, values, old)
+
+
+def _retire(card_id: str, card: dict[str, Any], record: Record) -> Change:
+    if card.get("active", True) is False:
+        return Change("skip", card_id, record.where)
+    return Change("retire", card_id, record.where, {("active",): False}, {("active",): card.get("active")})
+
+
+def _owned_changes(
+    card: dict[str, Any], data: dict[str, Any], refused: list[Refusal], owned: set[Path], options: Options
+) -> dict[Path, Any]:
+    """Return the directory's new value of each owned field that differs from the card's."""
     values: dict[Path, Any] = {}
     # A value the directory holds but `check` refuses leaves the card's own value alone, as does a missing name.
     kept = {r.field.split(".")[0] for r in refused} | ({"name"} if "name" not in data else set())
     for path in sorted(owned):
-        new, old = _get(data, path), _get(card, path)
-        if path in (("emails",), ("phones",)):
-            new = _with_private(new, old)
-        if path == ("emails",) and new:
-            new = _owner_first({"emails": new}, options.owner_domains)["emails"]
+        new, old = _directory_value(data, card, path, options), _get(card, path)
         if path[0] not in kept and _normal(new) != _normal(old):
             values[path] = new
+    return values
+
+
+def _directory_value(data: dict[str, Any], card: dict[str, Any], path: Path, options: Options) -> Any:
+    """Return the directory's value of a field as the card would hold it: the person's home entries kept."""
+    new = _get(data, path)
+    if path in (("emails",), ("phones",)):
+        new = _with_private(new, _get(card, path))
+    if path == ("emails",) and new:
+        new = _owner_first({"emails": new}, options.owner_domains)["emails"]
+    return new
+
+
+def _sync_changes(card: dict[str, Any], record: Record, options: Options) -> dict[Path, Any]:
+    """Return the fields the sync keeps for itself: the entry's key, and a returning person's card active again."""
+    values: dict[Path, Any] = {}
     if options.adopt and str(card.get("sync_id", "")) != record.key:
         values[("sync_id",)] = record.key
     if card.get("active", True) is False and "successor" not in card:
         values[("active",)] = True  # back in the directory: a returning person's card comes back
-    old = {path: _get(card, path) for path in values}
-    return Change("update" if values else "skip", card_id, record.where, values, old)
+    return values
 
 
 def _create(record: Record, data: dict[str, Any], values: dict[str, list[str]], taken: set[str]) -> Change:
@@ -190,10 +248,14 @@ def _owner_first(data: dict[str, Any], domains: tuple[str, ...]) -> dict[str, An
 
 def _with_private(new: list[dict[str, Any]] | None, old: Any) -> list[dict[str, Any]] | None:
     """Return the directory's entries, then the card's home ones: a private address or number is the person's."""
-    mine = [i for i in old or [] if isinstance(i, dict) and i.get("type") == "home"]
-    values = {i["value"] for i in new or []}
-    merged = [*(new or []), *(i for i in mine if i.get("value") not in values)]
+    new = new or []
+    values = {i["value"] for i in new}
+    merged = [*new, *(i for i in _home_entries(old) if i.get("value") not in values)]
     return merged or None
+
+
+def _home_entries(items: Any) -> list[dict[str, Any]]:
+    return [i for i in items or [] if isinstance(i, dict) and i.get("type") == "home"]
 
 
 def _normal(value: Any) -> Any:
@@ -220,6 +282,10 @@ def _known_values(cards: dict[str, dict[str, Any]]) -> frozenset[str]:
     return frozenset(found)
 
 
+#: clean's `keep(field, value, reason)`: notes the refusal when there is a reason, and says whether the value stays.
+_Keep = Callable[[str, str, "str | None"], bool]
+
+
 def clean(
     data: dict[str, Any], where: str, region: str, known: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Any], list[Refusal]]:
@@ -236,29 +302,44 @@ def clean(
         return reason is None
 
     out = dict(data)
+    _clean_lists(out, keep, region, known)
+    _clean_texts(out, keep)
+    return out, refused
+
+
+def _clean_lists(out: dict[str, Any], keep: _Keep, region: str, known: frozenset[str]) -> None:
+    """Drop from `out` the e-mail addresses, phone numbers and links `check` would refuse."""
     for key, check, inner in (
         ("emails", email_problem, "value"),
         ("phones", lambda v: phone_problem(v, region), "value"),
         ("websites", url_problem, None),
     ):
         items = [i for i in out.get(key, []) if (v := i[inner] if inner else i) in known or keep(key, v, check(v))]
-        if items:
-            out[key] = items
-        else:
-            out.pop(key, None)
-    if "lang" in out and not keep("lang", out["lang"], None if out["lang"] in LANGS else _lang_reason(out["lang"])):
+        _set_or_drop(out, key, items)
+
+
+def _clean_texts(out: dict[str, Any], keep: _Keep) -> None:
+    """Drop from `out` a language cardsite has no texts for, and each line of text `check` would refuse."""
+    if "lang" in out and not keep("lang", out["lang"], _lang_reason(out["lang"])):
         del out["lang"]
     for key in ("org", "department", "title"):
         if key in out and not keep(key, out[key], _line_reason(out[key])):
             del out[key]
     if "name" in out:
-        out["name"] = {k: v for k, v in out["name"].items() if keep(f"name.{k}", v, _line_reason(v))}
-        if not out["name"]:
-            del out["name"]
-    return out, refused
+        _set_or_drop(out, "name", {k: v for k, v in out["name"].items() if keep(f"name.{k}", v, _line_reason(v))})
 
 
-def _lang_reason(value: str) -> str:
+def _set_or_drop(out: dict[str, Any], key: str, value: Any) -> None:
+    # A list or name with nothing left in it is no field: the card keeps none rather than an empty one.
+    if value:
+        out[key] = value
+    else:
+        out.pop(key, None)
+
+
+def _lang_reason(value: str) -> str | None:
+    if value in LANGS:
+        return None
     return f"'{value}' is not one of: {', '.join(LANGS)}"
 
 

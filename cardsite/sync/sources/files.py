@@ -102,10 +102,17 @@ def _record(values: dict[str, str], where: str) -> Record:
     from ..mapping import fold
 
     folded = {fold(k): v.strip() for k, v in values.items()}
+    return Record(key=_row_key(folded) or where, where=where, values=values, active=_row_active(folded))
+
+
+def _row_key(folded: dict[str, str]) -> str:
+    """Return a row's identity: its HR key, else its e-mail address; '' with neither."""
     key = next((v for k, v in folded.items() if k in KEY_COLUMNS and v), "")
-    mail = next((v.lower() for k, v in folded.items() if "mail" in k and "@" in v), "")
-    active = not any(folded.get(k, "").lower() in INACTIVE for k in ACTIVE_COLUMNS if folded.get(k))
-    return Record(key=key or mail or where, where=where, values=values, active=active)
+    return key or next((v.lower() for k, v in folded.items() if "mail" in k and "@" in v), "")
+
+
+def _row_active(folded: dict[str, str]) -> bool:
+    return not any(folded.get(k, "").lower() in INACTIVE for k in ACTIVE_COLUMNS if folded.get(k))
 
 
 def read_vcf(text: str, name: str) -> list[Record]:
@@ -122,36 +129,59 @@ def read_vcf(text: str, name: str) -> list[Record]:
 
 
 def _vcard_record(card: Any, where: str) -> Record:
-    values: dict[str, str | list[str]] = {}
     contents = card.contents
+    values = _vcard_name(contents) | _vcard_org(contents)
+    for key in ("title", "note"):
+        if key in contents:
+            values[key] = [str(line.value) for line in contents[key]]
+    # Google Contacts escapes the colon of a URL (https\://), which vCard 3.0 does not ask for.
+    values["website"] = [str(line.value).replace("\\:", ":") for line in contents.get("url", [])]
+    mails = [str(line.value) for line in contents.get("email", [])]
+    values["email"] = mails
+    values |= _vcard_phones(contents)
+    values |= _vcard_address(contents)
+    return Record(key=mails[0].lower() if mails else where, where=where, values=values)
+
+
+def _vcard_name(contents: dict[str, Any]) -> dict[str, str | list[str]]:
+    values: dict[str, str | list[str]] = {}
     if "n" in contents:
         n = contents["n"][0].value
         values |= {"given": n.given, "family": n.family, "additional": _text(n.additional)}
         values |= {"prefix": _text(n.prefix), "suffix": _text(n.suffix)}
     if "fn" in contents and not (values.get("given") or values.get("family")):
         values["fullname"] = contents["fn"][0].value
-    if "org" in contents:
-        org = contents["org"][0].value
-        org = org if isinstance(org, list) else [org]
-        values["org"] = org[0] if org else ""
-        values["department"] = org[1] if len(org) > 1 else ""
-    for key in ("title", "note"):
-        if key in contents:
-            values[key] = [str(line.value) for line in contents[key]]
-    # Google Contacts escapes the colon of a URL (https\://), which vCard 3.0 does not ask for.
-    values["website"] = [str(line.value).replace("\\:", ":") for line in contents.get("url", [])]
-    values["email"] = [str(line.value) for line in contents.get("email", [])]
+    return values
+
+
+def _vcard_org(contents: dict[str, Any]) -> dict[str, str | list[str]]:
+    if "org" not in contents:
+        return {}
+    org = contents["org"][0].value
+    org = org if isinstance(org, list) else [org]
+    return {"org": org[0] if org else "", "department": org[1] if len(org) > 1 else ""}
+
+
+def _vcard_phones(contents: dict[str, Any]) -> dict[str, list[str]]:
+    phones: dict[str, list[str]] = {}
     for line in contents.get("tel", []):
         types = _types(line)
         kind = "mobile" if "cell" in types else "fax" if "fax" in types else "phone"
-        values.setdefault(kind, []).append(str(line.value).removeprefix("tel:"))  # type: ignore[union-attr]
-    if "adr" in contents:
-        adr = contents["adr"][0].value
-        values |= {"street": _text(adr.street), "locality": _text(adr.city), "region": _text(adr.region)}
-        values |= {"postal_code": _text(adr.code), "country": _text(adr.country)}
-    mails = values["email"]
-    key = mails[0].lower() if isinstance(mails, list) and mails else where
-    return Record(key=key, where=where, values=values)
+        phones.setdefault(kind, []).append(str(line.value).removeprefix("tel:"))
+    return phones
+
+
+def _vcard_address(contents: dict[str, Any]) -> dict[str, str]:
+    if "adr" not in contents:
+        return {}
+    adr = contents["adr"][0].value
+    return {
+        "street": _text(adr.street),
+        "locality": _text(adr.city),
+        "region": _text(adr.region),
+        "postal_code": _text(adr.code),
+        "country": _text(adr.country),
+    }
 
 
 def _text(value: Any) -> str:

@@ -80,8 +80,7 @@ def _explain(exc: Any, config: SourceConfig) -> str:
 
 def _record(user: dict[str, Any]) -> Record:
     name = user.get("name") or {}
-    orgs = user.get("organizations") or []
-    org = next((o for o in orgs if o.get("primary")), orgs[0] if orgs else {})
+    org = _primary_org(user)
     values: dict[str, str | list[str]] = {
         "givenName": name.get("givenName", ""),
         "familyName": name.get("familyName", ""),
@@ -89,12 +88,24 @@ def _record(user: dict[str, Any]) -> Record:
         "title": org.get("title", ""),
         "department": org.get("department", ""),
         "organization": org.get("name", ""),
+        **_work_phones(user),
     }
-    for phone in user.get("phones") or []:
-        kind = {"mobile": "mobile", "work_mobile": "mobile", "work_fax": "fax"}.get(phone.get("type", ""), "phone")
-        if phone.get("type") != "home":
-            values.setdefault(kind, []).append(phone.get("value", ""))  # type: ignore[union-attr]
     values = {k: v for k, v in values.items() if v}
     where = f"Google user {user.get('primaryEmail') or user['id']}"
     active = not user.get("suspended") and not user.get("archived")
     return Record(key=str(user["id"]), where=where, values=values, active=active)
+
+
+def _primary_org(user: dict[str, Any]) -> dict[str, Any]:
+    orgs = user.get("organizations") or []
+    return next((o for o in orgs if o.get("primary")), orgs[0] if orgs else {})
+
+
+def _work_phones(user: dict[str, Any]) -> dict[str, list[str]]:
+    # A home number is the person's own, not the company's to print.
+    phones: dict[str, list[str]] = {}
+    for phone in user.get("phones") or []:
+        kind = {"mobile": "mobile", "work_mobile": "mobile", "work_fax": "fax"}.get(phone.get("type", ""), "phone")
+        if phone.get("type") != "home":
+            phones.setdefault(kind, []).append(phone.get("value", ""))
+    return phones

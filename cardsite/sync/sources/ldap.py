@@ -41,15 +41,27 @@ DEFAULT_FILTER = "(|(objectClass=inetOrgPerson)(&(objectCategory=person)(objectC
 
 def read(config: SourceConfig, base: Path) -> Listing:
     """Return every person under the base DN, one page at a time; the listing is complete."""
-    import ldap3
-    from ldap3.core import exceptions as lx
-
     if not config.url or not config.base_dn:
         raise Abort("the ldap source needs a url (ldap://HOST:PORT or ldaps://) and a base_dn")
     wanted = list(dict.fromkeys([*ATTRIBUTES, *config.attributes]))
+    conn = _connect(config)
+    try:
+        records = _search(conn, config, wanted)
+    finally:
+        conn.unbind()
+    # The directory owns what it holds: an attribute no entry has (AD's company on OpenLDAP) clears no card.
+    held = list(dict.fromkeys(k for r in records for k in r.values))
+    return Listing(records, complete=True, attributes=held)
+
+
+def _connect(config: SourceConfig) -> Any:
+    """Return a read-only connection, bound as config.bind_dn (anonymously without one)."""
+    import ldap3
+    from ldap3.core import exceptions as lx
+
     try:
         server = ldap3.Server(config.url, connect_timeout=10, get_info=ldap3.NONE)
-        conn = ldap3.Connection(
+        return ldap3.Connection(
             server,
             user=config.bind_dn or None,
             password=config.secret or None,
@@ -70,13 +82,6 @@ def read(config: SourceConfig, base: Path) -> Listing:
         raise Abort(f"the LDAP server {config.url} refused the bind as {who}: {exc}") from None
     except lx.LDAPException as exc:
         raise Abort(f"LDAP {config.url}: {exc}") from None
-    try:
-        records = _search(conn, config, wanted)
-    finally:
-        conn.unbind()
-    # The directory owns what it holds: an attribute no entry has (AD's company on OpenLDAP) clears no card.
-    held = list(dict.fromkeys(k for r in records for k in r.values))
-    return Listing(records, complete=True, attributes=held)
 
 
 def _search(conn: Any, config: SourceConfig, wanted: list[str]) -> list[Record]:
