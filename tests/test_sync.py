@@ -133,6 +133,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(project: Path, capsys: pytest.
     assert snapshot(project) == files
     text = summary.read_text("utf-8")
     assert "### Added" in text and "- `eva-keller`" in text
+    assert "\n2 created, 1 updated, 0 retired\n" in text
     assert "### Changed" in text and "- `jana-mueller`: " in text
 
 

@@ -201,7 +201,7 @@ def summary(changes: list[Change], outcome: Outcome, source: str) -> str:
     """Return the Markdown summary of a sync: the pull request's body."""
     by_kind = [(k, [c for c in outcome.applied if c.kind == k]) for k in ("create", "update", "retire")]
     lines = [f"## Directory sync from {source}", ""]
-    lines.append(", ".join(f"{len(cs)} {k[:-1] if k.endswith('e') else k}d" for k, cs in by_kind))
+    lines.append(", ".join(f"{len(cs)} {k}d" for k, cs in by_kind))
     for kind, items in by_kind:
         lines += _applied_section(kind, items)
     lines += _refused_section(changes, outcome)
