@@ -173,24 +173,35 @@ def _check(doc: Document) -> None:
         raise ValidationError(problems)
     problems += character_problems(doc, MULTI_LINE_FIELDS)
     reported = {p.field for p in problems}
-    data: dict[str, Any] = doc.data
+    problems += company_problems(doc, _phone_region(doc.data, reported), reported)
+    problems += _contrast_problems(doc, reported)
+    if problems:
+        raise ValidationError(sorted(set(problems)))
+
+
+def _phone_region(data: dict[str, Any], reported: set[str]) -> str:
+    """Return the region the company's phone number is read in."""
     region = data.get("phone_region", "CH")
     if "phone_region" in reported or not isinstance(region, str):
-        region = "CH"  # numbers are still checked, against the default region
-    problems += company_problems(doc, region, reported)
+        return "CH"  # numbers are still checked, against the default region
+    return region
+
+
+def _contrast_problems(doc: Document, reported: set[str]) -> list[Problem]:
+    """Refuse a brand colour too light for the white text of the 'Save contact' button."""
+    data: dict[str, Any] = doc.data
     where = ("brand", "color") if isinstance(data.get("brand"), dict) and "color" in data["brand"] else ("brand_color",)
     color = brand_settings(data)["color"] if ".".join(where) not in reported else DEFAULT_COLOR
     ratio = contrast_with_white(color) if isinstance(color, str) else MIN_CONTRAST
     if ratio < MIN_CONTRAST:
-        problems.append(
+        return [
             doc.problem(
                 where,
                 f"white text on {color} has a contrast of {ratio:.1f}:1; "
                 f"the 'Save contact' button needs at least {MIN_CONTRAST}:1 (WCAG AA), so pick a darker colour",
             )
-        )
-    if problems:
-        raise ValidationError(sorted(set(problems)))
+        ]
+    return []
 
 
 def load_settings(

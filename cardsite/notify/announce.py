@@ -137,24 +137,47 @@ def plan(cards: list[SiteCard], vcards: Mapping[str, bytes], announced: Mapping[
     changes = []
     for card in cards:
         prev = announced.get(card.id)
-        live = prev is not None and prev.get("event") != RETIRED
         digest = digest_of(vcards[card.id])
-        if not card.active:
-            if live:
-                changes.append(Change(card.id, RETIRED, card, prev.get("vcf_sha256", ""), prev, False))
-            continue
-        wants_owner = card.notify_owner and bool(card.owner_email)
-        if not live or prev.get("vcf_sha256") != digest or prev.get("url") != card.url:
-            changes.append(Change(card.id, UPDATED if live else CREATED, card, digest, prev, wants_owner))
-        elif wants_owner and prev.get("owner") != digest:
-            changes.append(Change(card.id, None, card, digest, prev, True))
+        change = _card_change(card, prev, digest) if card.active else _retirement(card, prev)
+        if change is not None:
+            changes.append(change)
+    changes += _removed(cards, announced)
+    return sorted(changes, key=lambda c: c.card_id)
+
+
+def _in_print(prev: dict[str, Any] | None) -> bool:
+    """Tell whether a card's last announcement left it in print: announced, and not as retired."""
+    return prev is not None and prev.get("event") != RETIRED
+
+
+def _card_change(card: SiteCard, prev: dict[str, Any] | None, digest: str) -> Change | None:
+    """Return what a live card needs: a print job when its content or URL changed, else perhaps the owner notice."""
+    live = _in_print(prev)
+    wants_owner = card.notify_owner and bool(card.owner_email)
+    if not live or prev.get("vcf_sha256") != digest or prev.get("url") != card.url:
+        return Change(card.id, UPDATED if live else CREATED, card, digest, prev, wants_owner)
+    if wants_owner and prev.get("owner") != digest:
+        return Change(card.id, None, card, digest, prev, True)
+    return None
+
+
+def _retirement(card: SiteCard, prev: dict[str, Any] | None) -> Change | None:
+    """Return the retirement of a card marked inactive, unless it was announced retired already."""
+    if _in_print(prev):
+        return Change(card.id, RETIRED, card, prev.get("vcf_sha256", ""), prev, False)
+    return None
+
+
+def _removed(cards: list[SiteCard], announced: Mapping[str, dict[str, Any]]) -> list[Change]:
+    """Return the retirement of every card in print that is no longer in the site."""
     present = {c.id for c in cards}
     # An old id listed in a live card's aliases still redirects to a card, so it is not retired.
     aliased = {alias for c in cards if c.active for alias in c.aliases}
-    for card_id, prev in sorted(announced.items()):
-        if card_id not in present and card_id not in aliased and prev.get("event") != RETIRED:
-            changes.append(Change(card_id, RETIRED, None, prev.get("vcf_sha256", ""), prev, False))
-    return sorted(changes, key=lambda c: c.card_id)
+    return [
+        Change(card_id, RETIRED, None, prev.get("vcf_sha256", ""), prev, False)
+        for card_id, prev in sorted(announced.items())
+        if card_id not in present and card_id not in aliased and prev.get("event") != RETIRED
+    ]
 
 
 def make_job(change: Change, built: BuiltSite, commit: str | None) -> Job:
@@ -168,34 +191,41 @@ def make_job(change: Change, built: BuiltSite, commit: str | None) -> Job:
 
 
 def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
+    if change.event == RETIRED:
+        return _retired_job(change, built, commit)
+    return _card_job(change, built, commit)
+
+
+def _retired_job(change: Change, built: BuiltSite, commit: str | None) -> Job:
+    """Return the job of a retired card: what it said when last announced, and where its successor is."""
     prev = change.previous or {}
     card, site = change.card, built.site
-    if change.event == RETIRED:
-        fields = card.fields if card else prev.get("fields", {})
-        successor = card.successor if card else ""
-        url = prev.get("url") or site.card_url(change.card_id)
-        trim, bleed, module = print_geometry(built.settings, url, site.qr_error_correction)
-        return Job(
-            card_id=change.card_id,
-            event=RETIRED,
-            url=url,
-            trim_mm=trim,
-            bleed_mm=bleed,
-            qr_module_mm=module,
-            fields=fields,
-            changed=[],
-            commit=commit,
-            qr_level=site.qr_error_correction,
-            successor_url=site.card_url(successor) if successor else None,
-            lang=fields.get("lang", site.default_language),
-        )
+    fields = card.fields if card else prev.get("fields", {})
+    successor = card.successor if card else ""
+    url = prev.get("url") or site.card_url(change.card_id)
+    trim, bleed, module = print_geometry(built.settings, url, site.qr_error_correction)
+    return Job(
+        card_id=change.card_id,
+        event=RETIRED,
+        url=url,
+        trim_mm=trim,
+        bleed_mm=bleed,
+        qr_module_mm=module,
+        fields=fields,
+        changed=[],
+        commit=commit,
+        qr_level=site.qr_error_correction,
+        successor_url=site.card_url(successor) if successor else None,
+        lang=fields.get("lang", site.default_language),
+    )
+
+
+def _card_job(change: Change, built: BuiltSite, commit: str | None) -> Job:
+    """Return the job of a live card, with its files as built and what changed since its last print job."""
+    prev = change.previous or {}
+    card, site = change.card, built.site
     assert card is not None
-    # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
-    art = card_artwork(built.settings, built.out_dir, site, card) if artwork_on(built.settings) else None
-    if art is not None:
-        pdf, trim, bleed, module = art.pdf, art.trim_mm, art.bleed_mm, art.qr_module_mm
-    else:
-        pdf, (trim, bleed, module) = None, print_geometry(built.settings, card.url, site.qr_error_correction)
+    pdf, (trim, bleed, module) = _print_files(built, card)
     live = change.event != CREATED and prev.get("event") != RETIRED and change.previous is not None
     event = change.event or prev.get("event", UPDATED)
     return Job(
@@ -218,6 +248,16 @@ def _job(change: Change, built: BuiltSite, commit: str | None) -> Job:
         bleed_mm=bleed,
         qr_module_mm=module,
     )
+
+
+def _print_files(built: BuiltSite, card: SiteCard) -> tuple[bytes | None, tuple[tuple[float, float], float, float]]:
+    """Return the card's print PDF (None when the site draws no artwork) and its trim, bleed and QR module in mm."""
+    site = built.site
+    # Drawn from the manifest's fields and URL, or taken from public/.cardsite/print/ when current.
+    art = card_artwork(built.settings, built.out_dir, site, card) if artwork_on(built.settings) else None
+    if art is not None:
+        return art.pdf, (art.trim_mm, art.bleed_mm, art.qr_module_mm)
+    return None, print_geometry(built.settings, card.url, site.qr_error_correction)
 
 
 def wallet_links(card: SiteCard) -> dict[str, str]:
@@ -440,12 +480,7 @@ def notify_command(settings: Settings, args: argparse.Namespace) -> int:
 
     session = aws.new_session()
     store = _ledger(args, session)
-    folder = args.dry_run or (None if mail.configured else DEFAULT_OUTBOX)
-    if folder is None and store is None:
-        raise Abort("notify needs to remember what it announced: give --bucket (or CARDSITE_BUCKET) or --state FILE")
-    if folder is not None and not args.dry_run:
-        log.info("No SES sender and print inbox in site.yaml or the environment: writing messages to %s", folder)
-
+    folder = _outbox_folder(args, mail, store)
     state = store.load() if store else empty_state()
     changes = plan(cards, built.vcards, state["cards"])
     if not changes:
@@ -463,17 +498,32 @@ def notify_command(settings: Settings, args: argparse.Namespace) -> int:
         # A dry run reads the state to know what changed, but sent nothing, so it saves nothing.
         None if folder is not None else store,
     )
+    return _outcome(report, len(changes), folder)
+
+
+def _outbox_folder(args: argparse.Namespace, mail: MailSettings, store: StateStore | None) -> Path | None:
+    """Return the folder messages are written to (a dry run, or no SES settings), or None to send them through SES."""
+    folder = args.dry_run or (None if mail.configured else DEFAULT_OUTBOX)
+    if folder is None and store is None:
+        raise Abort("notify needs to remember what it announced: give --bucket (or CARDSITE_BUCKET) or --state FILE")
+    if folder is not None and not args.dry_run:
+        log.info("No SES sender and print inbox in site.yaml or the environment: writing messages to %s", folder)
+    return folder
+
+
+def _outcome(report: NotifyReport, count: int, folder: Path | None) -> int:
+    """Summarise the run for the job's page and the log; return the exit code: 1 when stopped or a message failed."""
     where = f"to {display_path(folder)} (nothing was sent, the state is unchanged)" if folder else "through SES"
     progress.append_summary(report.markdown(f"to `{display_path(folder)}`" if folder else "through SES"))
     if report.stopped_by:
         # The one line a stopped run ends with: what was done and what was not.
-        done = len(changes) - report.skipped
+        done = count - report.skipped
         log.error(
             "Error: stopped by %s after %d of %d cards: %d message(s) delivered %s and saved;"
             " the other %d cards are announced by the next run",
             report.stopped_by,
             done,
-            len(changes),
+            count,
             len(report.sent),
             where,
             report.skipped,

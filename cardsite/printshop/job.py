@@ -159,7 +159,16 @@ def check_print_block(card: dict[str, Any], files: dict[str, bytes], expected_nd
         return  # nothing is printed and nothing attached: the block has nothing to vouch for
     if not isinstance(block, dict):
         raise JobRejected("card.json version 2 has no print block")
-    sums = block.get("attachments")
+    _check_sums(block.get("attachments"), files)
+    # A site that prints elsewhere (print.artwork: false) sends no PDF, and says so in print.attachments,
+    # which was just checked against what the message carries: such a job needs layout, as version 1 does.
+    if card["event"] != RETIRED and PDF in files and not files[PDF].startswith(b"%PDF-"):
+        raise JobRejected(f"{PDF} of a {card['event']} job is not a PDF file")
+    _check_print_nfc(card, block.get("nfc"), expected_ndef)
+
+
+def _check_sums(sums: Any, files: dict[str, bytes]) -> None:
+    """Check print.attachments: it lists exactly the files carried, each with its size and sha256."""
     if not isinstance(sums, dict) or set(sums) != set(files):
         listed = sorted(sums) if isinstance(sums, dict) else sums
         raise JobRejected(f"print.attachments lists {listed!r}, the message carries {sorted(files)}")
@@ -169,11 +178,10 @@ def check_print_block(card: dict[str, Any], files: dict[str, bytes], expected_nd
             raise JobRejected(f"{name}: {len(data)} bytes, print.attachments says {entry.get('bytes')!r}")
         if entry.get("sha256") != hashlib.sha256(data).hexdigest():
             raise JobRejected(f"{name}: its sha256 differs from print.attachments (changed on the way?)")
-    # A site that prints elsewhere (print.artwork: false) sends no PDF, and says so in print.attachments,
-    # which was just checked against what the message carries: such a job needs layout, as version 1 does.
-    if card["event"] != RETIRED and PDF in files and not files[PDF].startswith(b"%PDF-"):
-        raise JobRejected(f"{PDF} of a {card['event']} job is not a PDF file")
-    nfc = block.get("nfc")
+
+
+def _check_print_nfc(card: dict[str, Any], nfc: Any, expected_ndef: bytes) -> None:
+    """Check print.nfc against the tag's bytes and URI; a retired card's job may leave it out."""
     if card["event"] == RETIRED and nfc is None:
         return
     if not isinstance(nfc, dict) or nfc.get("ndef_hex") != expected_ndef.hex():

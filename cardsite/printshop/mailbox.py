@@ -33,20 +33,10 @@ def _loopback(host: str) -> bool:
 
 def connect(url: str, user: str, password: str) -> imaplib.IMAP4:
     """Log in to `url` (imaps://HOST[:PORT]; imap:// only on this machine, where no password crosses a network)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("imap", "imaps") or not host or parts.path not in ("", "/"):
-        raise Abort(f"--imap-url {url!r}: give imaps://HOST[:PORT]")
-    if parts.scheme == "imap" and not _loopback(host):
-        raise Abort(f"--imap-url {url!r}: plain imap:// would send the password unencrypted; use imaps://")
-    where = f"{parts.scheme}://{host}:{parts.port or (993 if parts.scheme == 'imaps' else 143)}"
+    scheme, host, port = _server(url)
+    where = f"{scheme}://{host}:{port}"
     try:
-        if parts.scheme == "imaps":
-            imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                host, parts.port or 993, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
-            )
-        else:
-            imap = imaplib.IMAP4(host, parts.port or 143, timeout=TIMEOUT)
+        imap = _open(scheme, host, port)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"cannot reach {where}: {exc}") from None
     try:
@@ -55,6 +45,23 @@ def connect(url: str, user: str, password: str) -> imaplib.IMAP4:
         imap.shutdown()
         raise Abort(f"{where} refused the login of {user!r}: {exc}") from None
     return imap
+
+
+def _server(url: str) -> tuple[str, str, int]:
+    """Return the scheme, host and port of an --imap-url; refuse one that is no server, or would leak the password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("imap", "imaps") or not host or parts.path not in ("", "/"):
+        raise Abort(f"--imap-url {url!r}: give imaps://HOST[:PORT]")
+    if parts.scheme == "imap" and not _loopback(host):
+        raise Abort(f"--imap-url {url!r}: plain imap:// would send the password unencrypted; use imaps://")
+    return parts.scheme, host, parts.port or (993 if parts.scheme == "imaps" else 143)
+
+
+def _open(scheme: str, host: str, port: int) -> imaplib.IMAP4:
+    if scheme == "imaps":
+        return imaplib.IMAP4_SSL(host, port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT)
+    return imaplib.IMAP4(host, port, timeout=TIMEOUT)
 
 
 def _ok(answer: tuple[str, list[object]], what: str) -> list[object]:

@@ -229,18 +229,23 @@ def make_plan(
     """
     plan = Plan(remote_count=sum(1 for key in listing if not key.startswith(RESERVED)))
     for rel, f in local.items():
-        listed = listing.get(rel)
-        entry = manifest.entries.get(rel)
-        if listed is None:
-            plan.added.append(rel)
-        elif entry is not None and entry.matches(f, listed) and rel not in drifted:
-            plan.unchanged.append(rel)
-        else:
-            plan.changed.append(rel)
+        _place(plan, rel, f, listing.get(rel), manifest.entries.get(rel), drifted)
     plan.deleted = sorted(key for key in listing if key not in local and not key.startswith(RESERVED))
     for names in (plan.added, plan.changed, plan.unchanged):
         names.sort()
     return plan
+
+
+def _place(
+    plan: Plan, rel: str, f: LocalFile, listed: Listed | None, entry: Entry | None, drifted: Collection[str]
+) -> None:
+    """File one built file under added (not in the bucket), unchanged (as the manifest and listing say) or changed."""
+    if listed is None:
+        plan.added.append(rel)
+    elif entry is not None and entry.matches(f, listed) and rel not in drifted:
+        plan.unchanged.append(rel)
+    else:
+        plan.changed.append(rel)
 
 
 def object_drift(f: LocalFile, served: dict[str, str], extra: dict[str, str], sha256: str | None) -> str | None:

@@ -171,34 +171,48 @@ def fit(layout: Layout, slot: TextSlot, text: str) -> tuple[Fitted | None, str |
     if not text:
         return None, None
     runs = _runs(text, slot.font, layout.fallback_font)
-    # Noto Sans has no right-to-left letters; only a fallback font can bring some.
-    if (runs is None or len(runs) > 1) and any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
-        return None, "is written right to left, which the print artwork cannot set yet"
-    if runs is None:
-        shown = ", ".join(
-            f"'{c}' (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
-            for c in missing_glyphs(text, slot.font, layout.fallback_font)
-        )
-        return None, (
-            f"has characters the print font (Noto Sans) lacks: {shown}; "
-            "name a TrueType font that has them as print.fallback_font in site.yaml"
-        )
+    unprintable = _script_problem(layout, slot, text, runs)
+    if unprintable:
+        return None, unprintable
+    assert runs is not None  # a text whose characters some font lacks is unprintable
     left, right, flush_right = layout.text_span(slot)
     room = (right - left) * MM
     natural = _width(runs, 1.0)
     size = slot.size if natural * slot.size <= room else math.floor(room / natural / SIZE_STEP) * SIZE_STEP
     if size < slot.min_size - 1e-9:
-        need = natural * slot.min_size / MM
-        advice = "choose a shorter card id or base URL" if slot is layout.texts.get("url") else "shorten it"
-        return None, (
-            f"'{text}' does not fit on the printed card: at the smallest size the layout allows"
-            f" ({slot.min_size:g} pt) it is {need:.1f} mm wide, and there are {right - left:.1f} mm"
-            f" ({layout.source}); {advice}"
-        )
+        return None, _too_wide(layout, slot, text, natural, right - left)
     width = _width(runs, size)
     x = (right * MM - width) if flush_right else left * MM
     baseline = slot.y if slot.y >= 0 else layout.trim[1] + slot.y
     return Fitted(runs, size, x, baseline), None
+
+
+def _script_problem(layout: Layout, slot: TextSlot, text: str, runs: list[tuple[Path, str]] | None) -> str | None:
+    """Return why `text` cannot be set at all (`runs` None: a font lacks some of its characters), or None."""
+    # Noto Sans has no right-to-left letters; only a fallback font can bring some.
+    if (runs is None or len(runs) > 1) and any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        return "is written right to left, which the print artwork cannot set yet"
+    if runs is None:
+        shown = ", ".join(
+            f"'{c}' (U+{ord(c):04X} {unicodedata.name(c, 'unnamed')})"
+            for c in missing_glyphs(text, slot.font, layout.fallback_font)
+        )
+        return (
+            f"has characters the print font (Noto Sans) lacks: {shown}; "
+            "name a TrueType font that has them as print.fallback_font in site.yaml"
+        )
+    return None
+
+
+def _too_wide(layout: Layout, slot: TextSlot, text: str, natural: float, room_mm: float) -> str:
+    """Say how wide `text` is at its slot's smallest size (`natural`: its width at 1 pt), and what to do."""
+    need = natural * slot.min_size / MM
+    advice = "choose a shorter card id or base URL" if slot is layout.texts.get("url") else "shorten it"
+    return (
+        f"'{text}' does not fit on the printed card: at the smallest size the layout allows"
+        f" ({slot.min_size:g} pt) it is {need:.1f} mm wide, and there are {room_mm:.1f} mm"
+        f" ({layout.source}); {advice}"
+    )
 
 
 def module_mm(layout: Layout, modules: int) -> float:

@@ -75,15 +75,32 @@ def _design_problem(key: Any, value: Any, folder: Path) -> str | None:
     if key not in DEFAULTS:
         return f"unknown key; the design's keys are {', '.join(DEFAULTS)}"
     if key in ("background", "text", "accent"):
-        ok = value == "brand" or (isinstance(value, str) and len(value) == 7 and value[0] == "#")
-        ok = ok and (value == "brand" or all(c in "0123456789abcdefABCDEF" for c in value[1:]))
-        return None if ok else f"'{value}' is not a colour (#rrggbb or brand)"
+        return None if value == "brand" or _hex_colour(value) else f"'{value}' is not a colour (#rrggbb or brand)"
     if key == "side":
         return None if value in ("left", "right") else f"'{value}' is not left or right"
     if key == "qr_size":
-        ok = isinstance(value, int) and not isinstance(value, bool) and 200 <= value <= PANEL
-        return None if ok else f"the QR code's size must be a whole number from 200 to {PANEL} pixels"
+        return _qr_size_problem(value)
+    return _logo_problem(value, folder)
+
+
+def _hex_colour(value: Any) -> bool:
+    """Tell whether `value` is a colour written #rrggbb."""
+    if not isinstance(value, str) or len(value) != 7 or value[0] != "#":
+        return False
+    return all(c in "0123456789abcdefABCDEF" for c in value[1:])
+
+
+def _qr_size_problem(value: Any) -> str | None:
+    # YAML's true and false are ints to Python: they are no size.
+    if isinstance(value, int) and not isinstance(value, bool) and 200 <= value <= PANEL:
+        return None
+    return f"the QR code's size must be a whole number from 200 to {PANEL} pixels"
+
+
+def _logo_problem(value: Any, folder: Path) -> str | None:
+    """Return why `value` does not name an image file in the design's folder, or None."""
     name = str(value)
+    # A bare file name: no path may lead out of the folder, nor to a hidden file.
     if not name or "/" in name or name.startswith(".") or not (folder / name).is_file():
         return f"'{value}' is not an image file in {display_path(folder)}"
     return None
@@ -159,16 +176,28 @@ def draw_background(card: Card, settings: Settings, design: dict[str, Any], qr_u
     left = panel_box(design["side"])[0]
     accent, ink = _color(design["accent"], brand), _color(design["text"], brand)
     draw.rectangle((left, MARGIN, left + 12, MARGIN + 96), fill=accent)
-    company = card.org or settings.company.get("name", "")
-    y = MARGIN
+    _draw_masthead(image, draw, design, left, accent, card.org or settings.company.get("name", ""))
+    _draw_details(draw, card, left, MARGIN + 200, ink)
+    qr = _qr_image(qr_url, settings.qr_error_correction, design["qr_size"])
+    image.paste(qr, (left, HEIGHT - MARGIN - qr.height))
+    return image
+
+
+def _draw_masthead(image: Image.Image, draw: Any, design: dict[str, Any], left: int, accent: Any, company: str) -> None:
+    """Draw the design's logo at the top of the panel, else the company's name in the accent colour."""
+    from PIL import Image
+
     if design["logo"]:
         with Image.open(design["_folder"] / design["logo"]) as logo:
             logo = logo.convert("RGBA")
             logo.thumbnail((PANEL - 32, 96))
-            image.paste(logo, (left + 32, y), logo)
+            image.paste(logo, (left + 32, MARGIN), logo)
     elif company:
-        draw.text((left + 32, y + 8), company, font=_fit(draw, company, True, 56, PANEL - 32), fill=accent)
-    y += 200
+        draw.text((left + 32, MARGIN + 8), company, font=_fit(draw, company, True, 56, PANEL - 32), fill=accent)
+
+
+def _draw_details(draw: Any, card: Card, left: int, y: int, ink: Any) -> None:
+    """Draw the name, title and department from `y` down, each in at most two lines; leave out what the font lacks."""
     # A name the font cannot draw (Chinese, Arabic, ...) would show as boxes: the card's address stands in for it.
     name = card.name.full if drawable(card.name.full, True) else card.url.split("://", 1)[-1].rstrip("/")
     texts = [(name, True, 72), (card.title, False, 44), (card.department, False, 34)]
@@ -178,9 +207,6 @@ def draw_background(card: Card, settings: Settings, design: dict[str, Any], qr_u
             draw.text((left, y), line, font=font, fill=ink)
             y += int(font.size * 1.35)
         y += 12 if lines else 0
-    qr = _qr_image(qr_url, settings.qr_error_correction, design["qr_size"])
-    image.paste(qr, (left, HEIGHT - MARGIN - qr.height))
-    return image
 
 
 def render_background(card: Card, settings: Settings, design: dict[str, Any], qr_url: str) -> dict[str, bytes]:

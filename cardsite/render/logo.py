@@ -146,7 +146,17 @@ def _element(node, top: bool = False) -> str:  # type: ignore[no-untyped-def]
     tag = node.tag.removeprefix(SVG_NS)
     if tag not in ELEMENTS or node.tag == tag:  # not on the list, or not in the SVG namespace
         return ""
-    parts = [f"<{tag}"]
+    inner = escape(node.text or "", quote=False) if tag in ("text", "tspan", "title", "desc") else ""
+    for child in node:
+        inner += _element(child)
+        if tag in ("text", "tspan"):
+            inner += escape(child.tail or "", quote=False)
+    return f"<{tag}{_attributes(node, top)}>{inner}</{tag}>"
+
+
+def _attributes(node, top: bool) -> str:  # type: ignore[no-untyped-def]
+    """Return the allowed attributes as markup: ids prefixed, references out of the logo and the root's id left out."""
+    parts = []
     for name, value in node.attrib.items():
         name = "href" if name == XLINK_HREF else name
         if name not in ATTRIBUTES or (top and name == "id"):
@@ -154,12 +164,7 @@ def _element(node, top: bool = False) -> str:  # type: ignore[no-untyped-def]
         value = _reference(name, value)
         if value is not None:
             parts.append(f' {name}="{escape(value)}"')
-    inner = escape(node.text or "", quote=False) if tag in ("text", "tspan", "title", "desc") else ""
-    for child in node:
-        inner += _element(child)
-        if tag in ("text", "tspan"):
-            inner += escape(child.tail or "", quote=False)
-    return "".join(parts) + f">{inner}</{tag}>"
+    return "".join(parts)
 
 
 def _reference(name: str, value: str) -> str | None:

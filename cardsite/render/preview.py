@@ -95,12 +95,19 @@ def wrap(text: str, face: ImageFont.FreeTypeFont, width: int) -> list[str]:
             continue
         if current:
             lines.append(current)
-        while len(word) > 1 and face.getlength(word) > width:
-            cut = max([i for i in range(1, len(word)) if face.getlength(word[:i]) <= width] or [1])
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
+        full, current = _cut(word, face, width)
+        lines += full
     return [*lines, current] if current else lines
+
+
+def _cut(word: str, face: ImageFont.FreeTypeFont, width: int) -> tuple[list[str], str]:
+    """Cut a word wider than `width` between letters: the full lines, and the rest that starts the next line."""
+    lines = []
+    while len(word) > 1 and face.getlength(word) > width:
+        cut = max([i for i in range(1, len(word)) if face.getlength(word[:i]) <= width] or [1])
+        lines.append(word[:cut])
+        word = word[cut:]
+    return lines, word
 
 
 def _fit(text: str, bold: bool, sizes: tuple[int, ...], max_lines: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:

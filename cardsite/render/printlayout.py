@@ -237,34 +237,50 @@ def _colour_problems(doc: Document, layout: Layout) -> list[Problem]:
 
 def _placement_problems(doc: Document, layout: Layout) -> list[Problem]:
     """Refuse parts that start outside the safe area at their largest size, or a text whose minimum is its size."""
+    problems = []
+    for name, slot in layout.texts.items():
+        problems += _text_problems(doc, layout, name, slot)
+    for path, (x, y, size) in _square_parts(layout).items():
+        if _box_outside(layout, path[1], x, y, size):
+            problems.append(doc.problem(path, _outside(path[1], layout)))
+    return problems
+
+
+def _text_problems(doc: Document, layout: Layout, name: str, slot: TextSlot) -> list[Problem]:
+    """Check one text slot: its sizes, and its line at full size against the safe area."""
     from .artwork import font_extent
 
     w, h = layout.trim
+    side = "back" if name == "url" else "front"
+    left, right, _ = layout.text_span(slot)
+    ascent, descent = font_extent(slot.font)
+    baseline = slot.y if slot.y >= 0 else h + slot.y
+    top, bottom = baseline - ascent * slot.size / MM, baseline + descent * slot.size / MM
     problems = []
-    for name, slot in layout.texts.items():
-        side = "back" if name == "url" else "front"
-        left, right, _ = layout.text_span(slot)
-        ascent, descent = font_extent(slot.font)
-        baseline = slot.y if slot.y >= 0 else h + slot.y
-        top, bottom = baseline - ascent * slot.size / MM, baseline + descent * slot.size / MM
-        if slot.min_size > slot.size:
-            why = f"min_size {slot.min_size} is above size {slot.size}"
-            problems.append(doc.problem((side, name, "min_size"), why))
-        if left < SAFE_MM or right > w - SAFE_MM or right - left < 5 or top < SAFE_MM or bottom > h - SAFE_MM:
-            problems.append(doc.problem((side, name), _outside(name, layout)))
-    boxes = {("back", "qr"): layout.qr[2], ("back", "nfc"): layout.nfc[2]}
-    places = {("back", "qr"): layout.qr[:2], ("back", "nfc"): layout.nfc[:2]}
-    if layout.logo_box:
-        boxes[("front", "logo")] = layout.logo_box[2]
-        places[("front", "logo")] = layout.logo_box[:2]
-    for path, size in boxes.items():
-        x, y = layout.box(*places[path], size, size)
-        # A QR code's quiet zone may reach into the margin; its modules may not (checked per card).
-        margin = 0.0 if path[1] == "qr" else SAFE_MM
-        width = size if path[1] != "logo" else 0.0  # a logo's width follows the image
-        if x < margin or y < margin or x + width > w - margin or y + size > h - margin:
-            problems.append(doc.problem(path, _outside(path[1], layout)))
+    if slot.min_size > slot.size:
+        why = f"min_size {slot.min_size} is above size {slot.size}"
+        problems.append(doc.problem((side, name, "min_size"), why))
+    if left < SAFE_MM or right > w - SAFE_MM or right - left < 5 or top < SAFE_MM or bottom > h - SAFE_MM:
+        problems.append(doc.problem((side, name), _outside(name, layout)))
     return problems
+
+
+def _square_parts(layout: Layout) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """Return the QR code, the NFC mark and the logo (if any) by their place in the layout: x, y and size."""
+    parts = {("back", "qr"): layout.qr[:3], ("back", "nfc"): layout.nfc[:3]}
+    if layout.logo_box:
+        parts[("front", "logo")] = layout.logo_box[:3]
+    return parts
+
+
+def _box_outside(layout: Layout, part: str, x: float, y: float, size: float) -> bool:
+    """Tell whether a square part placed at (x, y) reaches outside the area it must stay in."""
+    w, h = layout.trim
+    left, top = layout.box(x, y, size, size)
+    # A QR code's quiet zone may reach into the margin; its modules may not (checked per card).
+    margin = 0.0 if part == "qr" else SAFE_MM
+    width = size if part != "logo" else 0.0  # a logo's width follows the image
+    return left < margin or top < margin or left + width > w - margin or top + size > h - margin
 
 
 def _outside(part: str, layout: Layout) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cards.model import Card, Name, is_cjk
+from ..cards.model import Card, Name, Phone, is_cjk
 
 
 def initials(name: Name) -> str:
@@ -17,8 +17,20 @@ def initials(name: Name) -> str:
 
 def profile_ld(card: Card) -> dict[str, Any]:
     """Return the card as schema.org ProfilePage JSON-LD, its mainEntity a Person with what the vCard holds."""
+    person: dict[str, Any] = {"@type": "Person", "name": card.name.full}
+    _add_names(person, card)
+    _add_reach(person, card)
+    links = [*card.websites, *(p.url for p in card.social)]
+    if links:
+        person["url"], person["sameAs"] = links[0], links[1:]
+    if card.photo:
+        person["image"] = card.url + "photo@3x.jpg"
+    return {"@context": "https://schema.org", "@type": "ProfilePage", "url": card.url, "mainEntity": person}
+
+
+def _add_names(person: dict[str, Any], card: Card) -> None:
+    """Add the parts of the person's name and their job: the keys in this order, each only when given."""
     n = card.name
-    person: dict[str, Any] = {"@type": "Person", "name": n.full}
     for key, value in (
         ("givenName", n.given),
         ("additionalName", n.additional),
@@ -33,21 +45,24 @@ def profile_ld(card: Card) -> dict[str, Any]:
     if card.department:
         org["department"] = {"@type": "Organization", "name": card.department}
     person["worksFor"] = org
+
+
+def _add_reach(person: dict[str, Any], card: Card) -> None:
+    """Add the e-mail addresses, the phone numbers (faxes apart) and the postal addresses."""
     if card.emails:
         person["email"] = [e.value for e in card.emails]
     if card.phones:
-        person["telephone"] = [p.e164 for p in card.phones if p.type != "fax"]
-        faxes = [p.e164 for p in card.phones if p.type == "fax"]
-        if faxes:
-            person["faxNumber"] = faxes
+        _add_phones(person, card.phones)
     if card.addresses:
         person["address"] = [_postal(a) for a in card.addresses]
-    links = [*card.websites, *(p.url for p in card.social)]
-    if links:
-        person["url"], person["sameAs"] = links[0], links[1:]
-    if card.photo:
-        person["image"] = card.url + "photo@3x.jpg"
-    return {"@context": "https://schema.org", "@type": "ProfilePage", "url": card.url, "mainEntity": person}
+
+
+def _add_phones(person: dict[str, Any], phones: tuple[Phone, ...]) -> None:
+    # schema.org has a property of its own for fax numbers.
+    person["telephone"] = [p.e164 for p in phones if p.type != "fax"]
+    faxes = [p.e164 for p in phones if p.type == "fax"]
+    if faxes:
+        person["faxNumber"] = faxes
 
 
 def _postal(address: Any) -> dict[str, str]:

@@ -62,31 +62,14 @@ def _layout(version: int) -> _Layout:
     """Work out, once per version, which modules carry data and in what order."""
     import numpy as np
 
-    code = qrcode.QRCode(version=version)
-    n = code.modules_count = version * 4 + 17
-    code.modules = [[None] * n for _ in range(n)]
-    # The same steps as QRCode.makeImpl in test mode before map_data: what they leave unset carries data.
-    code.setup_position_probe_pattern(0, 0)
-    code.setup_position_probe_pattern(n - 7, 0)
-    code.setup_position_probe_pattern(0, n - 7)
-    code.setup_position_adjust_pattern()
-    code.setup_timing_pattern()
-    code.setup_type_info(True, 0)
-    if version >= 7:
-        code.setup_type_number(True)
+    code = _function_patterns(version)
+    n = code.modules_count
     blank = code.modules
     template = np.array([[bool(m) for m in row] for row in blank], dtype=bool)
     data = np.flatnonzero([[m is None for m in row] for row in blank])
     rows, cols = np.divmod(data, n)
     masks = np.array([np.vectorize(util.mask_func(p))(rows, cols) for p in _MASKS], dtype=bool)
-    # Ask qrcode's own map_data where the k-th data bit goes: feed it the bits of k, one bit plane at a time.
-    k = np.arange(-(-len(data) // 8) * 8)
-    rank = np.zeros(len(data), dtype=np.int64)
-    for plane in range(len(data).bit_length()):
-        code.modules = [row[:] for row in blank]
-        code.map_data(np.packbits((k >> plane) & 1).tolist(), 0)
-        placed = np.array(code.modules, dtype=bool).ravel()[data] ^ masks[0]
-        rank |= placed.astype(np.int64) << plane
+    rank = _data_ranks(code, data, masks[0])
     # Function modules, and data modules past the last codeword (qrcode leaves those 0), read the last padding bit.
     stream_bytes = len(data) // 8 + 2
     order = np.full(n * n, stream_bytes * 8 - 1)
@@ -108,6 +91,43 @@ def _layout(version: int) -> _Layout:
         windows=_pack(np.stack([col < n - 10] * 2)),
         blocks=_pack(np.stack([(row < n - 1) & (col < n - 1), np.zeros(n * n, dtype=bool)])),
     )
+
+
+def _function_patterns(version: int) -> qrcode.QRCode:
+    """Return a QRCode of `version` whose modules hold only the function patterns: None where data goes."""
+    code = qrcode.QRCode(version=version)
+    n = code.modules_count = version * 4 + 17
+    code.modules = [[None] * n for _ in range(n)]
+    # The same steps as QRCode.makeImpl in test mode before map_data: what they leave unset carries data.
+    code.setup_position_probe_pattern(0, 0)
+    code.setup_position_probe_pattern(n - 7, 0)
+    code.setup_position_probe_pattern(0, n - 7)
+    code.setup_position_adjust_pattern()
+    code.setup_timing_pattern()
+    code.setup_type_info(True, 0)
+    if version >= 7:
+        code.setup_type_number(True)
+    return code
+
+
+def _data_ranks(code: qrcode.QRCode, data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Return, for each data module (`data`, row by row), which bit of the data stream qrcode places there.
+
+    `mask` is the data modules of mask pattern 0, which map_data applies; `code` is left as it was.
+    """
+    import numpy as np
+
+    blank = code.modules
+    # Ask qrcode's own map_data where the k-th data bit goes: feed it the bits of k, one bit plane at a time.
+    k = np.arange(-(-len(data) // 8) * 8)
+    rank = np.zeros(len(data), dtype=np.int64)
+    for plane in range(len(data).bit_length()):
+        code.modules = [row[:] for row in blank]
+        code.map_data(np.packbits((k >> plane) & 1).tolist(), 0)
+        placed = np.array(code.modules, dtype=bool).ravel()[data] ^ mask
+        rank |= placed.astype(np.int64) << plane
+    code.modules = blank
+    return rank
 
 
 @cache

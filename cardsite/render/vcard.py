@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote
 
 from ..cards.model import Card
@@ -50,7 +51,6 @@ def render_vcard(card: Card, photo: bytes | None = None) -> bytes:
 
 def _properties(card: Card, photo: bytes | None) -> dict[str, list[str]]:
     """Return the content lines of the card by property name, in the order vobject would have them added."""
-    n = card.name
     props: dict[str, list[str]] = {}
 
     def add(name: str, value: str, **params: list[str]) -> None:
@@ -58,11 +58,31 @@ def _properties(card: Card, photo: bytes | None) -> dict[str, list[str]]:
         rendered = "".join(f";{key}={','.join(map(_param, params[key]))}" for key in sorted(params))
         props.setdefault(name, []).append(f"{name}{rendered}:{value}")
 
+    _add_identity(add, card)
+    _add_reach(add, card)
+    if card.note:
+        add("NOTE", _text(card.note))
+    if photo:
+        from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
+
+        # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
+        add("PHOTO", base64.b64encode(vcard_jpeg(photo)).decode("ascii"), ENCODING=["b"], TYPE=["JPEG"])
+    add("UID", _text(card_uid(card)))
+    return props
+
+
+def _add_identity(add: Callable[..., None], card: Card) -> None:
+    """Add who the person is: name, organisation and title."""
+    n = card.name
     add("N", _fields(n.family, n.given, n.additional, n.prefix, n.suffix))
     add("FN", _text(n.fn))
     add("ORG", _fields(card.org, card.department) if card.department else _fields(card.org))
     if card.title:
         add("TITLE", _text(card.title))
+
+
+def _add_reach(add: Callable[..., None], card: Card) -> None:
+    """Add how to reach the person: phones and e-mail addresses (the first of each preferred), addresses, links."""
     for i, phone in enumerate(card.phones):
         add("TEL", _text(phone.e164), TYPE=_TEL_TYPES[phone.type] + (["PREF"] if i == 0 else []))
     for i, email in enumerate(card.emails):
@@ -75,15 +95,6 @@ def _properties(card: Card, photo: bytes | None) -> dict[str, list[str]]:
         # X-SOCIALPROFILE is Apple's; other apps drop it, so each profile is also a URL.
         add("X-SOCIALPROFILE", _uri(profile.url), TYPE=[profile.network])
         add("URL", _uri(profile.url))
-    if card.note:
-        add("NOTE", _text(card.note))
-    if photo:
-        from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
-
-        # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
-        add("PHOTO", base64.b64encode(vcard_jpeg(photo)).decode("ascii"), ENCODING=["b"], TYPE=["JPEG"])
-    add("UID", _text(card_uid(card)))
-    return props
 
 
 def _text(value: str) -> str:

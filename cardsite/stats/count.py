@@ -192,23 +192,41 @@ def count_files(con: Any, files: list[LogFile], secret: bytes, tag: str, tmp: Pa
 
 def _count(con: Any, files: list[LogFile], secret: bytes, tag: str, tmp: Path, result: BatchResult) -> None:
     joined = _join(files, tag, tmp, result)
-    parts = [legacy_sql(j, f"rejects_{tag}_{i}") for i, j in enumerate(joined)]
-    if json_files := [f for f in files if f.format == "json"]:
-        parts.append(json_sql(json_files))
-    if parquet := [f for f in files if f.format == "parquet"]:
-        parts.append(parquet_sql(parquet, _parquet_names(con, parquet)))
+    parts = _sources(con, files, joined, tag)
     if not parts:
         return
     con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {' UNION ALL '.join(parts)}")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE requests AS {CLASSIFY_SQL}", {"bots": BOT_PATTERN, "secret": secret.hex()}
     )
+    _count_lines(con, files, result)
+    _count_rejects(con, joined, tag, result)
+    con.execute(f"INSERT INTO batch {CARD_MONTHS} UNION ALL {DAYS}")
+    con.execute("DROP TABLE requests")
+
+
+def _sources(con: Any, files: list[LogFile], joined: list[Joined], tag: str) -> list[str]:
+    """Return the SELECT of every kind of file in the batch: the joined legacy files, the JSON and the Parquet ones."""
+    parts = [legacy_sql(j, f"rejects_{tag}_{i}") for i, j in enumerate(joined)]
+    if json_files := [f for f in files if f.format == "json"]:
+        parts.append(json_sql(json_files))
+    if parquet := [f for f in files if f.format == "parquet"]:
+        parts.append(parquet_sql(parquet, _parquet_names(con, parquet)))
+    return parts
+
+
+def _count_lines(con: Any, files: list[LogFile], result: BatchResult) -> None:
+    """Record each file's requests and the lines among them whose date or status could not be read."""
     by_path = {str(f.path): f.key for f in files}
     for path, n, bad in con.execute(
         "SELECT key, count(*), count(*) FILTER (WHERE kind = 'bad') FROM requests WHERE key IS NOT NULL GROUP BY key"
     ).fetchall():
         result.lines[by_path[path]] = int(n)
         result.bad_lines[by_path[path]] = int(bad)
+
+
+def _count_rejects(con: Any, joined: list[Joined], tag: str, result: BatchResult) -> None:
+    """Add the lines DuckDB's CSV reader rejected to their files' bad lines; drop the joined files and their tables."""
     for i, j in enumerate(joined):
         table = f"rejects_{tag}_{i}"
         for (line,) in con.execute(f"SELECT DISTINCT line FROM {table}").fetchall():
@@ -216,8 +234,6 @@ def _count(con: Any, files: list[LogFile], secret: bytes, tag: str, tmp: Path, r
             result.bad_lines[key] = result.bad_lines.get(key, 0) + 1
         con.execute(f"DROP TABLE {table}; DROP TABLE {table}_scan")
         j.path.unlink()
-    con.execute(f"INSERT INTO batch {CARD_MONTHS} UNION ALL {DAYS}")
-    con.execute("DROP TABLE requests")
 
 
 def _join(files: list[LogFile], tag: str, tmp: Path, result: BatchResult) -> list[Joined]:
