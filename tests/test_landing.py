@@ -342,3 +342,10 @@ def test_a_malformed_brand_block_is_a_clean_error(project: Path, capsys, brand: 
     assert main(["check"]) == 1
     err = capsys.readouterr().err
     assert "site.yaml:" in err and "brand" in err and "Traceback" not in err, err
+
+
+def test_a_card_with_only_a_fax_number_has_no_empty_telephone_list(project: Path) -> None:
+    card = project / "contacts" / "max.yaml"
+    card.write_text(card.read_text() + 'phones:\n  - value: "+41 44 668 18 99"\n    type: fax\n')
+    person = jsonld((built(project) / "max" / "index.html").read_text("utf-8"))["mainEntity"]
+    assert person["faxNumber"] == ["+41446681899"] and "telephone" not in person

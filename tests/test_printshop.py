@@ -636,6 +636,10 @@ def test_user_errors_are_clean_messages(imap: Imap, tmp_path: Path, v2, capsys, 
     args = ["--user", USER, "--hot-folder", str(hot), "--once"]
     assert main(["printshop", "--imap-url", "imap://mail.example.org", *args]) == 1
     assert "would send the password unencrypted; use imaps://" in capsys.readouterr().err
+    for port in ("abc", "99999"):
+        assert main(["printshop", "--imap-url", f"imaps://mail.example.org:{port}", *args]) == 1
+        err = capsys.readouterr().err
+        assert "the port must be a number from 1 to 65535" in err and "Traceback" not in err
 
     imap.append(v2["created:jana-mueller"])
     (hot / ".printshop" / "journal").mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,11 @@ def _server(url: str) -> tuple[str, str, int]:
         raise Abort(f"--imap-url {url!r}: give imaps://HOST[:PORT]")
     if parts.scheme == "imap" and not _loopback(host):
         raise Abort(f"--imap-url {url!r}: plain imap:// would send the password unencrypted; use imaps://")
-    return parts.scheme, host, parts.port or (993 if parts.scheme == "imaps" else 143)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or beyond 65535
+        raise Abort(f"--imap-url {url!r}: the port must be a number from 1 to 65535") from None
+    return parts.scheme, host, port or (993 if parts.scheme == "imaps" else 143)
 
 
 def _open(scheme: str, host: str, port: int) -> imaplib.IMAP4:

@@ -59,7 +59,9 @@ def _add_reach(person: dict[str, Any], card: Card) -> None:
 
 def _add_phones(person: dict[str, Any], phones: tuple[Phone, ...]) -> None:
     # schema.org has a property of its own for fax numbers.
-    person["telephone"] = [p.e164 for p in phones if p.type != "fax"]
+    voice = [p.e164 for p in phones if p.type != "fax"]
+    if voice:
+        person["telephone"] = voice
     faxes = [p.e164 for p in phones if p.type == "fax"]
     if faxes:
         person["faxNumber"] = faxes
