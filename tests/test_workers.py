@@ -95,3 +95,21 @@ def test_owners_spread_the_cards_and_never_move_them(size: int) -> None:
     assert owners == [workers.owner(i, size) for i in ids]
     counts = [owners.count(k) for k in range(size)]
     assert min(counts) > 1000 / size * 0.8, counts
+
+
+def _threshold(item: str) -> tuple[int, int, int]:
+    import gc
+
+    return gc.get_threshold()
+
+
+def test_the_collector_runs_less_often_in_every_process_of_a_build_and_as_before_after_it() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    items = [f"card-{i}" for i in range(workers.PARALLEL_MIN)]
+    with workers.pool(len(items)) as pool:
+        seen = set(pool.map(_threshold, (), items, str))
+        assert gc.get_threshold()[0] == max(before[0], workers.GC_YOUNG)
+    assert seen == {(max(before[0], workers.GC_YOUNG), *before[1:])}
+    assert gc.get_threshold() == before

@@ -13,6 +13,7 @@ watcher), run every step in the calling process instead, through the same interf
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -30,6 +31,8 @@ PARALLEL_MIN = 200
 PARENT_CHECK_SECONDS = 0.2
 #: A worker reports its results at least this often, so that the progress bar moves.
 REPORT_SECONDS = 0.1
+#: The young generation's collection threshold during a build (see _fewer_collections).
+GC_YOUNG = 10_000
 #: How long a stopping build waits for its workers to finish the card each has under way.
 STOP_WAIT_SECONDS = 5.0
 
@@ -152,6 +155,26 @@ Pool = InProcess | Workers
 @contextmanager
 def pool(cards: int) -> Iterator[Pool]:
     """Return the pool for a build of `cards` cards: worker processes when that pays and is safe."""
+    with _fewer_collections():  # set before the fork, so the workers inherit it
+        yield from _pool(cards)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the young generation's collection every GC_YOUNG allocations instead of Python's 700."""
+    # A build's allocations mostly live on (the cards the workers keep, the sources, the manifest lines), so each
+    # collection examines survivors, and their growth sets off full collections, 0.1 s each at 10,000 cards:
+    # measured at 10,000 cards, the collector's share fell from 1.3 s to 0.6 s. Garbage in cycles waits a little
+    # longer, at most GC_YOUNG objects more.
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, GC_YOUNG), *older)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, *older)
+
+
+def _pool(cards: int) -> Iterator[Pool]:
     workers = min(os.cpu_count() or 1, 8)
     # Forking while other threads run can leave a lock another thread held locked forever in the child, and a
     # worker waiting on it hangs the build: such a process keeps to itself.

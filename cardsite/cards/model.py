@@ -319,7 +319,7 @@ def _phones(doc: Document, region: str, reported: set[str]) -> tuple[list[Phone]
     """Parse the phone numbers (national ones in `region`); return the phones and the problems found."""
     phones, problems, fmt = [], [], phonenumbers.PhoneNumberFormat
     for i, value in _texts(doc.data, "phones", "value"):
-        if format_path(("phones", i, "value")) in reported:
+        if reported and format_path(("phones", i, "value")) in reported:
             continue
         number = parse_phone(value, region)
         if number is None:
@@ -341,7 +341,7 @@ def _email_problems(doc: Document, settings: Settings, reported: set[str]) -> li
     # Owner notices go to the first address, through the company's SES identity: only to its domains.
     notified = data.get("notify_owner", True) is not False and data.get("active", True) is not False
     for i, value in _texts(data, "emails", "value"):
-        if format_path(("emails", i, "value")) in reported:
+        if reported and format_path(("emails", i, "value")) in reported:
             continue
         reason = email_problem(value)
         if not reason and i == 0 and notified:
@@ -357,7 +357,7 @@ def _link_problems(doc: Document, reported: set[str]) -> list[Problem]:
         doc.problem((key, index), reason)
         for key in ("websites", "social")
         for index, url in _texts(doc.data, key)
-        if format_path((key, index)) not in reported and (reason := url_problem(url))
+        if not (reported and format_path((key, index)) in reported) and (reason := url_problem(url))
     ]
 
 
