@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import child_env
 from synth import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def measure(project: Path, card_id: str, runs: int) -> tuple[list[float], float,
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=child_env(),
             # A shell starts background jobs with Ctrl-C ignored, and the preview would inherit that.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )

@@ -33,6 +33,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import hugo_site  # noqa: E402
+from measure import child_env  # noqa: E402
 from synth import generate  # noqa: E402
 
 #: "cold" is the cold and no-change builds alone, for very large N.
@@ -83,7 +84,7 @@ def build_once(project: Path, out: Path, own: str = "") -> dict[str, Any]:
         cwd=project,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=child_env(),
     )
     wall = time.perf_counter() - started
     cpu_after = os.times()
@@ -187,7 +188,7 @@ def measure_publish(cards: int) -> dict[str, Any]:
         [sys.executable, str(HERE / "publish.py"), "--cards", str(cards), "--json"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=child_env(),
     )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed", "scenarios": []}

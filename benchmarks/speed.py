@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -37,11 +36,11 @@ import hugo_site  # noqa: E402
 import realistic  # noqa: E402
 import speed_report  # noqa: E402
 import synth  # noqa: E402
-from measure import timed  # noqa: E402
+from measure import child_env, timed  # noqa: E402
 from run import BUILD_CHILD, measure_preview, snapshot  # noqa: E402
 from speed_edits import Tree, edit_name, edit_title, shown_by  # noqa: E402
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ENV = child_env()
 LINEARITY_CARDS = (10_000, 100_000)
 #: Photos that cardsite's photo code is timed on directly (the build's own cost covers them all).
 PHOTO_SAMPLE = 200
