@@ -206,3 +206,19 @@ def test_compiled_templates_never_hide_a_template_edit(project: Path) -> None:
     card.write_text(card.read_text().replace("{% block main %}", "{% block main %}<p>edited template</p>"))
     run_build(project)
     assert "<p>edited template</p>" in (project / "public" / "max" / "index.html").read_text()
+
+
+def test_the_store_site_file_this_process_wrote_is_not_parsed_again_but_another_writers_is(project: Path) -> None:
+    from cardsite.build import store
+    from cardsite.build.output import STATE_FILE
+
+    out = project / "public"
+    build(load_settings(project / "contacts"), out)
+    kept = store.read_site(out)
+    assert kept is store.read_site(out) and kept == store._load(out / STATE_FILE)
+    path = out / STATE_FILE
+    path.write_bytes(path.read_bytes().replace(b"cardsite build store", b"another build store", 1))
+    assert store.read_site(out) == {}  # a new inode and ctime: read anew, and found to be no store
+    # No store means a full build, which writes a store that is read as it is.
+    assert build(load_settings(project / "contacts"), out).path == "full"
+    assert store.read_site(out) == store._load(out / STATE_FILE) != {}

@@ -280,7 +280,8 @@ def test_a_save_during_a_build_is_built_after_it(
     monkeypatch.setattr(preview_module, "build", build_then_save)
     edit(card, "family: Muster", "family: First")
     assert wait_until(lambda: "Max Second" in get(preview.url + "/max/")[2])
-    assert len(builds) >= 2 and not preview.problems
+    # The files land before the build returns its report: wait for the second build's own return too.
+    assert wait_until(lambda: len(builds) >= 2) and not preview.problems
 
 
 def test_card_edit_renders_one_card_and_template_edit_every_card(preview: Preview, project: Path) -> None:
