@@ -35,6 +35,8 @@ from measure import child_env
 from synth import generate
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Computed at import, so that compiling cardsite is never inside a timed command.
+ENV = child_env()
 CHROMIUM = "/usr/bin/chromium"
 #: Runs in the page before its own scripts: remember when the page finished loading.
 MARK_LOAD = "addEventListener('load', () => { window.__loadedAt = Date.now(); });"
@@ -66,7 +68,7 @@ def measure(project: Path, card_id: str, runs: int) -> tuple[list[float], float,
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            env=child_env(),
+            env=ENV,
             # A shell starts background jobs with Ctrl-C ignored, and the preview would inherit that.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
