@@ -460,7 +460,7 @@ def rebuild_cards(
     scope = _rebuild_scope(settings, out_dir, site, card_files, stamp)
     if scope is None:
         return None
-    everything = scope.changed + scope.dependents
+    everything = scope.everything
     plan = scope.plan(settings, out_dir)
     pages = pages_for(settings, out_dir, scope.names, everything, plan.todo) if plan.todo or scope.shown else None
     report = BuildReport(
@@ -493,10 +493,15 @@ class _Scope:
     #: {card id: full name} of every card of the site, the changed names included.
     names: dict[str, str]
 
+    @property
+    def everything(self) -> list[Source]:
+        """Return every card looked at: the changed ones, then those whose pages show them."""
+        return self.changed + self.dependents
+
     def plan(self, settings: Settings, out_dir: Path) -> Plan:
         """Return the plan of every card looked at, under the full build's rules."""
         plan = new_plan(settings)
-        for source in self.changed + self.dependents:
+        for source in self.everything:
             successor = self.names.get(source.meta["successor"], "")
             plan_card(settings, plan, source, successor, self.entries[source.id], f"{out_dir}/")
         return plan

@@ -315,11 +315,17 @@ def _texts(data: dict[str, Any], key: str, inner: str = "") -> list[tuple[str | 
     return found
 
 
+def _reported(reported: set[str], path: tuple[str | int, ...]) -> bool:
+    """Return whether the field at `path` has a problem already (`reported`: their formatted paths)."""
+    # Most cards have no problem at all: then no path is formatted.
+    return bool(reported) and format_path(path) in reported
+
+
 def _phones(doc: Document, region: str, reported: set[str]) -> tuple[list[Phone], list[Problem]]:
     """Parse the phone numbers (national ones in `region`); return the phones and the problems found."""
     phones, problems, fmt = [], [], phonenumbers.PhoneNumberFormat
     for i, value in _texts(doc.data, "phones", "value"):
-        if reported and format_path(("phones", i, "value")) in reported:
+        if _reported(reported, ("phones", i, "value")):
             continue
         number = parse_phone(value, region)
         if number is None:
@@ -341,7 +347,7 @@ def _email_problems(doc: Document, settings: Settings, reported: set[str]) -> li
     # Owner notices go to the first address, through the company's SES identity: only to its domains.
     notified = data.get("notify_owner", True) is not False and data.get("active", True) is not False
     for i, value in _texts(data, "emails", "value"):
-        if reported and format_path(("emails", i, "value")) in reported:
+        if _reported(reported, ("emails", i, "value")):
             continue
         reason = email_problem(value)
         if not reason and i == 0 and notified:
@@ -357,7 +363,7 @@ def _link_problems(doc: Document, reported: set[str]) -> list[Problem]:
         doc.problem((key, index), reason)
         for key in ("websites", "social")
         for index, url in _texts(doc.data, key)
-        if not (reported and format_path((key, index)) in reported) and (reason := url_problem(url))
+        if not _reported(reported, (key, index)) and (reason := url_problem(url))
     ]
 
 
