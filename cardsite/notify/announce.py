@@ -176,7 +176,7 @@ def _removed(cards: list[SiteCard], announced: Mapping[str, dict[str, Any]]) -> 
     return [
         Change(card_id, RETIRED, None, prev.get("vcf_sha256", ""), prev, False)
         for card_id, prev in sorted(announced.items())
-        if card_id not in present and card_id not in aliased and prev.get("event") != RETIRED
+        if card_id not in present and card_id not in aliased and _in_print(prev)
     ]
 
 

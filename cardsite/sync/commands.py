@@ -82,9 +82,8 @@ def _report_change(change: Change, applied: bool, would: str, updating: bool) ->
     for refusal in change.refused:
         log.warning("left out: %s", refusal.format())
     if applied:
-        what = {"create": "create", "update": "update", "retire": "retire"}[change.kind]
         detail = f" ({', '.join(change.fields)})" if change.kind == "update" else ""
-        log.info("%s%s %s%s  <- %s", would, what + ("d" if not would else ""), name, detail, change.where)
+        log.info("%s%s %s%s  <- %s", would, change.kind + ("d" if not would else ""), name, detail, change.where)
     elif change.kind == "skip" and not updating:
         log.info("skipped %s: the card exists (--update changes it)  <- %s", name, change.where)
     elif change.kind == "refuse":
