@@ -68,7 +68,7 @@ def test_template_error_is_reported_and_writes_nothing(project: Path, capsys: py
     assert main(["build"]) == 0
     before = snapshot(project / "public")
     card = project / "templates" / "card.html"
-    card.write_text(card.read_text().replace("{{ t.save_contact }}", "{{ t.no_such_key }}"))
+    card.write_text(card.read_text().replace('{{ t["save_contact"] }}', '{{ t["no_such_key"] }}'))
     assert main(["build"]) == 1
     err = capsys.readouterr().err
     assert "templates/card.html:" in err and "no_such_key" in err
