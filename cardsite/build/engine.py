@@ -302,8 +302,14 @@ def _located(source: Source, path: tuple[str | int, ...], message: str) -> Probl
 
 def check(settings: Settings) -> list[Source]:
     """Validate every card without writing anything; return their sources (summaries, not cards)."""
-    with workers.pool(_count(settings)) as pool:
+    with workers.pool(_count(settings), LOAD_MODULES) as pool:
         return gather(settings, None, pool)
+
+
+#: What loading and checking a card import, and rendering it besides, some of it on first use (the validators,
+#: QR's numpy): ~0.25 s of CPU that each worker would spend again, imported before the fork.
+LOAD_MODULES = ("ada_url", "email_validator", "cardsite.cards.model", "cardsite.build.printing")
+BUILD_MODULES = (*LOAD_MODULES, "numpy", "cardsite.render.pages", "cardsite.render.qr", "cardsite.render.vcard")
 
 
 def _count(settings: Settings) -> int:
@@ -368,7 +374,7 @@ def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
     """Check every card, by content hash where its metadata moved, and write whatever is not current."""
     remove_leftovers(str(out_dir))  # a killed build's; every card folder is looked at when it moved
     # Forked before anything is read, the workers stay small; each keeps the cards it loads for rendering them.
-    with workers.pool(stamp.inputs.cards) as pool:
+    with workers.pool(stamp.inputs.cards, BUILD_MODULES) as pool:
         state = read_state(out_dir)
         if state.get("code") != code_digest():
             # Made by another cardsite: keep only the list of files, to clean up what is gone.

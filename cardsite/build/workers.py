@@ -4,8 +4,9 @@ A full build forks its workers once, before it reads any card, and gives each ca
 worker in every step: the worker that loaded and checked a card keeps it (`kept`), renders its
 outputs, then writes its line of the manifest. So a card is parsed once, never crosses a pipe,
 and the parent holds only the cards' small summaries. Forking before the parent has read
-anything keeps every worker as small as the interpreter: a worker forked from a parent that
-held every card counted that memory once more (docs/performance.md).
+anything keeps every worker as small as the interpreter and the libraries the steps use, which
+the parent imports just before, once for all: a worker forked from a parent that held every
+card counted that memory once more (docs/performance.md).
 
 Builds of a few cards, and processes that run other threads (the preview's server and
 watcher), run every step in the calling process instead, through the same interface.
@@ -14,6 +15,7 @@ watcher), run every step in the calling process instead, through the same interf
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import pickle
 import signal
@@ -153,10 +155,13 @@ Pool = InProcess | Workers
 
 
 @contextmanager
-def pool(cards: int) -> Iterator[Pool]:
-    """Return the pool for a build of `cards` cards: worker processes when that pays and is safe."""
+def pool(cards: int, shared: tuple[str, ...] = ()) -> Iterator[Pool]:
+    """Return the pool for a build of `cards` cards: worker processes when that pays and is safe.
+
+    `shared`: the modules the steps will use, imported before forking any worker: once, not once a process.
+    """
     with _fewer_collections():  # set before the fork, so the workers inherit it
-        yield from _pool(cards)
+        yield from _pool(cards, shared)
 
 
 @contextmanager
@@ -174,7 +179,7 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(young, *older)
 
 
-def _pool(cards: int) -> Iterator[Pool]:
+def _pool(cards: int, shared: tuple[str, ...]) -> Iterator[Pool]:
     workers = min(os.cpu_count() or 1, 8)
     # Forking while other threads run can leave a lock another thread held locked forever in the child, and a
     # worker waiting on it hangs the build: such a process keeps to itself.
@@ -184,6 +189,8 @@ def _pool(cards: int) -> Iterator[Pool]:
         finally:
             kept.clear()
         return
+    for name in shared:
+        importlib.import_module(name)  # code, not data: the workers stay as small as forking early keeps them
     running = Workers(workers)
     failed = True
     try:
