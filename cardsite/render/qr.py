@@ -189,7 +189,11 @@ def _payloads(data_list: list[util.QRData]) -> list[tuple[util.QRData, _Bits]]:
     payloads = []
     for data in data_list:
         bits = _Bits()
-        data.write(bits)
+        if data.mode == util.MODE_8BIT_BYTE:
+            # What QRData.write puts, eight bits a byte, in one step: a URL is mostly such a chunk.
+            bits.value, bits.length = int.from_bytes(data.data, "big"), 8 * len(data.data)
+        else:
+            data.write(bits)
         payloads.append((data, bits))
     return payloads
 
