@@ -37,6 +37,7 @@ import realistic  # noqa: E402
 import speed_report  # noqa: E402
 import synth  # noqa: E402
 from measure import child_env, timed  # noqa: E402
+from preview import CHROMIUM  # noqa: E402
 from run import BUILD_CHILD, measure_preview, snapshot  # noqa: E402
 from speed_edits import Tree, edit_name, edit_title, shown_by  # noqa: E402
 
@@ -198,6 +199,9 @@ def main() -> int:
     corpora = args.corpus.split(",")
     if set(corpora) - {"realistic", "synthetic"} or args.runs < 1 or args.cards < 1:
         parser.error("--corpus takes realistic and/or synthetic; --runs and --cards must be positive")
+    if not args.no_preview and "realistic" in corpora and not Path(CHROMIUM).is_file():
+        # Asked now, not after the cold rounds: the preview is measured last, a quarter of an hour in.
+        parser.error(f"{CHROMIUM} is not installed (apt-get install chromium), or pass --no-preview")
     path = args.json or HERE / "results" / time.strftime("speed-%Y%m%d-%H%M%S.json")
     figures = run(args.cards, args.runs, corpora, not args.no_preview, args.linearity, path)
     print(speed_report.render(figures))
