@@ -191,6 +191,9 @@ def _pool(cards: int, shared: tuple[str, ...]) -> Iterator[Pool]:
         return
     for name in shared:
         importlib.import_module(name)  # code, not data: the workers stay as small as forking early keeps them
+    # What exists now lives as long as the build: no process's collector examines it again (nor, in a worker,
+    # writes to its pages, which then stay shared), as the gc module's documentation advises before a fork.
+    gc.freeze()
     running = Workers(workers)
     failed = True
     try:
@@ -198,6 +201,7 @@ def _pool(cards: int, shared: tuple[str, ...]) -> Iterator[Pool]:
         failed = False
     finally:
         running.close(failed)
+        gc.unfreeze()
 
 
 def owner(card_id: str, size: int) -> int:
