@@ -12,6 +12,7 @@ import base64
 import re
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import quote
 
 from ..cards.model import Card
@@ -55,7 +56,7 @@ def _properties(card: Card, photo: bytes | None) -> dict[str, list[str]]:
 
     def add(name: str, value: str, **params: list[str]) -> None:
         # vobject writes parameters sorted by name, values joined by commas.
-        rendered = "".join(f";{key}={','.join(map(_param, params[key]))}" for key in sorted(params))
+        rendered = "".join(f";{key}={_param_values(tuple(params[key]))}" for key in sorted(params))
         props.setdefault(name, []).append(f"{name}{rendered}:{value}")
 
     _add_identity(add, card)
@@ -115,6 +116,12 @@ def _uri(value: str) -> str:
     a property of its own.
     """
     return _UNSAFE_IN_URI.sub(lambda m: quote(m.group()), value)
+
+
+@lru_cache(maxsize=1024)
+def _param_values(values: tuple[str, ...]) -> str:
+    """Return a parameter's values joined by commas, as vobject writes them: the same few on every card."""
+    return ",".join(map(_param, values))
 
 
 def _param(value: str) -> str:
