@@ -400,12 +400,13 @@ def _relation_problems(card_id: str, doc: Document) -> list[Problem]:
 
 
 def _stripped(value: Any) -> Any:
+    # Texts, most of a card's values, are stripped in place of a call each.
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, dict):
-        return {key: _stripped(item) for key, item in value.items()}
+        return {key: item.strip() if isinstance(item, str) else _stripped(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_stripped(item) for item in value]
+        return [item.strip() if isinstance(item, str) else _stripped(item) for item in value]
     return value
 
 

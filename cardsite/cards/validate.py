@@ -323,10 +323,13 @@ def _visit(
             problems.append(doc.problem(path, f"contains the control character {describe_character(char)}{hint}"))
     elif isinstance(value, dict):
         for key, item in value.items():
-            _visit(doc, multi_line, problems, item, (*path, key), (*shape, key))
+            # A clean text, nearly every one, needs neither a call nor its path.
+            if not isinstance(item, str) or _REFUSED_SINGLE_LINE.search(item):
+                _visit(doc, multi_line, problems, item, (*path, key), (*shape, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _visit(doc, multi_line, problems, item, (*path, i), (*shape, None))
+            if not isinstance(item, str) or _REFUSED_SINGLE_LINE.search(item):
+                _visit(doc, multi_line, problems, item, (*path, i), (*shape, None))
 
 
 def reported_fields(problems: list[Problem]) -> set[str]:
