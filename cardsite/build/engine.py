@@ -308,7 +308,7 @@ def check(settings: Settings) -> list[Source]:
 
 #: What loading and checking a card import, and rendering it besides, some of it on first use (the validators,
 #: QR's numpy): ~0.25 s of CPU that each worker would spend again, imported before the fork.
-LOAD_MODULES = ("ada_url", "email_validator", "cardsite.cards.model", "cardsite.build.printing")
+LOAD_MODULES = ("ada_url", "email_validator", "cardsite.cards.model", "cardsite.render.artwork")
 BUILD_MODULES = (*LOAD_MODULES, "numpy", "cardsite.render.pages", "cardsite.render.qr", "cardsite.render.vcard")
 
 

@@ -194,14 +194,16 @@ def _pool(cards: int, shared: tuple[str, ...]) -> Iterator[Pool]:
     # What exists now lives as long as the build: no process's collector examines it again (nor, in a worker,
     # writes to its pages, which then stay shared), as the gc module's documentation advises before a fork.
     gc.freeze()
-    running = Workers(workers)
-    failed = True
     try:
-        yield running
-        failed = False
+        running = Workers(workers)
+        failed = True
+        try:
+            yield running
+            failed = False
+        finally:
+            running.close(failed)
     finally:
-        running.close(failed)
-        gc.unfreeze()
+        gc.unfreeze()  # also when a fork fails: nothing stays frozen past the build
 
 
 def owner(card_id: str, size: int) -> int:

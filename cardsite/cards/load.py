@@ -156,8 +156,6 @@ class _TooDeep(Exception):
 
 def _construct(loader: Any, node: yaml.Node, path: PathKey, doc: Document, problems: list[Problem]) -> Any:
     doc.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode):  # most of a card's nodes
-        return _scalar(loader, node)
     if isinstance(node, yaml.MappingNode):
         if len(path) >= MAX_DEPTH:
             raise _TooDeep(node.start_mark.line + 1)
