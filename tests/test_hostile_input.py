@@ -117,6 +117,33 @@ def test_deep_nesting_is_a_clean_error(project: Path, capsys: pytest.CaptureFixt
     assert "Traceback" not in out
 
 
+#: Plain, quoted and block scalars of every tag SafeLoader resolves, and texts that start like one.
+# fmt: off
+SCALARS = (
+    "yes", "No", "TRUE", "off", "y", "n", "null", "Null", "~", "", "nothing", "Norway", "offline", "true-ish",
+    "0", "-1", "+12", "0x1F", "0o17", "1_000", "3.14", "-.5", ".inf", "-.Inf", ".NaN", "1e3", "6.02e+23",
+    "2026-12-03", "2026-12-03T14:00:00Z", "2026-12-03 14:00:00.5 +01:00", "190:20:30", "+41 44 123 45 67",
+    "'yes'", '"12"', "'2026-12-03'", "|\n  12\n", ">\n  true\n", "=", "<<", "a: b", "R&D", "ß", "日本",
+)
+# fmt: on
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+def test_scalars_are_read_as_pyyaml_reads_them(scalar: str) -> None:
+    # cards/load.py resolves tags from its own table (a shortcut for speed): it must agree with PyYAML's.
+    import yaml
+
+    text = f"value: {scalar}\nlist: [{scalar if not scalar.startswith(('|', '>')) else 'x'}]\n"
+    doc, problems = read_yaml(Path("a.yaml"), text.encode())
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:  # '=' (a tag no constructor takes) and 'a: b' (a mapping in a mapping's value)
+        assert doc is None and problems
+        return
+    assert problems == [] and doc is not None
+    assert repr(doc.data) == repr(expected)  # repr tells True from 1 and 1.0, and nan equals nan
+
+
 def test_nesting_up_to_the_limit_is_read() -> None:
     text = "name: {given: A}\nnote: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n"
     doc, problems = read_yaml(Path("a.yaml"), text.encode())
