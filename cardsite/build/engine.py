@@ -386,7 +386,7 @@ def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
         old_head, lines = old_lines(out_dir)
         new_lines = _write(settings, out_dir, state, sources, plan, report, pool, lines)
         write_manifest(settings, out_dir, plan, {**lines, **new_lines}, old_head, bool(new_lines))
-    _save_state(settings, out_dir, state, sources, plan, stamp)
+        _save_state(settings, out_dir, state, sources, plan, stamp)  # still with the pool's collector settings
     return report
 
 

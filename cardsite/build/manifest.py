@@ -263,6 +263,9 @@ def cardsite_version() -> str:
 
 
 def _source_path(settings: Settings, source: Source) -> str:
+    folder, _, name = source.file.rpartition(os.sep)
+    if folder == os.fspath(settings.contacts_dir):
+        return name  # where contact_files() finds every card: no relpath() (and getcwd()) per card
     return os.path.relpath(source.file, settings.contacts_dir).replace(os.sep, "/")
 
 
