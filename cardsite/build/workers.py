@@ -172,8 +172,9 @@ def _fewer_collections() -> Iterator[None]:
     # A build's allocations mostly live on (the cards the workers keep, the sources, the manifest lines), so each
     # collection examines survivors, and their growth sets off full collections, 0.1 s each at 10,000 cards:
     # measured at 10,000 cards, the collector's share fell from 1.3 s to 0.6 s. The older generations' collections
-    # (15 a 10,000-card build, 20-30 ms each) found nothing: a whole build's cyclic garbage is some 2,000 objects,
-    # which the young collections catch or the build's end frees. Garbage in cycles waits at most a build longer.
+    # (13 in a 10,000-card build's two processes, 15-25 ms each) found nothing: a whole build leaves some 2,000
+    # objects of cyclic garbage, which the young collections catch or the build's end frees. Garbage in cycles
+    # waits at most a build longer.
     young, *older = gc.get_threshold()
     gc.set_threshold(max(young, GC_YOUNG), *GC_OLDER)
     try:
