@@ -356,7 +356,7 @@ def _email_validator() -> Any:
     import email_validator
 
     # Every address of a company shares its domain, and the domain's check (IDNA rules, one character at a
-    # time) is two thirds of validate_email's cost: a pure function of its arguments, it is kept per domain.
+    # time) is some 70 % of validate_email's cost: a pure function of its arguments, it is kept per domain.
     # Only successes are kept (lru_cache does not keep a raised error); validate_email reads the result only.
     module = sys.modules[email_validator.validate_email.__module__]
     module.validate_email_domain_name = lru_cache(maxsize=256)(module.validate_email_domain_name)
