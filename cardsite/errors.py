@@ -72,8 +72,13 @@ class ValidationError(CardsiteError):
 
 def display_path(path: Path) -> str:
     """Return `path` relative to the working directory when it lies below it."""
-    # Without resolve(): it stats every part of the path, and this runs once per card.
-    absolute, cwd = os.path.abspath(path), os.path.join(os.getcwd(), "")
+    # Without resolve(), which stats every part of the path, nor new Path objects: this runs once per card.
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        below = os.path.normpath(text)  # what abspath() would put after the working directory
+        if below not in (os.curdir, os.pardir) and not below.startswith(os.pardir + os.sep):
+            return below.replace(os.sep, "/")
+    absolute, cwd = os.path.abspath(text), os.path.join(os.getcwd(), "")
     if absolute.startswith(cwd):
-        return Path(absolute[len(cwd) :]).as_posix()
+        return absolute[len(cwd) :].replace(os.sep, "/") or "."
     return path.as_posix()

@@ -222,3 +222,39 @@ def test_the_store_site_file_this_process_wrote_is_not_parsed_again_but_another_
     # No store means a full build, which writes a store that is read as it is.
     assert build(load_settings(project / "contacts"), out).path == "full"
     assert store.read_site(out) == store._load(out / STATE_FILE) != {}
+
+
+def test_a_batch_of_cards_loads_and_fails_exactly_as_each_card_alone(project: Path) -> None:
+    from cardsite.build import engine
+    from cardsite.cards import validate
+
+    contacts = project / "contacts"
+    jana = (contacts / "jana-mueller.yaml").read_text("utf-8")
+    # Mistakes of every kind the batch checks ahead, and values it must strip as the card's own checks do.
+    (contacts / "bad-phone.yaml").write_text(jana.replace('"+41 44 668 18 01"', '"+41 44 66"'), "utf-8")
+    (contacts / "padded.yaml").write_text(jana.replace('"+41 44 668 18 01"', '"  +41 44 668 18 01  "'), "utf-8")
+    (contacts / "bad-mail.yaml").write_text(jana.replace("jana.mueller@example.ch", "jana@@example"), "utf-8")
+    (contacts / "bad-link.yaml").write_text(jana.replace("- https://www.", "- https://user:pw@www."), "utf-8")
+    (contacts / "not-a-map.yaml").write_text("- just\n- a list\n", "utf-8")
+    (contacts / "not-yaml.yaml").write_text("name: [unclosed\n", "utf-8")
+    samples = {p.stem for p in (Path(__file__).parent.parent / "contacts").glob("*.yaml")}
+    settings = load_settings(contacts)
+    sources = [engine.Source(p.stem, str(p), "", [], "") for p in sorted(contacts.glob("*.yaml"))]
+
+    def each_alone() -> list[engine.Loaded]:
+        for check in (validate.parse_phone, validate.email_problem, validate.url_problem):
+            check.cache_clear()  # nothing the batch kept may answer for a card alone
+        return [engine.load_one(settings, source) for source in sources]
+
+    batch = engine.load_cards(settings, sources)
+    alone = each_alone()
+    assert [(repr(card), digest, card_hash, problems) for card, digest, card_hash, problems in batch] == [
+        (repr(card), digest, card_hash, problems) for card, digest, card_hash, problems in alone
+    ]
+    problems = {source.id: found for source, (*_, found) in zip(sources, batch, strict=True)}
+    assert [p.field for p in problems["bad-phone"]] == ["phones[0]"]
+    assert problems["padded"] == [] and batch[[s.id for s in sources].index("padded")][0] is not None
+    assert [p.field for p in problems["bad-mail"]] == ["emails[0]"]
+    assert len(problems["bad-link"]) == 1 and "user name or password" in problems["bad-link"][0].message
+    assert problems["not-a-map"] and problems["not-yaml"]
+    assert all(problems[card_id] == [] for card_id in samples)

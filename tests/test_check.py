@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -263,3 +264,25 @@ def test_a_schema_mistake_in_site_yaml_hides_no_other_problem(
     assert code == 1
     assert "unknown field 'brand_colour'; did you mean 'brand_color'?" in out
     assert "company.phone: '+41 44 12' is not a valid phone number" in out
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["contacts/jana.yaml", "./contacts//jana.yaml", "a/../contacts/jana.yaml", ".", "contacts/..", "..", "../x.yaml",
+     "x/../../y.yaml", "..x/y.yaml", "{cwd}", "{cwd}/contacts/jana.yaml", "{cwd}/../elsewhere.yaml", "/etc/site.yaml"],
+)  # fmt: skip
+def test_a_file_is_named_below_the_working_folder_as_typed_else_in_full(
+    given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardsite.errors import display_path
+
+    monkeypatch.chdir(tmp_path)
+    path = Path(given.format(cwd=tmp_path))
+    # What a problem's file name means: the path from the working folder when the file lies below it.
+    absolute = Path(os.path.normpath(tmp_path / path))
+    expected = (
+        absolute.relative_to(tmp_path).as_posix()
+        if absolute.is_relative_to(tmp_path) and absolute != tmp_path
+        else path.as_posix()
+    )
+    assert display_path(path) == expected

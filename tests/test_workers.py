@@ -27,6 +27,14 @@ def _fail(item: str) -> None:
         raise ValueError(f"bad {item}")
 
 
+def _batch(offset: int, items: list[str]) -> list[tuple[str, int, int, int]]:
+    # Each result names the process, the batch's size and its first item's owner, to check what one call was given.
+    size = len({workers.owner(item, BATCH_POOL) for item in items})
+    return [(item + str(offset), os.getpid(), len(items), size) for item in items]
+
+
+BATCH_POOL = min(os.cpu_count() or 1, 8)
+
 IN_A_FRESH_PROCESS = """
 import os, sys
 sys.path.insert(0, sys.argv[1])
@@ -52,6 +60,40 @@ def test_each_card_stays_with_one_worker_that_keeps_what_it_loaded() -> None:
     cores = min(os.cpu_count() or 1, 8)
     # This process takes a share itself, beside a worker for each other core.
     assert run.stdout.split() == [str(cores), "True", "True"]
+
+
+BATCHES_IN_A_FRESH_PROCESS = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from cardsite.build import workers
+from test_workers import _batch, _keep
+items = [f"card-{i}" for i in range(workers.PARALLEL_MIN * 2 + 5)]
+with workers.pool(len(items)) as pool:
+    one = pool.map(_keep, (0,), items, str)
+    results = pool.map(_batch, (7,), items, str, batch=8)
+assert [value for value, *_ in results] == [i + "7" for i in items], "results keep their order"
+assert [pid for _, pid, *_ in results] == [pid for _, pid in one], "a batch runs where its cards are kept"
+assert max(n for _, _, n, _ in results) == 8 and min(n for _, _, n, _ in results) >= 1
+assert {owners for *_, owners in results} == {1}, "a batch holds cards of one process only"
+print(len({pid for _, pid, *_ in results}))
+"""
+
+
+def test_a_batched_step_gives_each_call_up_to_a_batch_of_one_process_cards_in_order() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", BATCHES_IN_A_FRESH_PROCESS, str(Path(__file__).parent)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(BATCH_POOL)]
+
+
+def test_a_batched_step_in_process_counts_every_item_done() -> None:
+    ticks: list[int] = []
+    items = [f"card-{i}" for i in range(21)]
+    results = workers.InProcess().map(_batch, (1,), items, str, lambda: ticks.append(1), batch=4)
+    assert [value for value, *_ in results] == [i + "1" for i in items]
+    assert [n for _, _, n, _ in results] == [4] * 20 + [1]
+    assert len(ticks) == len(items)
 
 
 def test_a_failing_step_raises_in_the_parent_with_the_workers_traceback() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import progress
-from ..cards.load import CONTACT_SUFFIXES, contact_files, read_yaml
+from ..cards.load import CONTACT_SUFFIXES, contact_files, read_file, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
 from . import workers
@@ -115,6 +115,13 @@ class BuildReport:
 # --------------------------------------------------------------------------- gather
 
 
+#: How many cards a process takes through a step together, one part of the step after another: every card's file
+#: read, then every card checked, ...; every card's page rendered, then every QR code drawn, and so on. Doing one
+#: kind of work after another keeps its code in the processor's caches (docs/performance.md, "Step by step"). A
+#: batch's outputs are held until they are written: a few megabytes at most, for cards with photos.
+STEP_BATCH = 32
+
+
 def gather(settings: Settings, state: dict[str, Any] | None, pool: Pool) -> list[Source]:
     """Read and check every contact file; raise ValidationError listing every problem.
 
@@ -135,7 +142,7 @@ def gather(settings: Settings, state: dict[str, Any] | None, pool: Pool) -> list
     problems += duplicates
     to_load = [s for s in sources if s.loaded]
     for source, (meta, digest, card_hash, found) in zip(
-        to_load, pool.map(load_kept, (settings,), to_load, _card_id), strict=True
+        to_load, pool.map(load_kept, (settings,), to_load, _card_id, batch=STEP_BATCH), strict=True
     ):
         problems.extend(found)
         if meta:
@@ -221,30 +228,49 @@ def attach(source: Source, meta: dict[str, Any], digest: str, card_hash: str, fi
     source.card_hash, source.meta = card_hash, meta
 
 
-def load_one(settings: Settings, source: Source) -> tuple[Card | None, str, str, list[Problem]]:
-    """Load one card in a worker; return it with the digest of its file and a hash of the card."""
-    from ..cards.model import make_card
+Loaded = tuple["Card | None", str, str, list[Problem]]
 
-    doc, problems = read_yaml(source.path)
-    if doc is None:
-        return None, "", "", problems
-    card, problems = make_card(source.id, doc, settings)
-    if card is not None and card.active:
-        # A card that cannot be printed as the layout says fails like any other mistake (docs/print.md).
-        problems = print_problems(settings, doc, card)
-        card = None if problems else card
+
+def load_one(settings: Settings, source: Source) -> Loaded:
+    """Load one card; return it with the digest of its file and a hash of the card."""
+    return load_cards(settings, [source])[0]
+
+
+def load_cards(settings: Settings, sources: list[Source]) -> list[Loaded]:
+    """Load cards one step at a time for them all (see STEP_BATCH); return each card, or None and its problems,
+    with the digest of its file and a hash of the card."""
+    from ..cards.model import check_ahead, make_card
+
+    files = [read_file(source.path) for source in sources]
+    read = [read_yaml(source.path, data) for source, data in zip(sources, files, strict=True)]
+    check_ahead([doc for doc, _ in read if doc is not None], settings)
+    made = [
+        make_card(source.id, doc, settings) if doc is not None else (None, problems)
+        for source, (doc, problems) in zip(sources, read, strict=True)
+    ]
+    checked = []
+    for (doc, _), (card, problems) in zip(read, made, strict=True):
+        if card is not None and card.active:
+            # A card that cannot be printed as the layout says fails like any other mistake (docs/print.md).
+            problems = print_problems(settings, doc, card)
+            card = None if problems else card
+        checked.append((card, problems))
     # A dataclass repr names every field and value, nested ones too: its hash changes exactly when the card
     # does, at a tenth of the cost of JSON from asdict().
-    return card, doc.digest, short_hash(repr(card)) if card else "", problems
+    return [
+        (card, doc.digest if doc is not None else "", short_hash(repr(card)) if card else "", problems)
+        for (doc, _), (card, problems) in zip(read, checked, strict=True)
+    ]
 
 
-def load_kept(settings: Settings, source: Source) -> tuple[dict[str, Any] | None, str, str, list[Problem]]:
-    """Load one card in a worker, which keeps it for rendering; return its summary, digests and problems."""
-    card, digest, card_hash, problems = load_one(settings, source)
-    if card is None:
-        return None, digest, card_hash, problems
-    workers.kept[source.id] = card
-    return summary(card), digest, card_hash, problems
+def load_kept(settings: Settings, sources: list[Source]) -> list[tuple[dict[str, Any] | None, str, str, list[Problem]]]:
+    """Load cards in a worker, which keeps them for rendering; return each one's summary, digests and problems."""
+    results = []
+    for source, (card, digest, card_hash, problems) in zip(sources, load_cards(settings, sources), strict=True):
+        if card is not None:
+            workers.kept[source.id] = card
+        results.append((summary(card) if card is not None else None, digest, card_hash, problems))
+    return results
 
 
 def card_of(settings: Settings, source: Source) -> Card:
@@ -755,7 +781,7 @@ def render_cards(
     stop = "rendered at least {done:,} of {total:,} cards; every file written is whole; the next build does the rest."
     with progress.step("Rendering", len(jobs), "cards", interrupted=stop) as bar:
         context = RenderContext(settings, out_dir, pages)
-        results = pool.map(_render_one, (context,), jobs, _card_id, bar.advance)
+        results = pool.map(_render_batch, (context,), jobs, _card_id, bar.advance, batch=STEP_BATCH)
     for (source, *_), (done, line) in zip(jobs, results, strict=True):
         lines[source.id] = line
         for rel, changed, sig in done:
@@ -765,29 +791,64 @@ def render_cards(
     return written, lines
 
 
-def _render_one(
-    context: RenderContext, job: tuple[Source, list[str], list[str], bytes | None]
-) -> tuple[list[tuple[str, bool, list[int]]], bytes]:
-    """Render and write one card's outputs on the to-do list; return each one's path, whether it changed and its
-    signature, and the card's manifest line, its files' hashes taken from the bytes in hand."""
-    source, rule_paths, outputs, old = job
-    out_dir, card = context.out_dir, None
-    # A card unchanged since the last manifest, with nothing to render, keeps its record: it is not loaded.
-    if rule_paths or source.loaded or old is None:
-        card = card_of(context.settings, source)
-        workers.kept.pop(source.id, None)  # this is the card's last step: what the worker kept is free again
-    files = _rendered(context.pages, source.id, card, rule_paths) if rule_paths else {}
-    changed = _write_card(out_dir, source.id, files) if files else {}
-    hashes = {rel: file_entry(data) for rel, data in files.items()}
-    line = card_line(context.settings, out_dir, source, card, outputs, hashes, old)
+RenderJob = tuple[Source, list[str], list[str], bytes | None]
+
+
+def _render_batch(
+    context: RenderContext, jobs: list[RenderJob]
+) -> list[tuple[list[tuple[str, bool, list[int]]], bytes]]:
+    """Render and write the outputs on the to-do lists of a batch of cards, one step at a time for them all; return,
+    for each card, each output's path, whether it changed and its signature, and the card's manifest line, its files'
+    hashes taken from the bytes in hand."""
+    cards = [_card_to_render(context, job) for job in jobs]
+    # A card with a photo goes through on its own: its outputs are cut from one decode of the photo, which
+    # render/photo.py keeps for a card or two, and they are the large ones, written at once.
+    alone = [[i] for i, card in enumerate(cards) if card is not None and card.photo]
+    together = [i for i, card in enumerate(cards) if card is None or not card.photo]
+    results: list[Any] = [None] * len(jobs)
+    for part in [*alone, together]:
+        done = _render_part(context, [jobs[i] for i in part], [cards[i] for i in part])
+        for i, result in zip(part, done, strict=True):
+            results[i] = result
+    return results
+
+
+def _render_part(
+    context: RenderContext, jobs: list[RenderJob], cards: list[Card | None]
+) -> list[tuple[list[tuple[str, bool, list[int]]], bytes]]:
+    """Render, then write, the outputs of `jobs`, then make their manifest lines; return what _render_batch does."""
+    settings, out_dir = context.settings, context.out_dir
+    files = _rendered(context.pages, jobs, cards)
+    changed = [_write_card(out_dir, job[0].id, out) if out else {} for job, out in zip(jobs, files, strict=True)]
+    lines = [
+        card_line(settings, out_dir, source, card, outputs, {rel: file_entry(data) for rel, data in out.items()}, old)
+        for (source, _, outputs, old), card, out in zip(jobs, cards, files, strict=True)
+    ]
     # Taken after the rename, which changes a file's ctime: the next build trusts the file only while this holds.
-    return [(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in changed.items()], line
+    signatures = [[(rel, was, signature(os.stat(f"{out_dir}/{rel}"))) for rel, was in c.items()] for c in changed]
+    return list(zip(signatures, lines, strict=True))
 
 
-def _rendered(pages: Pages | None, card_id: str, card: Card | None, rule_paths: list[str]) -> dict[str, bytes]:
-    """Return {path: bytes} of a card's outputs on the to-do list."""
-    assert pages is not None and card is not None  # the build makes Pages whenever anything is to be rendered
-    return {rule.path.format(id=card_id): rule.render(pages, card) for rule in RULES if rule.path in rule_paths}
+def _card_to_render(context: RenderContext, job: RenderJob) -> Card | None:
+    """Return the card of a job, or None for a card unchanged since the last manifest with nothing to render."""
+    source, rule_paths, _, old = job
+    if not (rule_paths or source.loaded or old is None):
+        return None  # it keeps its record: it is not loaded
+    card = card_of(context.settings, source)
+    workers.kept.pop(source.id, None)  # this is the card's last step: what the worker kept is free again
+    return card
+
+
+def _rendered(pages: Pages | None, jobs: list[RenderJob], cards: list[Card | None]) -> list[dict[str, bytes]]:
+    """Return {path: bytes} of each card's outputs on its to-do list, made one rule at a time for the whole batch."""
+    files: list[dict[str, bytes]] = [{} for _ in jobs]
+    for rule in RULES:
+        for (source, rule_paths, *_), card, out in zip(jobs, cards, files, strict=True):
+            if rule.path in rule_paths:
+                # The build makes Pages whenever anything is to be rendered, and loads the card of every job that has.
+                assert pages is not None and card is not None
+                out[rule.path.format(id=source.id)] = rule.render(pages, card)
+    return files
 
 
 def _write_card(out_dir: Path, card_id: str, files: dict[str, bytes]) -> dict[str, bool]:

@@ -37,7 +37,7 @@ REPORT_SECONDS = 0.1
 GC_YOUNG = 10_000
 #: The older generations' thresholds during a build: high enough that only the young one is collected.
 GC_OLDER = (1_000_000, 1_000_000)
-#: How long a stopping build waits for its workers to finish the card each has under way.
+#: How long a stopping build waits for its workers to finish the batch each has under way.
 STOP_WAIT_SECONDS = 5.0
 
 #: What this process's steps kept for the later steps of the same build: {card id: Card}.
@@ -60,13 +60,18 @@ class InProcess:
         items: list[Any],
         key: Callable[[Any], str],
         done: Callable[[], None] | None = None,
+        batch: int = 0,
     ) -> list[Any]:
-        """Return [func(*context, item) for item in items]; call done() after each."""
-        results = []
-        for item in items:
-            results.append(func(*context, item))
-            if done:
-                done()
+        """Return [func(*context, item) for item in items]; call done() after each.
+
+        With `batch`, func takes a list of up to that many items and returns their results, in order.
+        """
+        results: list[Any] = []
+        tick = done or _nothing
+        for part in _parts(items, batch):
+            results.extend(_apply(func, context, part, batch))
+            for _ in part:
+                tick()
         return results
 
 
@@ -100,8 +105,12 @@ class Workers:
         items: list[Any],
         key: Callable[[Any], str],
         done: Callable[[], None] | None = None,
+        batch: int = 0,
     ) -> list[Any]:
-        """Return [func(*context, item) for item in items], each run by the worker that `key(item)` names."""
+        """Return [func(*context, item) for item in items], each run by the worker that `key(item)` names.
+
+        With `batch`, func takes a list of up to that many items, all of one worker, and returns their results.
+        """
         shares: list[list[tuple[int, Any]]] = [[] for _ in range(self.size)]
         for index, item in enumerate(items):
             shares[owner(key(item), self.size)].append((index, item))
@@ -110,11 +119,12 @@ class Workers:
         busy = set()
         for conn, share in zip(self._conns, shares[1:], strict=True):
             if share:
-                conn.send((func, context, share))
+                conn.send((func, context, share, batch))
                 busy.add(conn)
-        for index, item in shares[0]:
-            results[index] = func(*context, item)
-            tick()
+        for part in _parts(shares[0], batch):
+            for (index, _), result in zip(part, _apply(func, context, [item for _, item in part], batch), strict=True):
+                results[index] = result
+                tick()
             if busy:
                 self._collect(busy, results, tick, timeout=0)  # a worker waits while its pipe is full
         while busy:
@@ -136,7 +146,7 @@ class Workers:
                 tick()
 
     def close(self, failed: bool) -> None:
-        """End the workers; after a failure, let each finish only the card it has under way."""
+        """End the workers; after a failure, let each finish only the batch it has under way."""
         if failed:
             self._stop.set()
         for conn in self._conns:
@@ -234,9 +244,9 @@ def _serve(conn: Any, parent: int, stop: Any) -> None:
     # A killed parent never sends None, and its pipe may stay open in a sibling: watch the parent itself.
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     while (message := _next(conn)) is not None:
-        func, context, share = message
+        func, context, share, batch = message
         try:
-            _run(conn, func, context, share, stop)
+            _run(conn, func, context, share, batch, stop)
         except BaseException as exc:  # every failure goes back to the parent, which raises it
             conn.send(("error", (_picklable(exc), traceback.format_exc())))
             continue
@@ -252,19 +262,32 @@ def _next(conn: Any) -> Any:
 
 
 def _run(
-    conn: Any, func: Callable[..., Any], context: tuple[Any, ...], share: list[tuple[int, Any]], stop: Any
+    conn: Any, func: Callable[..., Any], context: tuple[Any, ...], share: list[tuple[int, Any]], batch: int, stop: Any
 ) -> None:
-    batch: list[tuple[int, Any]] = []
+    report: list[tuple[int, Any]] = []
     sent = time.monotonic()
-    for index, item in share:
+    for part in _parts(share, batch):
         if stop.is_set():
             return  # a failed or interrupted build hands out no more work
-        batch.append((index, func(*context, item)))
+        results = _apply(func, context, [item for _, item in part], batch)
+        report.extend(zip([index for index, _ in part], results, strict=True))
         if time.monotonic() - sent >= REPORT_SECONDS:
-            conn.send(("results", batch))
-            batch, sent = [], time.monotonic()
-    if batch:
-        conn.send(("results", batch))
+            conn.send(("results", report))
+            report, sent = [], time.monotonic()
+    if report:
+        conn.send(("results", report))
+
+
+def _parts(items: list[Any], batch: int) -> Iterator[list[Any]]:
+    """Yield `items` in lists of `batch` (one by one without a batch)."""
+    size = batch or 1
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _apply(func: Callable[..., Any], context: tuple[Any, ...], part: list[Any], batch: int) -> list[Any]:
+    """Return the results of `part`: of one call in a batch, else of the one item's call."""
+    return func(*context, part) if batch else [func(*context, part[0])]
 
 
 def _picklable(exc: BaseException) -> BaseException:

@@ -86,8 +86,7 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
     """Parse one YAML file; return the document or the problems that stop it."""
     name = display_path(path)
     if data is None:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        data = read_file(path)
     if len(data) > MAX_FILE_BYTES:
         return None, [
             Problem(name, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB, the most cardsite reads")
@@ -98,6 +97,12 @@ def read_yaml(path: Path, data: bytes | None = None) -> tuple[Document | None, l
     doc = Document(path, name, None, hashlib.sha256(data).hexdigest())
     problems = _parse(doc, text)
     return (None, problems) if problems else (doc, [])
+
+
+def read_file(path: Path | str) -> bytes:
+    """Return the bytes of a file to parse, at most one more than MAX_FILE_BYTES: enough to refuse it."""
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES + 1)
 
 
 def _text(name: str, data: bytes) -> tuple[str | None, list[Problem]]:

@@ -165,7 +165,13 @@ class Address:
     @property
     def maps_url(self) -> str:
         """Return a link that opens the address in the phone's maps app."""
-        return "https://maps.apple.com/?q=" + quote_plus(", ".join(self.lines))
+        return _maps_link(", ".join(self.lines))
+
+
+@functools.lru_cache(maxsize=1024)
+def _maps_link(address: str) -> str:
+    # A company's cards share a few office addresses, and a page links each one twice.
+    return "https://maps.apple.com/?q=" + quote_plus(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +266,22 @@ def make_card(card_id: str, doc: Document, settings: Settings) -> tuple[Card | N
         # The character check and the schema both say "must be a single line"; once is enough.
         return None, sorted(set(problems))
     return _card(card_id, url, doc, settings, phones, (photo, photo_digest)), []
+
+
+def check_ahead(docs: list[Document], settings: Settings) -> None:
+    """Check the phone numbers, then the e-mail addresses, then the links of several documents, each kind for all.
+
+    The checks keep their results (they are memoised), so make_card finds them; doing one kind of check after
+    another keeps its library's code in the processor's caches (docs/performance.md, "Step by step").
+    """
+    data = [doc.data for doc in docs if isinstance(doc.data, dict)]
+    # Stripped as make_card strips them, so that it asks for the same values.
+    for value in (v.strip() for d in data for _, v in _texts(d, "phones", "value")):
+        parse_phone(value, settings.phone_region)
+    for value in (v.strip() for d in data for _, v in _texts(d, "emails", "value")):
+        email_problem(value)
+    for value in (v.strip() for d in data for key in ("websites", "social") for _, v in _texts(d, key)):
+        url_problem(value)
 
 
 def _card(

@@ -210,6 +210,7 @@ def _type_message(value: Any, expected: str | list[str]) -> str:
     return f"expected {want}, got {got}"
 
 
+@lru_cache(maxsize=4096)
 def url_problem(url: str) -> str | None:
     """Return why `url` is not a web link that can be shown, followed and written into a vCard as is, or None."""
     if reason := url_characters_problem(url):

@@ -345,7 +345,9 @@ def symbol_size(url: str, level: str) -> int:
     return _best_fit(code.error_correction, _payloads(code.data_list)) * 4 + 17
 
 
-@lru_cache(maxsize=4)
+# A build renders each output for a batch of cards before the next (build/engine.py, STEP_BATCH: 32): the
+# entries, a few kilobytes each, last from a card's QR code to its video-call backgrounds.
+@lru_cache(maxsize=64)
 def modules_of(url: str, level: str) -> np.ndarray:
     """Return the (n, n) dark modules of `url`'s QR code; the build's SVG and PNG of one card share one encoding."""
     modules = _make(url, level)[1]
