@@ -118,7 +118,7 @@ class BuildReport:
 #: How many cards a process takes through a step together, one part of the step after another: every card's file
 #: read, then every card checked, ...; every card's page rendered, then every QR code drawn, and so on. Doing one
 #: kind of work after another keeps its code in the processor's caches (docs/performance.md, "Step by step"). A
-#: batch's outputs are held until they are written: a few megabytes at most, for cards with photos.
+#: batch's outputs are held until they are written: about a megabyte (a card with a photo goes on its own).
 STEP_BATCH = 32
 
 
