@@ -17,7 +17,14 @@ import phonenumbers
 from ..errors import Problem
 from .load import Document, check_id, format_path
 from .settings import Settings, owner_address_problem
-from .validate import character_problems, email_problem, parse_phone, schema_problems, url_problem
+from .validate import (
+    KEPT_RESULTS,
+    character_problems,
+    email_problem,
+    parse_phone,
+    schema_problems,
+    url_problem,
+)
 
 #: NTAG213: 144 bytes of user memory less the URI record header and TLV wrapper.
 NFC_MAX_URI_BYTES = 132
@@ -432,7 +439,7 @@ def _stripped(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=KEPT_RESULTS)
 def short_url(url: str) -> str:
     """Return a link without scheme, 'www.' or trailing slash, for display."""
     parts = urlsplit(url)

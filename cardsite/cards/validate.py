@@ -50,6 +50,11 @@ ENUM_SYNONYMS = {
 #: fastjsonschema's draft-07 generator: every keyword our schemas use means the same there as in 2020-12.
 FAST_DRAFT = "http://json-schema.org/draft-07/schema#"
 
+#: How many values each memoised check keeps: more than a batch of cards holds (build/engine.py STEP_BATCH: 32
+#: cards, some 300 values) besides the company's shared ones. A build's other values are each checked once, so
+#: a larger cache only holds memory: 4,096 of each (these three and short_url) held 4 MB in each process.
+KEPT_RESULTS = 512
+
 
 @cache
 def _schema(name: str) -> dict[str, Any]:
@@ -210,7 +215,7 @@ def _type_message(value: Any, expected: str | list[str]) -> str:
     return f"expected {want}, got {got}"
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=KEPT_RESULTS)
 def url_problem(url: str) -> str | None:
     """Return why `url` is not a web link that can be shown, followed and written into a vCard as is, or None."""
     if reason := url_characters_problem(url):
@@ -338,7 +343,7 @@ def reported_fields(problems: list[Problem]) -> set[str]:
     return {p.field for p in problems}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=KEPT_RESULTS)
 def email_problem(value: str) -> str | None:
     """Return why `value` is not an e-mail address, or None."""
     library = _email_validator()
@@ -370,7 +375,7 @@ phonenumbers.enable_pattern_cache()
 
 
 # Company numbers repeat on every card; a PhoneNumber is not changed by its users, so one object serves all.
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=KEPT_RESULTS)
 def parse_phone(value: str, region: str) -> phonenumbers.PhoneNumber | None:
     """Parse `value` as a valid phone number, or return None."""
     try:
