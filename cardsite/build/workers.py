@@ -122,7 +122,7 @@ class Workers:
                 conn.send((func, context, share, batch))
                 busy.add(conn)
         for part in _parts(shares[0], batch):
-            for (index, _), result in zip(part, _apply(func, context, [item for _, item in part], batch), strict=True):
+            for index, result in _indexed(func, context, part, batch):
                 results[index] = result
                 tick()
             if busy:
@@ -269,8 +269,7 @@ def _run(
     for part in _parts(share, batch):
         if stop.is_set():
             return  # a failed or interrupted build hands out no more work
-        results = _apply(func, context, [item for _, item in part], batch)
-        report.extend(zip([index for index, _ in part], results, strict=True))
+        report.extend(_indexed(func, context, part, batch))
         if time.monotonic() - sent >= REPORT_SECONDS:
             conn.send(("results", report))
             report, sent = [], time.monotonic()
@@ -288,6 +287,14 @@ def _parts(items: list[Any], batch: int) -> Iterator[list[Any]]:
 def _apply(func: Callable[..., Any], context: tuple[Any, ...], part: list[Any], batch: int) -> list[Any]:
     """Return the results of `part`: of one call in a batch, else of the one item's call."""
     return func(*context, part) if batch else [func(*context, part[0])]
+
+
+def _indexed(
+    func: Callable[..., Any], context: tuple[Any, ...], part: list[tuple[int, Any]], batch: int
+) -> list[tuple[int, Any]]:
+    """Return (index, result) of each (index, item) of a share's `part`."""
+    results = _apply(func, context, [item for _, item in part], batch)
+    return list(zip([index for index, _ in part], results, strict=True))
 
 
 def _picklable(exc: BaseException) -> BaseException:

@@ -246,6 +246,9 @@ def _field_names(kind: type) -> tuple[str, ...] | None:
     return tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
 
 
+#: The fields that hold web links: a list of websites and a mapping of social profiles.
+LINK_FIELDS = ("websites", "social")
+
 #: The fields that may hold several lines (and tabs); every other text is a single line.
 MULTI_LINE_FIELDS = frozenset({("note",), ("addresses", None, "street")})
 
@@ -287,7 +290,7 @@ def check_ahead(docs: list[Document], settings: Settings) -> None:
         parse_phone(value, settings.phone_region)
     for value in (v.strip() for d in data for _, v in _texts(d, "emails", "value")):
         email_problem(value)
-    for value in (v.strip() for d in data for key in ("websites", "social") for _, v in _texts(d, key)):
+    for value in (v.strip() for d in data for key in LINK_FIELDS for _, v in _texts(d, key)):
         url_problem(value)
 
 
@@ -396,7 +399,7 @@ def _link_problems(doc: Document, reported: set[str]) -> list[Problem]:
     """Check the websites and social profile links."""
     return [
         doc.problem((key, index), reason)
-        for key in ("websites", "social")
+        for key in LINK_FIELDS
         for index, url in _texts(doc.data, key)
         if not _reported(reported, (key, index)) and (reason := url_problem(url))
     ]
