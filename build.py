@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """Build, check, preview, publish and announce the business-card site (see README)."""
 
-import sys
-
-from cardsite.cli import main
+from cardsite.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

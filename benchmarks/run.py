@@ -50,12 +50,13 @@ NOOP_MAX, EDIT_MAX, MEMORY_MAX_MB, PREVIEW_MAX = 0.3, 0.4, 300.0, 1.0
 BUILD_CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from cardsite.cli import main
+from cardsite.cli import finish, main
 status = main(["build", "--quiet", "--contacts", sys.argv[1], "--out", sys.argv[2]])
 seconds = time.perf_counter() - started
 rss = {who: resource.getrusage(getattr(resource, who)).ru_maxrss for who in ("RUSAGE_SELF", "RUSAGE_CHILDREN")}
 print(json.dumps({"status": status, "in_process": seconds,
-                  "rss_main_kb": rss["RUSAGE_SELF"], "rss_worker_kb": rss["RUSAGE_CHILDREN"]}))
+                  "rss_main_kb": rss["RUSAGE_SELF"], "rss_worker_kb": rss["RUSAGE_CHILDREN"]}), flush=True)
+finish(status)
 """
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from . import progress
 from .cards.settings import Settings, load_settings
@@ -405,5 +406,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def finish(status: int) -> NoReturn:
+    """Exit a process that ran one command with `status`, without examining what the command left in memory."""
+    # At exit the interpreter collects garbage again over every object still alive: 80-100 ms after a
+    # one-card rebuild at 10,000 cards, a fifth of it, to free memory the system takes back anyway. Frozen
+    # objects are skipped; files and streams are still flushed and closed as on any exit.
+    gc.freeze()
+    sys.exit(status)
+
+
+def run() -> NoReturn:
+    """Run the command line as a program (build.py, the `cardsite` script)."""
+    finish(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

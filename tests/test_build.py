@@ -95,6 +95,26 @@ def test_card_edit_rewrites_only_that_card(project: Path) -> None:
     assert "TITLE:Intern" in (project / "public" / "max" / "max.vcf").read_text()
 
 
+def test_a_one_card_rebuild_collects_only_the_young_generation_and_restores_the_collector(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from cardsite.build import engine, workers
+
+    run_build(project)
+    path = project / "contacts" / "max.yaml"
+    path.write_text(path.read_text() + "title: Intern\n")
+    seen = []
+    real = engine.render_cards
+    monkeypatch.setattr(engine, "render_cards", lambda *a: seen.append(gc.get_threshold()) or real(*a))
+    before = gc.get_threshold()
+    report = run_build(project)
+    assert report.path == "cards" and report.rendered == 1
+    assert seen == [(max(before[0], workers.GC_YOUNG), *workers.GC_OLDER)]
+    assert gc.get_threshold() == before
+
+
 def test_template_edit_rerenders_every_page_and_nothing_else(project: Path) -> None:
     run_build(project)
     css = project / "templates" / "style.css"

@@ -44,7 +44,7 @@ def test_command_help_shows_its_description(command: str) -> None:
 def test_usage_names_the_program_as_it_was_called(tmp_path: Path) -> None:
     # The console script's name, not build.py: argparse takes it from argv[0].
     script = tmp_path / "cardsite"
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom cardsite.cli import main\nsys.exit(main())\n")
+    script.write_text(f"#!{sys.executable}\nfrom cardsite.cli import run\nrun()\n")  # as pyproject's entry point
     script.chmod(0o755)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True, env=env).stdout
@@ -58,3 +58,14 @@ def test_publish_and_notify_share_one_bucket_option_group(command: str) -> None:
     parser = _subparsers(build_parser())[command]
     groups = {group.title: [a.dest for a in group._group_actions] for group in parser._action_groups}
     assert groups["bucket"] == ["bucket", "prefix", "endpoint_url"]
+
+
+def test_the_program_exits_with_the_commands_status_and_all_its_output(project: Path) -> None:
+    # build.py exits through cli.finish(), which skips the collector's last pass: output must still be flushed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, str(ROOT / "build.py")], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0 and f"Built {len(list((project / 'contacts').glob('*.yaml')))} cards" in ok.stderr
+    (project / "contacts" / "max.yaml").write_text("name: {given: Max}\nphones:\n  - value: '12'\n")
+    bad = subprocess.run([sys.executable, str(ROOT / "build.py"), "check"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1
+    assert "contacts/max.yaml:3: phones[0]" in bad.stderr and bad.stderr.endswith("nothing was written.\n")

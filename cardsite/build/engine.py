@@ -328,7 +328,7 @@ def _located(source: Source, path: tuple[str | int, ...], message: str) -> Probl
 
 def check(settings: Settings) -> list[Source]:
     """Validate every card without writing anything; return their sources (summaries, not cards)."""
-    with workers.pool(_count(settings), LOAD_MODULES) as pool:
+    with workers.fewer_collections(), workers.pool(_count(settings), LOAD_MODULES) as pool:
         return gather(settings, None, pool)
 
 
@@ -367,6 +367,13 @@ def build(
     vouches that the last build into `out_dir` succeeded and nothing wrote there since (the
     preview's own temporary folder), so the top of the output folder is not listed again.
     """
+    with workers.fewer_collections():
+        return _build(settings, out_dir, contacts, outputs_as_left)
+
+
+def _build(
+    settings: Settings, out_dir: Path, contacts: tuple[dict[str, list[int]], bool] | None, outputs_as_left: bool
+) -> BuildReport:
     guard_out_dir(out_dir)
     for folder in (out_dir / STATE_DIR, out_dir / STATE_FOLDER):
         remove_leftovers(str(folder))  # a killed build's; its leftovers at the top of `out_dir` defeat the stamp
