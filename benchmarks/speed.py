@@ -149,7 +149,7 @@ def measure_realistic(top: Path, n: int, runs: int, preview: bool) -> dict[str, 
         edits["name_edit_alias"] = (index["aliased_card"], edit_name)
     edit_rounds(bench, project, edits, runs)
     if preview:
-        bench.figures["preview"] = measure_preview(project, index["plain_card"], max(runs, 5))
+        bench.figures["preview"] = measure_preview(project, index["plain_card"], max(runs, 7))
     return {"corpus": "realistic", "cards": n, "index": _short(index), **speed_report.summarise(bench.figures)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -59,6 +60,25 @@ def test_an_edited_card_is_rebuilt_alone(
     assert "Chief " in (out / "jana-mueller" / "index.html").read_text()
     assert "TITLE:Chief " in (out / "jana-mueller" / "jana-mueller.vcf").read_text()
     assert "nothing changed" in build(capsys)
+
+
+def test_a_card_saved_with_the_same_bytes_leaves_the_manifest_as_it_was(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = project / "public"
+    build(capsys)
+    manifest = out / ".cardsite" / "site.json"
+    before = (manifest.stat().st_ino, manifest.stat().st_mtime_ns, manifest.read_bytes())
+    edit(project / "contacts" / "max.yaml", "Max", "Max")
+    no_full_build(monkeypatch)
+    assert "0 files written" in build(capsys)
+    assert (manifest.stat().st_ino, manifest.stat().st_mtime_ns, manifest.read_bytes()) == before
+    edit(project / "contacts" / "max.yaml", "Max", "Maxi")
+    build(capsys)
+    doc = json.loads(manifest.read_bytes())
+    assert (
+        doc["cards"]["max"]["name"].startswith("Maxi") and doc["cards"].keys() == json.loads(before[2])["cards"].keys()
+    )
 
 
 def test_a_rebuild_leaves_the_state_a_full_build_would(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

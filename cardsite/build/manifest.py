@@ -191,6 +191,7 @@ def update_manifest(
     path = out_dir / SITE_MANIFEST
     head_end = data.index(b"\n")
     pieces: list[Any] = [_new_head(settings, data[:head_end].removesuffix(b","), site_pages)] if site_pages else []
+    changed = bool(pieces) and pieces[0] != data[:head_end]
     view, done, missing = memoryview(data), head_end if site_pages else 0, {}
     for card_id in sorted(lines):
         start, old = _find_line(data, card_id, done)
@@ -198,14 +199,17 @@ def update_manifest(
             missing[card_id] = lines[card_id]
             continue
         pieces += [view[done:start], lines[card_id]]
+        changed |= lines[card_id] != old
         done = start + len(old)
-    # Slices of a memoryview are not copies: the new file is put together in one pass.
-    new = b"".join([*pieces, view[done:]])
+    pieces.append(view[done:])
     if missing:  # a manifest edited by hand; every build writes a line for each of its cards
-        head, found = _split(new)
+        head, found = _split(b"".join(pieces))
         new = _join(head, sorted([line for line in found if _line_id(line) not in missing] + list(missing.values())))
-    if new != data:  # compared here, as the file was just read: reading 16 MB again costs a one-card edit 10 ms
         write_atomic(path, new)
+    elif changed:
+        # Slices of a memoryview are not copies: the old bytes go straight into the new file, never joined into
+        # another 20 MB (5-10 ms of a one-card edit at 10,000 cards), and only a changed line makes it rewritten.
+        write_atomic(path, pieces)
 
 
 def _line_of(data: bytes, card_id: str, lo: int) -> int:
