@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,20 @@ def test_a_file_given_for_a_folder_is_a_clean_error(
     assert main(["build", option, "site.yaml"]) == 1
     err = capsys.readouterr().err
     assert "folder not found" in err and "Traceback" not in err
+
+
+def test_the_installed_libraries_are_the_same_from_every_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # build.py puts its own folder first on sys.path, where an editable install leaves cardsite.egg-info; the
+    # `cardsite` script puts the venv's bin/. Both must see the same libraries, or the code digest differs.
+    from cardsite.build import fingerprint
+
+    source_tree = tmp_path / "checkout"
+    (source_tree / "cardsite.egg-info").mkdir(parents=True)
+    (source_tree / "cardsite-0.1.0.dist-info").mkdir()
+    before = fingerprint.installed()
+    monkeypatch.setattr(sys, "path", [str(source_tree), *sys.path])
+    assert fingerprint.installed() == before
+    (source_tree / "vobject-9.9.dist-info").mkdir()
+    assert fingerprint.installed() == sorted([*before, "vobject-9.9.dist-info"])

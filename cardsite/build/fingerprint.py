@@ -28,6 +28,10 @@ from typing import Any
 from ..cards.load import CONTACT_SUFFIXES
 from .output import STATE_DIR, STATE_FOLDER
 
+#: The endings of installed distributions' metadata folders, and the start of cardsite's own.
+METADATA = (".dist-info", ".egg-info")
+OWN = ("cardsite-", "cardsite.")
+
 
 @cache
 def code_digest() -> str:
@@ -44,11 +48,14 @@ def installed() -> list[str]:
     """Return the metadata folder names of every installed distribution, which carry name and version."""
     # A new vobject, Jinja or qrcode may write different bytes. Listing the folders costs under a millisecond,
     # where asking importlib.metadata for each library's version costs tens.
+    # cardsite's own metadata is left out: its code is hashed file by file, and an editable install's
+    # cardsite.egg-info in the source tree is on sys.path only when build.py runs from there, not for the
+    # `cardsite` script, so counting it made every switch between the two render the whole site again.
     names: list[str] = []
     for folder in sys.path:
         try:
             with os.scandir(folder or ".") as it:
-                names.extend(e.name for e in it if e.name.endswith((".dist-info", ".egg-info")))
+                names.extend(e.name for e in it if e.name.endswith(METADATA) and not e.name.startswith(OWN))
         except OSError:  # a zip file or a folder that does not exist
             continue
     return sorted(names)
