@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def finish(status: int) -> NoReturn:
     """Exit a process that ran one command with `status`, without examining what the command left in memory."""
-    # At exit the interpreter collects garbage again over every object still alive: 80-100 ms after a
+    # At exit the interpreter collects garbage again over every object still alive: 80-120 ms after a
     # one-card rebuild at 10,000 cards, a fifth of it, to free memory the system takes back anyway. Frozen
     # objects are skipped; files and streams are still flushed and closed as on any exit.
     gc.freeze()

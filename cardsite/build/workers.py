@@ -174,7 +174,7 @@ def fewer_collections() -> Iterator[None]:
     # measured at 10,000 cards, the collector's share fell from 1.3 s to 0.6 s. The older generations' collections
     # (13 in a 10,000-card build's two processes, 15-25 ms each) found nothing: a whole build leaves some 2,000
     # objects of cyclic garbage, which the young collections catch or the build's end frees. Garbage in cycles
-    # waits at most a build longer. A one-card rebuild at 10,000 cards spent 25-30 ms collecting, 10 ms with these.
+    # waits at most a build longer. A one-card rebuild at 10,000 cards spent 25-40 ms collecting, 10 ms with these.
     young, *older = gc.get_threshold()
     gc.set_threshold(max(young, GC_YOUNG), *GC_OLDER)
     try:
