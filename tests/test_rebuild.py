@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import pytest
+import vobject
 
 from cardsite.build import engine as site
 from cardsite.build.store import read_state
@@ -152,6 +154,60 @@ def test_a_photo_removed_is_rebuilt_alone_and_its_files_go(
         no_full_build(patch)
         build(capsys)
     assert not (out / "jana-mueller" / "photo.jpg").exists()
+    assert main(["build", "--out", "fresh"]) == 0
+    assert tree(out) == tree(project / "fresh")
+
+
+def kept_photos(out: Path) -> list[str]:
+    return sorted(p.name for p in (out / ".cardsite" / "photos").iterdir())
+
+
+def test_a_title_edit_embeds_the_kept_photo_without_decoding_the_photo_again(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardsite.build.photos import kept_name
+    from cardsite.render import photo
+
+    out = project / "public"
+    build(capsys)
+    digest = hashlib.sha256((project / "contacts" / "photos" / "jana-mueller.jpg").read_bytes()).hexdigest()
+    assert kept_photos(out) == [kept_name(digest)]
+    edit(project / "contacts" / "jana-mueller.yaml", "title: ", "title: Chief ")
+    with monkeypatch.context() as patch:
+        no_full_build(patch)
+        patch.setattr(photo, "vcard_jpeg", lambda data: pytest.fail("the unchanged photo was decoded again"))
+        build(capsys)
+    assert "TITLE:Chief " in (out / "jana-mueller" / "jana-mueller.vcf").read_text()
+    assert main(["build", "--out", "fresh"]) == 0  # made from the photo itself
+    assert tree(out) == tree(project / "fresh")
+
+
+def test_a_new_photo_gets_its_own_jpeg_and_the_old_one_goes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from cardsite.build.photos import kept_name
+    from cardsite.render.photo import vcard_jpeg
+
+    out = project / "public"
+    build(capsys)
+    new = project / "contacts" / "photos" / "jana-mueller.jpg"
+    Image.new("RGB", (400, 300), "#3a7").save(new, format="JPEG")
+    build(capsys)  # a changed photo is the full build's
+    vcard = vobject.readOne((out / "jana-mueller" / "jana-mueller.vcf").read_text())
+    assert vcard.photo.value == vcard_jpeg(new.read_bytes())
+    assert kept_photos(out) == [kept_name(hashlib.sha256(new.read_bytes()).hexdigest())]
+
+
+def test_a_damaged_kept_photo_is_made_again(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = project / "public"
+    build(capsys)
+    (name,) = kept_photos(out)
+    kept = out / ".cardsite" / "photos" / name
+    whole = kept.read_bytes()
+    kept.write_bytes(whole[: len(whole) // 2])
+    edit(project / "contacts" / "jana-mueller.yaml", "title: ", "title: Chief ")
+    build(capsys)
+    assert kept.read_bytes() == whole
     assert main(["build", "--out", "fresh"]) == 0
     assert tree(out) == tree(project / "fresh")
 

@@ -15,6 +15,7 @@ from cardsite.build.engine import card_of, check
 from cardsite.cards.load import read_yaml
 from cardsite.cards.model import Card, make_card
 from cardsite.cards.settings import load_settings
+from cardsite.render.photo import vcard_jpeg
 from cardsite.render.vcard import card_uid, render_vcard
 
 
@@ -119,7 +120,7 @@ def test_bytes_equal_a_plain_vobject_serialize(project: Path, settings) -> None:
         )
     )
     for card in every:
-        photo = (settings.contacts_dir / card.photo).read_bytes() if card.photo else None
+        photo = vcard_jpeg((settings.contacts_dir / card.photo).read_bytes()) if card.photo else None
         assert render_vcard(card, photo) == vobject_vcard(card, photo), card.id
     assert any(card.photo for card in every)
 

@@ -90,11 +90,9 @@ def _add_reachable(v: vobject.base.Component, card: Card) -> None:
 
 
 def _add_photo(v: vobject.base.Component, photo: bytes) -> None:
-    from cardsite.render.photo import vcard_jpeg
-
     # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
     line = v.add("photo")
-    line.value = vcard_jpeg(photo)
+    line.value = photo
     line.encoding_param = "b"
     line.type_param = "JPEG"
 

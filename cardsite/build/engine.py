@@ -20,7 +20,7 @@ from .. import progress
 from ..cards.load import CONTACT_SUFFIXES, contact_files, read_file, read_yaml
 from ..cards.settings import Settings, link_problem
 from ..errors import Problem, ValidationError, display_path
-from . import workers
+from . import photos, workers
 from .fingerprint import Stamp, code_digest, entries, scan, signature, signature_of
 from .manifest import (
     card_line,
@@ -32,6 +32,7 @@ from .manifest import (
     write_manifest,
 )
 from .output import (
+    PHOTO_CACHE,
     STATE_DIR,
     STATE_FOLDER,
     TEMPLATE_CACHE,
@@ -418,6 +419,7 @@ def full_build(settings: Settings, out_dir: Path, stamp: Stamp) -> BuildReport:
         report = BuildReport(cards={s.id: s.name for s in sources}, path="full", rebuilt=sorted(plan.todo))
         old_head, lines = old_lines(out_dir)
         new_lines = _write(settings, out_dir, state, sources, plan, report, pool, lines)
+        photos.prune(out_dir, {s.meta["photo"] for s in sources if s.meta["active"] and s.meta["photo"]})
         write_manifest(settings, out_dir, plan, {**lines, **new_lines}, old_head, bool(new_lines))
         _save_state(settings, out_dir, state, sources, plan, stamp)  # still with the pool's collector settings
     return report
@@ -712,13 +714,13 @@ def _pages(settings: Settings, out_dir: Path, names: dict[str, str]) -> Pages:
 
     from ..render.pages import Pages
 
-    wallet = {**load_wallet(settings), "out_dir": out_dir}
     cache_dir = out_dir / TEMPLATE_CACHE
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (cache_dir, out_dir / PHOTO_CACHE):
+        folder.mkdir(parents=True, exist_ok=True)
     # Compiled code follows the environment's options as well as the template, so cardsite's code is in the
     # name; Jinja checks the template's own text.
     cache = jinja2.FileSystemBytecodeCache(str(cache_dir), f"{code_digest()[:16]}-%s.cache")
-    return Pages(settings, names=names, bytecode_cache=cache, wallet=wallet)
+    return Pages(settings, names=names, bytecode_cache=cache, wallet=load_wallet(settings), out_dir=out_dir)
 
 
 @dataclass

@@ -20,6 +20,8 @@ STATE_FOLDER = f"{STATE_DIR}/state"
 STATE_FILE = f"{STATE_FOLDER}/build"
 #: Compiled templates, kept so that rebuilding one card need not compile them again.
 TEMPLATE_CACHE = f"{STATE_DIR}/templates"
+#: The vCard's photo made from each card photo, by the photo's hash (build/photos.py).
+PHOTO_CACHE = f"{STATE_DIR}/photos"
 #: The temporary names of write_if_changed() and write_new_folder(): `.<name>.<process id>.tmp`.
 TEMP_NAME = re.compile(r"\.(.+)\.([0-9]+)\.tmp")
 #: What a full, read-only or forbidden disk raises: the user's to fix, so a message and not a traceback.

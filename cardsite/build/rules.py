@@ -45,8 +45,9 @@ def _photo(pages: Pages, card: Card) -> bytes:
 
 def _vcard(pages: Pages, card: Card) -> bytes:
     from ..render.vcard import render_vcard
+    from .photos import vcard_photo
 
-    return render_vcard(card, _photo(pages, card) if card.photo else None)
+    return render_vcard(card, vcard_photo(pages.out_dir, _photo(pages, card)) if card.photo else None)
 
 
 def _qr(pages: Pages, card: Card) -> bytes:
@@ -79,7 +80,7 @@ def _pkpass(pages: Pages, card: Card) -> bytes:
     from ..cards.model import source_url
     from ..render.wallet import render_pkpass
 
-    labels, out_dir = pages.catalogs[card.lang], pages.wallet["out_dir"]
+    labels, out_dir = pages.catalogs[card.lang], pages.out_dir
     try:
         previous = (out_dir / card.id / f"{card.id}.pkpass").read_bytes() if out_dir else None
     except OSError:

@@ -46,6 +46,8 @@ class Pages:
     bytecode_cache: jinja2.BytecodeCache | None = None
     #: The loaded wallet material of this build: "apple" and "google" signers, the "background" design, or None.
     wallet: dict[str, Any] = field(default_factory=dict)
+    #: The build's output folder, where the last build's outputs and the build's caches are; None: no such folder.
+    out_dir: Path | None = None
     env: jinja2.Environment = field(init=False)
     catalogs: dict[str, dict[str, str]] = field(init=False)
     assets: dict[str, Asset] = field(init=False)

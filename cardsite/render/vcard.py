@@ -40,7 +40,7 @@ def card_uid(card: Card) -> str:
 def render_vcard(card: Card, photo: bytes | None = None) -> bytes:
     """Return the card as vCard 3.0 bytes: UTF-8, CRLF, folded at 75 octets.
 
-    `photo` is the card's source image; it is embedded as a small square JPEG.
+    `photo` is the JPEG to embed, as render/photo.py's vcard_jpeg() makes it from the card's photo.
     """
     props = _properties(card, photo)
     # vobject's order: VERSION and UID first, then the rest by property name, each in the order added.
@@ -64,10 +64,8 @@ def _properties(card: Card, photo: bytes | None) -> dict[str, list[str]]:
     if card.note:
         add("NOTE", _text(card.note))
     if photo:
-        from .photo import vcard_jpeg  # Pillow is loaded only for cards that have a photo
-
         # Apple Contacts shows a photo only in this 3.0 form: ENCODING=b;TYPE=JPEG.
-        add("PHOTO", base64.b64encode(vcard_jpeg(photo)).decode("ascii"), ENCODING=["b"], TYPE=["JPEG"])
+        add("PHOTO", base64.b64encode(photo).decode("ascii"), ENCODING=["b"], TYPE=["JPEG"])
     add("UID", _text(card_uid(card)))
     return props
 
