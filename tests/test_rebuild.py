@@ -198,6 +198,14 @@ def test_a_new_photo_gets_its_own_jpeg_and_the_old_one_goes(project: Path, capsy
     assert kept_photos(out) == [kept_name(hashlib.sha256(new.read_bytes()).hexdigest())]
 
 
+def test_a_build_lets_go_of_the_decoded_photos(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cardsite.render import photo
+
+    build(capsys)  # in this process: five cards are too few for workers
+    assert (project / "public" / "jana-mueller" / "photo@3x.webp").is_file()
+    assert photo._source.cache_info().currsize == photo._square.cache_info().currsize == 0
+
+
 def test_a_damaged_kept_photo_is_made_again(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = project / "public"
     build(capsys)

@@ -811,12 +811,13 @@ def _render_batch(
     hashes taken from the bytes in hand."""
     cards = [_card_to_render(context, job) for job in jobs]
     # A card with a photo goes through on its own: its outputs are cut from one decode of the photo, which
-    # render/photo.py keeps for a card or two, and they are the large ones, written at once.
+    # render/photo.py keeps until photos.release() after the card, and they are the large ones, written at once.
     alone = [[i] for i, card in enumerate(cards) if card is not None and card.photo]
     together = [i for i, card in enumerate(cards) if card is None or not card.photo]
     results: list[Any] = [None] * len(jobs)
     for part in [*alone, together]:
         done = _render_part(context, [jobs[i] for i in part], [cards[i] for i in part])
+        photos.release()
         for i, result in zip(part, done, strict=True):
             results[i] = result
     return results

@@ -1,4 +1,4 @@
-"""Keep the vCard's photo of every card photo, by the photo's hash, so an unchanged photo is decoded once.
+"""Make a card photo's outputs: the vCard's JPEG, kept by the photo's hash, and the page's sizes.
 
 A card's vCard embeds its photo as a small JPEG (render/photo.py), and the vCard depends on
 the whole card: a new title renders it again. Making that JPEG again from the unchanged photo
@@ -7,6 +7,9 @@ made is kept in the output folder's .cardsite/photos/, named by cardsite's code 
 SHA-256, and a later render of any card with the same photo takes it from there. The full
 build removes the ones no card embeds any more. Everything else about the vCard is rendered
 as before, and its bytes are the same either way.
+
+A card's outputs are cut from one decode of its photo, which render/photo.py keeps until
+release(): the engine calls it after each card with a photo, so no process holds images to its end.
 """
 
 from __future__ import annotations
@@ -28,6 +31,27 @@ def kept_name(digest: str) -> str:
     return f"{code_digest()[:16]}-{digest}.jpg"
 
 
+#: Whether this process decoded a photo since the last release(): otherwise there is nothing to let go.
+_decoded = [False]
+
+
+def web_photo(photo: bytes, name: str) -> bytes:
+    """Return the page image `name` (photo.jpg, photo@2x.webp, ...) of the card photo `photo`."""
+    from ..render import photo as cut
+
+    _decoded[0] = True
+    return cut.web_photo(photo, name)
+
+
+def release() -> None:
+    """Let go of the decoded photo of the card just rendered."""
+    if _decoded[0]:
+        from ..render.photo import forget
+
+        forget()
+        _decoded[0] = False
+
+
 def vcard_photo(out_dir: Path | None, photo: bytes) -> bytes:
     """Return the vCard's JPEG of the card photo `photo`: kept in `out_dir`, or made and kept there."""
     # Hashed here, from the bytes the JPEG is made of, not taken from the card: a photo replaced since the card
@@ -40,6 +64,7 @@ def vcard_photo(out_dir: Path | None, photo: bytes) -> bytes:
             return kept
     from ..render.photo import vcard_jpeg  # loaded only when a JPEG is to be made
 
+    _decoded[0] = True
     made = vcard_jpeg(photo)
     if path is not None:
         write_atomic(path, made)

@@ -59,7 +59,7 @@ def _qr(pages: Pages, card: Card) -> bytes:
 
 def _web_photo(name: str) -> Callable[[Pages, Card], bytes]:
     def render(pages: Pages, card: Card) -> bytes:
-        from ..render.photo import web_photo
+        from .photos import web_photo
 
         return web_photo(_photo(pages, card), name)
 

@@ -27,7 +27,8 @@ LARGEST = max(VCARD_SIZE, *WEB_SIZES.values())
 
 
 # A card's outputs (the vCard's photo, six page images) are cut from one decode of its photo, at four sizes.
-# The caches keep a card or two: each entry holds the photo's bytes as its key, and a build renders thousands.
+# The caches keep a card or two, each entry holding the photo's bytes as its key: the build empties them
+# (forget) after each card with a photo.
 @lru_cache(maxsize=2)
 def _source(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as image:
@@ -43,6 +44,12 @@ def _square(data: bytes, size: int) -> Image.Image:
     if size < LARGEST:  # from the largest square, a third of the pixels to filter
         return _square(data, LARGEST).resize((size, size), Image.Resampling.LANCZOS)
     return ImageOps.fit(_source(data), (size, size), Image.Resampling.LANCZOS)
+
+
+def forget() -> None:
+    """Let go of the decoded photos kept for the card just rendered (up to 14 MB a process, held to the end)."""
+    _source.cache_clear()
+    _square.cache_clear()
 
 
 def _clean(image: Image.Image) -> Image.Image:
