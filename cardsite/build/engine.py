@@ -714,13 +714,14 @@ def _pages(settings: Settings, out_dir: Path, names: dict[str, str]) -> Pages:
 
     from ..render.pages import Pages
 
+    wallet = load_wallet(settings)  # bad signing material is refused before anything is written
     cache_dir = out_dir / TEMPLATE_CACHE
     for folder in (cache_dir, out_dir / PHOTO_CACHE):
         folder.mkdir(parents=True, exist_ok=True)
     # Compiled code follows the environment's options as well as the template, so cardsite's code is in the
     # name; Jinja checks the template's own text.
     cache = jinja2.FileSystemBytecodeCache(str(cache_dir), f"{code_digest()[:16]}-%s.cache")
-    return Pages(settings, names=names, bytecode_cache=cache, wallet=load_wallet(settings), out_dir=out_dir)
+    return Pages(settings, names=names, bytecode_cache=cache, wallet=wallet, out_dir=out_dir)
 
 
 @dataclass
